@@ -1,0 +1,26 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11+:
+#   make demo   trains MATLAB's digit-classification example and prints its accuracy
+#   make test   runs the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(PY) examples/simple_cnn_digits.py
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[bench]"
+	$(PY) benchmarks/batchnorm.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info
