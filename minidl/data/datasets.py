@@ -1,0 +1,481 @@
+"""Built-in data sets and MATLAB-style splitting helpers.
+
+:func:`digits` synthesises minidl's counterpart of MATLAB's ``DigitDataset``:
+10,000 grayscale 28x28 images of the digits 0-9 (white on black), drawn by
+minidl itself from a handful of stroke "fonts" and random distortions, so no
+download and no data file is needed.
+
+:func:`splitEachLabel` splits arrays per label, like MATLAB's
+``splitEachLabel(imds, p, 'randomized')``.
+"""
+import functools
+import math
+import numbers
+
+import numpy as np
+
+from .. import _rng
+
+__all__ = ["digits", "splitEachLabel"]
+
+# ----------------------------------------------------------------------------
+# Glyphs: each digit is drawn in several stroke styles ("fonts"). A glyph is a
+# list of polylines in a unit box, x to the right and y *down* (image rows),
+# with the digit spanning roughly y in [0.05, 0.95] and x in [0.2, 0.8].
+# ----------------------------------------------------------------------------
+
+
+def _arc(cx, cy, rx, ry, a0, a1, n=None):
+    """Elliptic arc from angle ``a0`` to ``a1`` (degrees, counter-clockwise, 0 = right)."""
+    if n is None:
+        n = max(3, int(math.ceil(abs(a1 - a0) / 22.5)))
+    t = np.deg2rad(np.linspace(a0, a1, n + 1))
+    return np.stack([cx + rx * np.cos(t), cy - ry * np.sin(t)], axis=1)
+
+
+def _bez(*pts, n=8):
+    """Bezier curve through control points ``pts`` (any degree), ``n`` segments."""
+    p = np.asarray(pts, dtype=float)
+    k = len(p) - 1
+    t = np.linspace(0.0, 1.0, n + 1)[:, None]
+    out = np.zeros((n + 1, 2))
+    for i in range(k + 1):
+        out += math.comb(k, i) * t**i * (1 - t) ** (k - i) * p[i]
+    return out
+
+
+def _line(*pts):
+    return np.asarray(pts, dtype=float)
+
+
+def _join(*parts):
+    """Concatenate pieces of one stroke, dropping a piece's first point when it repeats."""
+    out = [np.asarray(parts[0], dtype=float)]
+    for q in parts[1:]:
+        q = np.asarray(q, dtype=float)
+        if np.allclose(out[-1][-1], q[0], atol=1e-3):
+            q = q[1:]
+        out.append(q)
+    return np.concatenate(out, axis=0)
+
+
+def _eight_curve(w, n=28):
+    """A figure-eight drawn as one closed stroke."""
+    t = np.linspace(0.0, 2.0 * np.pi, n + 1)
+    return np.stack([0.5 + w * np.sin(2 * t), 0.5 - 0.44 * np.cos(t)], axis=1)
+
+
+def _glyphs():
+    g = {}
+    g[0] = [
+        [_arc(0.5, 0.5, 0.27, 0.45, 90, 450, 16)],                      # oval
+        [_arc(0.5, 0.5, 0.32, 0.44, 90, 450, 16)],                      # round
+        [_join(_arc(0.5, 0.3, 0.26, 0.25, 0, 180, 8),                   # stadium
+               _line((0.24, 0.3), (0.24, 0.7)),
+               _arc(0.5, 0.7, 0.26, 0.25, 180, 360, 8),
+               _line((0.76, 0.7), (0.76, 0.3)))],
+        [_arc(0.5, 0.5, 0.25, 0.45, 90, 450, 16),                       # slashed zero
+         _line((0.36, 0.75), (0.64, 0.25))],
+    ]
+    g[1] = [
+        [_line((0.5, 0.05), (0.5, 0.95))],                              # plain stick
+        [_line((0.37, 0.2), (0.53, 0.05), (0.53, 0.95))],               # with flag
+        [_line((0.36, 0.19), (0.52, 0.05), (0.52, 0.95)),                # flag and base
+         _line((0.3, 0.95), (0.74, 0.95))],
+        [_join(_bez((0.36, 0.22), (0.46, 0.15), (0.55, 0.05), n=3),     # curved flag
+               _line((0.55, 0.05), (0.5, 0.95)))],
+    ]
+    g[2] = [
+        [_join(_arc(0.5, 0.3, 0.27, 0.25, 155, -35, 9),                 # sans
+               _line((0.72, 0.44), (0.22, 0.95), (0.8, 0.95)))],
+        [_join(_arc(0.5, 0.3, 0.27, 0.25, 160, -20, 8),                 # curved neck
+               _bez((0.75, 0.39), (0.7, 0.6), (0.22, 0.95), n=6),
+               _line((0.22, 0.95), (0.8, 0.95)))],
+        [_join(_arc(0.5, 0.28, 0.26, 0.23, 165, -10, 8),                # looped base
+               _bez((0.755, 0.32), (0.7, 0.62), (0.25, 0.9), n=6),
+               _bez((0.25, 0.9), (0.2, 0.82), (0.33, 0.85), (0.5, 0.93), (0.8, 0.9), n=6))],
+        [_join(_arc(0.5, 0.3, 0.29, 0.25, 180, -30, 9),                 # wide
+               _line((0.75, 0.42), (0.2, 0.95), (0.82, 0.93)))],
+    ]
+    g[3] = [
+        [_join(_arc(0.5, 0.28, 0.25, 0.23, 150, -90, 10),               # two bowls
+               _arc(0.5, 0.73, 0.28, 0.22, 90, -150, 10))],
+        [_join(_line((0.24, 0.06), (0.76, 0.06), (0.45, 0.4)),          # flat top
+               _arc(0.5, 0.68, 0.28, 0.27, 100, -150, 10))],
+        [_join(_arc(0.5, 0.25, 0.22, 0.2, 160, -90, 10),                # small upper bowl
+               _arc(0.48, 0.7, 0.3, 0.25, 90, -160, 11))],
+        [_join(_arc(0.5, 0.28, 0.25, 0.23, 150, -90, 10),               # two bowls with a nose
+               _arc(0.5, 0.73, 0.28, 0.22, 90, -150, 10)),
+         _line((0.42, 0.5), (0.5, 0.5))],
+    ]
+    g[4] = [
+        [_line((0.64, 0.95), (0.64, 0.05), (0.18, 0.68), (0.82, 0.68))],  # closed
+        [_line((0.32, 0.05), (0.22, 0.6), (0.8, 0.6)),                  # open
+         _line((0.64, 0.3), (0.64, 0.95))],
+        [_line((0.62, 0.05), (0.18, 0.66), (0.82, 0.66)),               # closed, separate stem
+         _line((0.62, 0.05), (0.62, 0.95)),
+         _line((0.5, 0.95), (0.74, 0.95))],
+        [_line((0.35, 0.05), (0.2, 0.62), (0.82, 0.6)),                 # open, tall stem
+         _line((0.66, 0.12), (0.63, 0.95))],
+    ]
+    g[5] = [
+        [_join(_line((0.76, 0.06), (0.31, 0.06), (0.28, 0.45)),         # sans
+               _arc(0.5, 0.66, 0.28, 0.29, 130, -150, 11))],
+        [_line((0.31, 0.07), (0.78, 0.07)),                             # separate top bar
+         _join(_line((0.31, 0.07), (0.28, 0.45)),
+               _arc(0.5, 0.66, 0.28, 0.29, 130, -150, 11))],
+        [_join(_line((0.74, 0.06), (0.3, 0.06), (0.26, 0.42)),          # flat bowl
+               _bez((0.26, 0.42), (0.45, 0.32), (0.9, 0.4), (0.85, 0.85), (0.45, 1.0), (0.22, 0.84), n=10))],
+    ]
+    g[6] = [
+        [_join(_bez((0.72, 0.08), (0.45, 0.05), (0.24, 0.35), (0.24, 0.68), n=7),  # curved stem
+               _arc(0.5, 0.68, 0.26, 0.26, 180, -180, 16))],
+        [_join(_line((0.66, 0.05), (0.27, 0.6)),                        # straight stem
+               _arc(0.5, 0.7, 0.25, 0.25, 155, -205, 16))],
+        [_join(_bez((0.68, 0.06), (0.3, 0.15), (0.24, 0.5), (0.26, 0.78), n=7),  # small loop
+               _arc(0.47, 0.75, 0.21, 0.2, 190, -160, 14))],
+    ]
+    g[7] = [
+        [_line((0.2, 0.07), (0.8, 0.07), (0.4, 0.95))],                 # plain
+        [_line((0.2, 0.07), (0.8, 0.07), (0.4, 0.95)),                  # with crossbar
+         _line((0.44, 0.5), (0.78, 0.5))],
+        [_join(_line((0.2, 0.18), (0.2, 0.07), (0.8, 0.07)),            # hooked, curved stem
+               _bez((0.8, 0.07), (0.58, 0.4), (0.47, 0.95), n=6))],
+        [_join(_line((0.22, 0.07), (0.78, 0.07)),                       # near-vertical stem
+               _bez((0.78, 0.07), (0.6, 0.35), (0.55, 0.95), n=5))],
+    ]
+    g[8] = [
+        [_arc(0.5, 0.27, 0.21, 0.21, -90, 270, 14),                     # two circles
+         _arc(0.5, 0.71, 0.26, 0.23, 90, 450, 16)],
+        [_eight_curve(0.25)],                                           # one stroke
+        [_eight_curve(0.2)],                                            # narrow
+        [_arc(0.5, 0.3, 0.24, 0.24, -90, 270, 14),                      # big top
+         _arc(0.5, 0.74, 0.22, 0.2, 90, 450, 14)],
+    ]
+    g[9] = [
+        [_join(_arc(0.5, 0.31, 0.25, 0.26, 0, 360, 16),                 # straight stem
+               _line((0.75, 0.31), (0.72, 0.95)))],
+        [_join(_arc(0.5, 0.31, 0.25, 0.26, 0, 360, 16),                 # curved tail
+               _bez((0.75, 0.31), (0.77, 0.7), (0.6, 0.96), (0.3, 0.92), n=7))],
+        [_join(_arc(0.52, 0.3, 0.23, 0.24, -10, 350, 16),               # diagonal stem
+               _line((0.75, 0.34), (0.52, 0.95)))],
+    ]
+    out = {}
+    for d, fonts in g.items():
+        out[d] = []
+        for strokes in fonts:
+            verts, a_idx = [], []
+            start = 0
+            for s in strokes:
+                s = np.asarray(s, dtype=np.float64)
+                verts.append(s)
+                a_idx.append(np.arange(start, start + len(s) - 1))
+                start += len(s)
+            a = np.concatenate(a_idx)
+            out[d].append((np.concatenate(verts, axis=0), a, a + 1))
+    return out
+
+
+_GLYPHS = None
+
+
+def _glyph_table():
+    global _GLYPHS
+    if _GLYPHS is None:
+        _GLYPHS = _glyphs()
+    return _GLYPHS
+
+
+_SIZE = 28
+_NUM_CLASSES = 10
+_PER_CLASS = 1000
+_BUDGET = 1 << 17
+
+
+def _render(verts, a, b, prm, pix, work):
+    """Render one glyph for a batch of images; returns float32 intensities (B, 784).
+
+    ``work`` holds three preallocated float32 buffers of at least B * S * P
+    elements (S segments, P pixels), so the big temporaries are never reallocated.
+    """
+    u = (verts - 0.5).astype(np.float32)                       # (V, 2), centred glyph
+    x, y = u[:, 0], u[:, 1]
+    # smooth random bending: quadratic displacement field per image
+    basis = np.stack([x * x, x * y, y * y], axis=0)            # (3, V)
+    px = x[None, :] + prm["warp"][:, 0:3] @ basis              # (B, V)
+    py = y[None, :] + prm["warp"][:, 3:6] @ basis
+    # affine: scale (with aspect), shear, rotation, translation; in pixel units
+    m = prm["mat"]                                             # (B, 2, 2)
+    X = m[:, 0, 0, None] * px + m[:, 0, 1, None] * py + prm["cx"][:, None]
+    Y = m[:, 1, 0, None] * px + m[:, 1, 1, None] * py + prm["cy"][:, None]
+    ax, ay = X[:, a], Y[:, a]                                  # (B, S)
+    ex, ey = X[:, b] - ax, Y[:, b] - ay
+    B, S = ax.shape
+    P = pix.shape[1]
+    n = B * S
+    e2 = np.maximum(ex * ex + ey * ey, 1e-6).reshape(n, 1)
+    # Squared distance of every pixel centre p to every segment a + t e, t in [0, 1]:
+    #   |p - a - t e|^2 = |p - a|^2 - 2 t (p - a).e + t^2 |e|^2,  t = clip((p - a).e / |e|^2).
+    # (p - a).e and |p - a|^2 are linear in (px, py, 1) and |p|^2: one matrix product each.
+    ce = np.stack([ex, ey, -(ax * ex + ay * ey)], axis=-1).reshape(n, 3)
+    cq = np.stack([-2 * ax, -2 * ay, ax * ax + ay * ay], axis=-1).reshape(n, 3)
+    qe = work[0][:n * P].reshape(n, P)
+    q2 = work[1][:n * P].reshape(n, P)
+    t = work[2][:n * P].reshape(n, P)
+    np.matmul(ce, pix[1:], out=qe)
+    np.matmul(cq, pix[1:], out=q2)
+    q2 += pix[0]
+    np.divide(qe, e2, out=t)
+    np.clip(t, 0.0, 1.0, out=t)
+    qe *= t
+    q2 -= qe
+    q2 -= qe
+    t *= t
+    t *= e2
+    q2 += t
+    d = q2.reshape(B, S, P).min(axis=1)
+    np.maximum(d, 0.0, out=d)
+    np.sqrt(d, out=d)                                          # (B, P) distance in pixels
+    # anti-aliased stroke: linear ramp one pixel wide around the stroke edge
+    d = prm["half"][:, None] + 0.5 - d
+    np.clip(d, 0.0, 1.0, out=d)
+    d *= prm["peak"][:, None]
+    return d
+
+
+@functools.lru_cache(maxsize=4)
+def _digits_cached(seed):
+    rng = np.random.default_rng(seed)
+    glyphs = _glyph_table()
+    n = _NUM_CLASSES * _PER_CLASS
+    labels = np.repeat(np.arange(_NUM_CLASSES, dtype=np.int64), _PER_CLASS)
+    nfonts = np.array([len(glyphs[d]) for d in range(_NUM_CLASSES)])
+    font = (rng.random(n) * nfonts[labels]).astype(np.int64)
+
+    f32 = np.float32
+    theta = np.deg2rad(rng.uniform(-15.0, 15.0, n))
+    scale = rng.uniform(0.75, 1.1, n)
+    aspect = np.exp(rng.uniform(-0.15, 0.15, n))
+    shear = rng.uniform(-0.2, 0.2, n)
+    tx = rng.uniform(-2.0, 2.0, n)
+    ty = rng.uniform(-2.0, 2.0, n)
+    half = rng.uniform(0.55, 1.7, n)                # stroke width 1.1 .. 3.4 px
+    peak = rng.uniform(200.0, 255.0, n)
+    warp = rng.uniform(-0.35, 0.35, (n, 6))
+    noise_sd = rng.uniform(0.0, 6.0, n)
+
+    # linear part in pixel units: R(theta) @ Shear @ diag(sx, sy)
+    px_per_unit = 19.0
+    sx = scale * aspect * px_per_unit
+    sy = scale / aspect * px_per_unit
+    c, s = np.cos(theta), np.sin(theta)
+    # Shear [[1, k], [0, 1]] (italic slant), then rotation [[c, -s], [s, c]]
+    # (y points down, so a positive angle turns the glyph clockwise on screen).
+    mat = np.empty((n, 2, 2))
+    mat[:, 0, 0] = c * sx
+    mat[:, 0, 1] = (c * shear - s) * sy
+    mat[:, 1, 0] = s * sx
+    mat[:, 1, 1] = (s * shear + c) * sy
+    centre = (_SIZE - 1) / 2.0
+    params = {
+        "mat": mat.astype(f32),
+        "cx": (centre + tx).astype(f32),
+        "cy": (centre + ty).astype(f32),
+        "half": half.astype(f32),
+        "peak": peak.astype(f32),
+        "warp": warp.astype(f32),
+    }
+
+    yy, xx = np.mgrid[0:_SIZE, 0:_SIZE].astype(f32)
+    yy, xx = yy.ravel(), xx.ravel()
+    pix = np.stack([xx * xx + yy * yy, xx, yy, np.ones_like(xx)])   # (4, P)
+    img = np.empty((n, _SIZE * _SIZE), dtype=f32)
+    budget = _BUDGET                                  # elements per (B, S, P) temporary
+    max_seg = max(len(a) for fonts in glyphs.values() for (_, a, _) in fonts)
+    work = [np.empty(max(budget, max_seg * pix.shape[1]), dtype=f32) for _ in range(3)]
+    for d in range(_NUM_CLASSES):
+        for f, (verts, a, b) in enumerate(glyphs[d]):
+            idx = np.flatnonzero((labels == d) & (font == f))
+            step = max(1, budget // (len(a) * _SIZE * _SIZE))
+            for i in range(0, len(idx), step):
+                j = idx[i:i + step]
+                prm = {k: v[j] for k, v in params.items()}
+                img[j] = _render(verts, a, b, prm, pix, work)
+
+    img += rng.standard_normal(img.shape, dtype=f32) * noise_sd.astype(f32)[:, None]
+    np.clip(img, 0.0, 255.0, out=img)
+    X = np.rint(img).astype(np.uint8)
+    X = np.ascontiguousarray(X.reshape(n, _SIZE, _SIZE, 1).transpose(1, 2, 3, 0))
+    X.flags.writeable = False
+    labels.flags.writeable = False
+    return X, labels
+
+
+def digits(seed=0):
+    """Synthetic handwritten-style digits, minidl's counterpart of MATLAB's ``DigitDataset``.
+
+    Generates 10,000 grayscale 28x28 images of the digits 0-9, 1,000 of each,
+    white glyph on black. Nothing is downloaded: every image is drawn from one
+    of three or four stroke styles per digit, randomly bent, scaled, stretched,
+    slanted, rotated (within +/-15 degrees) and shifted, rendered with
+    anti-aliased strokes of random width and brightness, plus a little noise.
+    The result depends only on ``seed`` (the global ``minidl.rng`` generator is
+    not touched), and is cached in-process, so repeated calls are cheap.
+
+    Parameters
+    ----------
+    seed : int, default 0
+        Nonnegative seed of the generator that draws the images.
+
+    Returns
+    -------
+    X : numpy.ndarray of uint8, shape (28, 28, 1, 10000)
+        Images in MATLAB layout height x width x channels x observations,
+        values 0..255.
+    Y : numpy.ndarray of int64, shape (10000,)
+        Labels 0..9, grouped by class in ascending order (1,000 zeros, then
+        1,000 ones, ...), like an ``imageDatastore`` labelled by folder names.
+
+    Both arrays are fresh, writeable copies.
+
+    Example
+    -------
+    >>> from minidl.data import digits, splitEachLabel
+    >>> X, Y = digits()
+    >>> X.shape, X.dtype, Y.shape
+    ((28, 28, 1, 10000), dtype('uint8'), (10000,))
+    >>> (XTrain, YTrain), (XValidation, YValidation) = splitEachLabel(X, Y, 750, "randomize")
+    >>> XTrain.shape[-1], XValidation.shape[-1]
+    (7500, 2500)
+    """
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"digits: seed must be a nonnegative integer, received {seed!r}.")
+    X, Y = _digits_cached(int(seed))
+    return X.copy(), Y.copy()
+
+
+# ----------------------------------------------------------------------------
+# splitEachLabel
+# ----------------------------------------------------------------------------
+
+_RANDOM_OPTIONS = ("randomized", "randomize")
+
+
+def splitEachLabel(X, Y, *args):
+    """Split observations per label, like MATLAB's ``splitEachLabel(imds, p, 'randomized')``.
+
+    ``splitEachLabel(X, Y, p)`` puts the first ``p`` observations of every label
+    into the first set and the rest into the second.
+    ``splitEachLabel(X, Y, p1, ..., pN)`` makes N + 1 sets: the first ``p1`` of
+    each label, the next ``p2``, ..., and the rest. Adding ``"randomize"`` (or
+    MATLAB's spelling ``"randomized"``) as the last argument picks a random
+    selection of each label instead of the first ones, drawn from minidl's
+    global generator (:func:`minidl._rng.generator`, seeded by ``minidl.rng``).
+
+    Each ``p`` is either a whole number of observations per label, or a
+    proportion in (0, 1) of each label's count. A proportion is rounded *down*
+    (``floor(p * count)``), as MATLAB's documentation states ("rounds down to
+    the nearest whole number").
+
+    Parameters
+    ----------
+    X : array_like
+        Data in MATLAB layout, observations along the **last** axis (e.g.
+        H x W x C x N images).
+    Y : array_like, shape (N,)
+        Labels (integers or strings).
+    p1, ..., pN : int or float
+        Counts or proportions per label.
+    "randomize" : str, optional
+        Pick observations at random instead of in order.
+
+    Returns
+    -------
+    (X1, Y1), (X2, Y2), ... : tuples of numpy.ndarray
+        N + 1 pairs. Within every output, observations are grouped by label,
+        labels in sorted order (``numpy.unique``), and observations of a label
+        keep their original relative order (also with ``"randomize"``).
+
+    Raises
+    ------
+    ValueError
+        If X and Y hold different numbers of observations, a ``p`` is not
+        positive, a count exceeds a label's number of observations (or the
+        counts together do), or the option string is unknown.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from minidl.data import splitEachLabel
+    >>> X = np.arange(12).reshape(2, 6)          # 6 observations in the last axis
+    >>> Y = np.array([0, 1, 0, 1, 0, 1])
+    >>> (X1, Y1), (X2, Y2) = splitEachLabel(X, Y, 2)
+    >>> Y1.tolist(), X1[0].tolist(), Y2.tolist(), X2[0].tolist()
+    ([0, 0, 1, 1], [0, 2, 1, 3], [0, 1], [4, 5])
+    """
+    name = "splitEachLabel"
+    args = list(args)
+    randomize = False
+    if args and isinstance(args[-1], (str, np.str_)):
+        opt = str(args.pop())
+        if opt.lower() not in _RANDOM_OPTIONS:
+            raise ValueError(
+                f"{name}: expected option 'randomized' (or 'randomize'), received {opt!r}."
+            )
+        randomize = True
+    if not args:
+        raise ValueError(f"{name}: expected at least one count or proportion p, received none.")
+    for p in args:
+        if isinstance(p, (str, np.str_)):
+            raise ValueError(
+                f"{name}: the option 'randomized' must come last, received {p!r} before a count."
+            )
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
+            raise ValueError(
+                f"{name}: p must be a positive integer or a proportion in (0, 1), received {p!r}."
+            )
+        if not p > 0:
+            raise ValueError(f"{name}: p must be positive (> 0), received {p!r}.")
+        if p >= 1 and p != math.floor(p):
+            raise ValueError(
+                f"{name}: p must be a whole number of observations or a proportion in (0, 1), "
+                f"received {p!r}."
+            )
+
+    X = np.asarray(X)
+    Y = np.asarray(Y)
+    if Y.ndim != 1:
+        raise ValueError(f"{name}: expected Y to be a vector of labels, received shape {Y.shape}.")
+    if X.ndim == 0 or X.shape[-1] != Y.shape[0]:
+        got = X.shape[-1] if X.ndim else "a scalar"
+        raise ValueError(
+            f"{name}: expected X to hold {Y.shape[0]} observations in its last axis "
+            f"(one per label in Y), received {got} (X has shape {X.shape})."
+        )
+
+    classes, inverse = np.unique(Y, return_inverse=True)
+    inverse = inverse.ravel()
+    parts = [[] for _ in range(len(args) + 1)]
+    gen = _rng.generator() if randomize else None
+    for k, cls in enumerate(classes):
+        members = np.flatnonzero(inverse == k)
+        count = len(members)
+        sizes = [int(p) if p >= 1 else int(math.floor(p * count)) for p in args]
+        if sum(sizes) > count:
+            wanted = sizes[0] if len(sizes) == 1 else f"{' + '.join(map(str, sizes))} = {sum(sizes)}"
+            label = cls.item() if isinstance(cls, np.generic) else cls
+            raise ValueError(
+                f"{name}: expected at most {count} observations from label {label!r} "
+                f"(it has {count}), received {wanted}."
+            )
+        order = gen.permutation(count) if randomize else np.arange(count)
+        start = 0
+        for i, size in enumerate(sizes + [count - sum(sizes)]):
+            parts[i].append(members[np.sort(order[start:start + size])])
+            start += size
+
+    out = []
+    for chunks in parts:
+        idx = np.concatenate(chunks) if chunks else np.empty(0, dtype=np.intp)
+        out.append((np.take(X, idx, axis=-1), Y[idx]))
+    return tuple(out)
