@@ -1,0 +1,238 @@
+"""The layer protocol (MATLAB's custom-layer template, in Python) and shared helpers.
+
+A layer maps internal-layout activations: images are N×C×H×W, features N×C. Sizes are
+in MATLAB order: ``(h, w, c)`` for images and ``(c,)`` for features.
+"""
+from types import SimpleNamespace
+
+import numpy as np
+
+from ..options import OptionError, parse_name_value
+
+
+class Memory(SimpleNamespace):
+    """What ``forward`` keeps for ``backward`` (and batch statistics for the trainer)."""
+
+
+class Layer:
+    """Base class of every minidl layer, user-written custom layers included.
+
+    Subclasses implement::
+
+        initialize(input_size, rng) -> output_size   # sizes in MATLAB order
+        predict(X) -> Z                              # inference mode
+        forward(X) -> (Z, Memory)                    # training mode; never mutates self
+        backward(dLdZ, memory) -> (dLdX, grads)      # grads: {"Weights": ..., ...}
+
+    ``learnables`` maps each learnable property to the prefix of its factor properties
+    (``"Weights" -> "Weight"`` gives ``WeightLearnRateFactor`` and ``WeightL2Factor``).
+    """
+
+    DefaultName = "layer"
+    Description = "Layer"
+    learnables = {}
+    NumInputs = 1
+    InputNames = ("in",)
+    NumOutputs = 1
+    OutputNames = ("out",)
+
+    def __init__(self, Name=""):
+        if not isinstance(Name, str):
+            raise OptionError(f"{type(self).__name__}: Name must be a string; received {Name!r}.")
+        self.Name = Name
+
+    def initialize(self, input_size, rng):
+        return tuple(input_size)
+
+    def predict(self, X):
+        raise NotImplementedError(f"{type(self).__name__} must implement predict(X).")
+
+    def forward(self, X):
+        return self.predict(X), Memory()
+
+    def backward(self, dLdZ, memory):
+        raise NotImplementedError(f"{type(self).__name__} must implement backward(dLdZ, memory).")
+
+    def learnable_factors(self, name):
+        """``(LearnRateFactor, L2Factor)`` of learnable property ``name``."""
+        prefix = self.learnables[name]
+        return (float(getattr(self, prefix + "LearnRateFactor")),
+                float(getattr(self, prefix + "L2Factor")))
+
+    def _display_properties(self):
+        return {"Name": self.Name}
+
+    def __repr__(self):
+        props = ", ".join(f"{k}={_short(v)}" for k, v in self._display_properties().items())
+        return f"{type(self).__name__}({props})"
+
+
+def _short(value):
+    if isinstance(value, np.ndarray):
+        return f"<{'x'.join(map(str, value.shape)) or 'scalar'} {value.dtype}>"
+    return repr(value)
+
+
+def layer_options(owner, pairs, kwargs, defaults):
+    """Parse a layer constructor's Name=Value options (``Name`` always allowed)."""
+    return parse_name_value(owner, pairs, kwargs, {"Name": "", **defaults})
+
+
+def as_pair(owner, name, value, minimum=1):
+    """MATLAB's scalar-or-[a b] size argument as an ``(a, b)`` tuple of ints."""
+    values = np.atleast_1d(np.asarray(value))
+    if values.size == 1:
+        values = np.repeat(values, 2)
+    if (values.size != 2 or not np.all(np.isfinite(values))
+            or not np.all(values == np.round(values)) or np.any(values < minimum)):
+        raise OptionError(f"{owner}: {name} must be a positive integer or a pair of them "
+                          f"(>= {minimum}); received {value!r}.")
+    return int(values[0]), int(values[1])
+
+
+def as_padding(owner, value):
+    """MATLAB's Padding: 'same', a scalar, [vertical horizontal] or [top bottom left right]."""
+    if isinstance(value, str):
+        if value.lower() == "same":
+            return "same"
+        raise OptionError(f"{owner}: Padding must be 'same' or nonnegative integers; received {value!r}.")
+    values = np.atleast_1d(np.asarray(value))
+    if (values.size not in (1, 2, 4) or not np.all(values == np.round(values))
+            or np.any(values < 0)):
+        raise OptionError(f"{owner}: Padding must be 'same', p, [pv ph] or [t b l r] with nonnegative "
+                          f"integers; received {value!r}.")
+    values = values.astype(int)
+    if values.size == 1:
+        values = np.repeat(values, 4)
+    elif values.size == 2:
+        values = np.array([values[0], values[0], values[1], values[1]])
+    return tuple(int(v) for v in values)
+
+
+def resolve_padding(padding, in_hw, window, stride, dilation=(1, 1)):
+    """Explicit (top, bottom, left, right) padding; 'same' puts the extra pixel bottom/right."""
+    if padding != "same":
+        return padding
+    pads = []
+    for size, k, s, d in zip(in_hw, window, stride, dilation):
+        out = -(-size // s)
+        total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
+        pads += [total // 2, total - total // 2]
+    return tuple(pads)
+
+
+def output_hw(owner, in_hw, window, stride, pads, dilation=(1, 1)):
+    """floor((in + pad - dilated window) / stride) + 1, with a clear error when it is empty."""
+    out = []
+    for size, k, s, d, before, after in zip(in_hw, window, stride, dilation, pads[0::2], pads[1::2]):
+        extent = (k - 1) * d + 1
+        if size + before + after < extent:
+            raise ValueError(f"{owner}: the window ({extent} after dilation) is larger than the "
+                             f"padded input ({size + before + after}); use a smaller FilterSize/"
+                             f"PoolSize, more Padding, or a larger input.")
+        out.append((size + before + after - extent) // s + 1)
+    return tuple(out)
+
+
+def learnable_array(owner, name, value, shape=None):
+    """A float32 copy of a user-given learnable/statistic, checked against ``shape`` if known."""
+    if value is None:
+        return None
+    array = np.array(value, dtype=np.float32)
+    if array.size == 0:
+        return None
+    if shape is not None and array.shape != tuple(shape):
+        if array.size == int(np.prod(shape)) and _squeezed(array.shape) == _squeezed(shape):
+            array = array.reshape(shape)
+        else:
+            raise ValueError(f"{owner}: {name} must have size {_fmt(shape)}; received {_fmt(array.shape)}.")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{owner}: {name} must be finite; it contains NaN or Inf.")
+    return array
+
+
+def _squeezed(shape):
+    return tuple(d for d in shape if d != 1)
+
+
+def _fmt(shape):
+    return "×".join(str(d) for d in shape)
+
+
+def glorot(rng, shape, fan_in, fan_out):
+    """Glorot (Xavier) uniform on [-a, a], a = sqrt(6 / (fan_in + fan_out)), as MATLAB."""
+    bound = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-bound, bound, size=shape).astype(np.float32)
+
+
+def he(rng, shape, fan_in):
+    """He normal: N(0, 2 / fan_in), as MATLAB's 'he' initializer."""
+    return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+
+
+def initial_weights(owner, initializer, rng, shape, fan_in, fan_out):
+    """Weights from MATLAB's initializer names or a function handle ``f(shape) -> array``."""
+    if callable(initializer):
+        return np.asarray(initializer(shape), dtype=np.float32).reshape(shape)
+    kind = str(initializer).lower()
+    if kind == "glorot":
+        return glorot(rng, shape, fan_in, fan_out)
+    if kind == "he":
+        return he(rng, shape, fan_in)
+    if kind == "narrow-normal":
+        return (rng.standard_normal(shape) * 0.01).astype(np.float32)
+    if kind == "zeros":
+        return np.zeros(shape, np.float32)
+    if kind == "ones":
+        return np.ones(shape, np.float32)
+    raise OptionError(f"{owner}: WeightsInitializer must be 'glorot', 'he', 'narrow-normal', 'zeros', "
+                      f"'ones' or a function; received {initializer!r}.")
+
+
+def initial_constant(owner, name, initializer, rng, shape):
+    """Bias/Scale/Offset from 'zeros', 'ones', 'narrow-normal' or a function handle."""
+    if callable(initializer):
+        return np.asarray(initializer(shape), dtype=np.float32).reshape(shape)
+    kind = str(initializer).lower()
+    if kind == "zeros":
+        return np.zeros(shape, np.float32)
+    if kind == "ones":
+        return np.ones(shape, np.float32)
+    if kind == "narrow-normal":
+        return (rng.standard_normal(shape) * 0.01).astype(np.float32)
+    raise OptionError(f"{owner}: {name} must be 'zeros', 'ones', 'narrow-normal' or a function; "
+                      f"received {initializer!r}.")
+
+
+def check_channels(layer, input_size, expected, what="channels"):
+    """Raise if the incoming channel count differs from the one the layer was built for."""
+    if expected is not None and input_size[-1] != expected:
+        raise ValueError(f"{layer.Name or type(layer).__name__}: expected input with {expected} {what} "
+                         f"(from its {what} property), received {input_size[-1]}. Check the "
+                         f"preceding layer or leave the property unset ('auto').")
+
+
+def assign_names(layers):
+    """MATLAB's automatic names: an empty Name becomes the type's DefaultName; a name used by
+    several layers gets ``_1``, ``_2``, … on every member of the group, avoiding names users gave.
+
+    Returns the list of names; the layers themselves are not changed.
+    """
+    wanted = [layer.Name or layer.DefaultName for layer in layers]
+    given = {layer.Name for layer in layers if layer.Name}
+    counts = {}
+    for name in wanted:
+        counts[name] = counts.get(name, 0) + 1
+    names, taken, next_suffix = [], set(), {}
+    for layer, name in zip(layers, wanted):
+        if counts[name] == 1 and name not in taken:
+            names.append(name)
+            taken.add(name)
+            continue
+        suffix = next_suffix.get(name, 1)
+        while f"{name}_{suffix}" in taken or (f"{name}_{suffix}" in given and f"{name}_{suffix}" != layer.Name):
+            suffix += 1
+        next_suffix[name] = suffix + 1
+        names.append(f"{name}_{suffix}")
+        taken.add(f"{name}_{suffix}")
+    return names

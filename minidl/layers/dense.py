@@ -1,0 +1,99 @@
+"""Fully connected layer."""
+import numpy as np
+
+from ..options import OptionError
+from .base import (Layer, Memory, initial_constant, initial_weights, layer_options,
+                   learnable_array)
+
+
+def flatten_matlab(X):
+    """N×C×H×W → N×(H·W·C) in MATLAB's column-major order of h×w×c (h fastest, then w, then c)."""
+    if X.ndim == 2:
+        return X
+    return X.transpose(0, 1, 3, 2).reshape(X.shape[0], -1)
+
+
+class FullyConnectedLayer(Layer):
+    """``Z = X · Weightsᵀ + Biasᵀ`` with ``Weights`` OutputSize×InputSize and ``Bias`` OutputSize×1.
+
+    Image input h×w×c is flattened in MATLAB's column-major order, so InputSize = h·w·c
+    and weights exported from MATLAB load unchanged. The output is a feature vector of
+    length OutputSize (MATLAB shows it as 1×1×OutputSize). Defaults: Glorot-uniform
+    weights (fan_in = InputSize, fan_out = OutputSize), zero bias, ``BiasL2Factor`` 0.
+    """
+
+    DefaultName = "fc"
+    Description = "Fully connected"
+    learnables = {"Weights": "Weight", "Bias": "Bias"}
+
+    def __init__(self, OutputSize, Name="", InputSize="auto", Weights=None, Bias=None,
+                 WeightsInitializer="glorot", BiasInitializer="zeros", WeightLearnRateFactor=1,
+                 BiasLearnRateFactor=1, WeightL2Factor=1, BiasL2Factor=0):
+        super().__init__(Name)
+        if not (np.ndim(OutputSize) == 0 and float(OutputSize) == int(OutputSize) and int(OutputSize) >= 1):
+            raise OptionError(f"fullyConnectedLayer: OutputSize must be a positive integer; "
+                              f"received {OutputSize!r}.")
+        self.OutputSize = int(OutputSize)
+        self.InputSize = InputSize if InputSize == "auto" else int(InputSize)
+        self.WeightsInitializer, self.BiasInitializer = WeightsInitializer, BiasInitializer
+        self.WeightLearnRateFactor, self.BiasLearnRateFactor = WeightLearnRateFactor, BiasLearnRateFactor
+        self.WeightL2Factor, self.BiasL2Factor = WeightL2Factor, BiasL2Factor
+        self.Weights = learnable_array("fullyConnectedLayer", "Weights", Weights)
+        if self.Weights is not None:
+            if self.Weights.ndim != 2 or self.Weights.shape[0] != self.OutputSize:
+                raise ValueError(f"fullyConnectedLayer: Weights must be OutputSize×InputSize "
+                                 f"({self.OutputSize}×InputSize); received "
+                                 f"{'×'.join(map(str, self.Weights.shape))}.")
+            self.InputSize = self.Weights.shape[1]
+        self.Bias = learnable_array("fullyConnectedLayer", "Bias", Bias, (self.OutputSize, 1))
+
+    def initialize(self, input_size, rng):
+        n_in = int(np.prod(input_size))
+        if self.InputSize != "auto" and self.InputSize != n_in:
+            raise ValueError(f"{self.Name}: InputSize is {self.InputSize} (from its Weights), but the "
+                             f"incoming activations have {n_in} elements (size "
+                             f"{'×'.join(map(str, input_size))}). Fix the preceding layers or the Weights.")
+        self.InputSize = n_in
+        if self.Weights is None:
+            self.Weights = initial_weights(self.Name, self.WeightsInitializer, rng,
+                                           (self.OutputSize, n_in), n_in, self.OutputSize)
+        if self.Bias is None:
+            self.Bias = initial_constant(self.Name, "BiasInitializer", self.BiasInitializer, rng,
+                                         (self.OutputSize, 1))
+        return (self.OutputSize,)
+
+    def predict(self, X):
+        return self.forward(X)[0]
+
+    def forward(self, X):
+        flat = flatten_matlab(X)
+        Z = flat @ self.Weights.astype(X.dtype, copy=False).T
+        Z += self.Bias.astype(X.dtype, copy=False).reshape(-1)
+        return Z, Memory(flat=flat, input_shape=X.shape)
+
+    def backward(self, dLdZ, memory):
+        grads = {"Weights": dLdZ.T @ memory.flat, "Bias": dLdZ.sum(axis=0).reshape(-1, 1)}
+        dflat = dLdZ @ self.Weights.astype(dLdZ.dtype, copy=False)
+        if len(memory.input_shape) == 2:
+            return dflat, grads
+        N, C, H, W = memory.input_shape
+        return np.ascontiguousarray(dflat.reshape(N, C, W, H).transpose(0, 1, 3, 2)), grads
+
+    def _display_properties(self):
+        return {"Name": self.Name, "OutputSize": self.OutputSize, "InputSize": self.InputSize}
+
+
+def fullyConnectedLayer(outputSize, *pairs, **options):
+    """``fullyConnectedLayer(outputSize, Weights=W, Bias=b, ...)`` with W OutputSize×InputSize.
+
+    Example::
+
+        >>> from minidl import fullyConnectedLayer
+        >>> fullyConnectedLayer(10).OutputSize
+        10
+    """
+    values = layer_options("fullyConnectedLayer", pairs, options, {
+        "InputSize": "auto", "Weights": None, "Bias": None, "WeightsInitializer": "glorot",
+        "BiasInitializer": "zeros", "WeightLearnRateFactor": 1, "BiasLearnRateFactor": 1,
+        "WeightL2Factor": 1, "BiasL2Factor": 0})
+    return FullyConnectedLayer(outputSize, **values)

@@ -1,0 +1,102 @@
+"""Softmax and output (loss) layers."""
+import numpy as np
+
+from .base import Layer, Memory, layer_options
+
+_TINY = np.finfo(np.float32).tiny
+
+
+class SoftmaxLayer(Layer):
+    """``Z_k = exp(X_k − max X) / Σ_j exp(X_j − max X)`` over channels;
+    ``dL/dX = Z ⊙ (dL/dZ − Σ_k dL/dZ_k · Z_k)``."""
+
+    DefaultName = "softmax"
+    Description = "Softmax"
+
+    def predict(self, X):
+        shifted = np.exp(X - X.max(axis=1, keepdims=True))
+        return shifted / shifted.sum(axis=1, keepdims=True)
+
+    def forward(self, X):
+        Z = self.predict(X)
+        return Z, Memory(Z=Z)
+
+    def backward(self, dLdZ, memory):
+        Z = memory.Z
+        return Z * (dLdZ - (dLdZ * Z).sum(axis=1, keepdims=True)), {}
+
+
+class OutputLayer(Layer):
+    """An output layer computes the loss: ``forwardLoss(Y, T)`` and ``backwardLoss(Y, T)``."""
+
+    NumOutputs = 0
+    OutputNames = ()
+
+    def predict(self, X):
+        return X
+
+    def forward(self, X):
+        return X, Memory()
+
+
+class ClassificationOutputLayer(OutputLayer):
+    """Cross-entropy for mutually exclusive classes, averaged over the N observations:
+    ``loss = −(1/N) Σ_n Σ_k T_nk · log(Y_nk)``; ``dloss/dY = −T / (N·Y)``.
+
+    ``Y`` is bounded away from zero before the log, as MATLAB does. ``Classes`` is set
+    from the training labels (sorted unique values, MATLAB's ``categories``).
+    """
+
+    DefaultName = "classoutput"
+    Description = "Classification output"
+
+    def __init__(self, Name="", Classes="auto"):
+        super().__init__(Name)
+        self.Classes = Classes if isinstance(Classes, str) and Classes == "auto" else np.asarray(Classes)
+        self.OutputSize = "auto" if isinstance(self.Classes, str) else len(self.Classes)
+
+    def initialize(self, input_size, rng):
+        if len(input_size) != 1:
+            raise ValueError(f"{self.Name}: classificationLayer expects one score per class "
+                             f"(a vector); received activations of size {input_size}. Put a "
+                             f"fullyConnectedLayer(numClasses) and softmaxLayer before it.")
+        if self.OutputSize != "auto" and self.OutputSize != input_size[0]:
+            raise ValueError(f"{self.Name}: {self.OutputSize} Classes but the preceding layer "
+                             f"outputs {input_size[0]} values. Make the last fullyConnectedLayer's "
+                             f"OutputSize equal the number of classes.")
+        self.OutputSize = input_size[0]
+        return tuple(input_size)
+
+    def forwardLoss(self, Y, T):
+        return float(-(T * np.log(np.maximum(Y, _TINY))).sum(dtype=np.float64) / Y.shape[0])
+
+    def backwardLoss(self, Y, T):
+        return -T / (np.maximum(Y, _TINY) * Y.shape[0])
+
+    def _display_properties(self):
+        return {"Name": self.Name, "OutputSize": self.OutputSize}
+
+
+def softmaxLayer(*pairs, **options):
+    """``softmaxLayer(Name=...)``: softmax over the channel dimension.
+
+    Example::
+
+        >>> from minidl import softmaxLayer
+        >>> softmaxLayer().Name
+        ''
+    """
+    return SoftmaxLayer(**layer_options("softmaxLayer", pairs, options, {}))
+
+
+def classificationLayer(*pairs, **options):
+    """``classificationLayer(Name=..., Classes="auto")``: cross-entropy loss.
+
+    Example::
+
+        >>> from minidl import classificationLayer
+        >>> classificationLayer().DefaultName
+        'classoutput'
+    """
+    return ClassificationOutputLayer(**layer_options("classificationLayer", pairs, options,
+                                                     {"Classes": "auto"}))

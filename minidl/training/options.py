@@ -1,0 +1,159 @@
+"""``trainingOptions``: MATLAB's training options, defaults and validation."""
+import math
+
+import numpy as np
+
+from ..options import OptionError, choice, parse_name_value
+
+SOLVERS = ("sgdm", "adam", "rmsprop")
+
+_COMMON = {
+    "InitialLearnRate": None, "LearnRateSchedule": "none", "LearnRateDropFactor": 0.1,
+    "LearnRateDropPeriod": 10, "L2Regularization": 1e-4, "GradientThresholdMethod": "l2norm",
+    "GradientThreshold": math.inf, "MaxEpochs": 30, "MiniBatchSize": 128, "Shuffle": "once",
+    "ValidationData": None, "ValidationFrequency": 50, "ValidationPatience": math.inf,
+    "Verbose": True, "VerboseFrequency": 50, "Plots": "none", "OutputNetwork": "last-iteration",
+    "BatchNormalizationStatistics": "population", "ResetInputNormalization": True,
+    "CheckpointPath": "", "CheckpointFrequency": 1, "CheckpointFrequencyUnit": "epoch",
+    "ExecutionEnvironment": "auto", "OutputFcn": None,
+}
+_SOLVER_SPECIFIC = {
+    "sgdm": {"Momentum": 0.9},
+    "adam": {"GradientDecayFactor": 0.9, "SquaredGradientDecayFactor": 0.999, "Epsilon": 1e-8},
+    "rmsprop": {"SquaredGradientDecayFactor": 0.9, "Epsilon": 1e-8},
+}
+_DEFAULT_LEARN_RATE = {"sgdm": 0.01, "adam": 0.001, "rmsprop": 0.001}
+
+
+class TrainingOptions:
+    """Options for :func:`trainNetwork`; build with :func:`trainingOptions`.
+
+    Attributes carry MATLAB's option names; ``SolverName`` is 'sgdm', 'adam' or 'rmsprop'.
+    """
+
+    def __init__(self, solver, values):
+        self.SolverName = solver
+        for name, value in values.items():
+            setattr(self, name, value)
+
+    def __repr__(self):
+        width = max(map(len, vars(self)))
+        rows = [f"  {name:>{width}}: {_display(value)}" for name, value in vars(self).items()]
+        return f"TrainingOptions{self.SolverName.upper()} with properties:\n\n" + "\n".join(rows)
+
+
+def _display(value):
+    if isinstance(value, tuple) and len(value) == 2 and hasattr(value[0], "shape"):
+        return f"{{{'×'.join(map(str, np.shape(value[0])))} array, {len(value[1])} labels}}"
+    if callable(value):
+        return getattr(value, "__name__", repr(value))
+    return repr(value)
+
+
+def trainingOptions(solverName, *pairs, **options):
+    """``options = trainingOptions("sgdm", MaxEpochs=4, Shuffle="every-epoch", ...)``.
+
+    Defaults follow MATLAB: InitialLearnRate 0.01 (sgdm) or 0.001 (adam, rmsprop),
+    Momentum 0.9, MiniBatchSize 128, MaxEpochs 30, L2Regularization 1e-4, Shuffle 'once',
+    ValidationFrequency 50, Verbose true, VerboseFrequency 50,
+    BatchNormalizationStatistics 'population'. ``ValidationData`` is a tuple ``(X, Y)``.
+
+    Example::
+
+        >>> from minidl import trainingOptions
+        >>> options = trainingOptions("sgdm", MaxEpochs=4, Shuffle="every-epoch")
+        >>> options.InitialLearnRate, options.Momentum, options.MiniBatchSize
+        (0.01, 0.9, 128)
+    """
+    solver = choice("trainingOptions", "the solver name", solverName, SOLVERS)
+    defaults = {**_COMMON, **_SOLVER_SPECIFIC[solver]}
+    values = parse_name_value("trainingOptions", pairs, options, defaults)
+    if values["InitialLearnRate"] is None:
+        values["InitialLearnRate"] = _DEFAULT_LEARN_RATE[solver]
+    return TrainingOptions(solver, _validated(values))
+
+
+def _number(name, value, low=-math.inf, high=math.inf, low_open=False, high_open=False,
+            integer=False, allow_inf=False):
+    ok = np.ndim(value) == 0 and isinstance(value, (int, float, np.integer, np.floating)) \
+        and not isinstance(value, bool) and not np.isnan(value)
+    if ok and not allow_inf:
+        ok = np.isfinite(value)
+    if ok and integer and np.isfinite(value):
+        ok = float(value) == int(value)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        kind = "an integer" if integer else "a number"
+        raise OptionError(f"trainingOptions: {name} must be {kind} in {lo}{low}, {high}{hi}; "
+                          f"received {value!r}.")
+    if integer and np.isfinite(value):
+        return int(value)
+    return float(value)
+
+
+def _validated(v):
+    v["InitialLearnRate"] = _number("InitialLearnRate", v["InitialLearnRate"], 0, low_open=True)
+    v["LearnRateSchedule"] = choice("trainingOptions", "LearnRateSchedule", v["LearnRateSchedule"],
+                                    ("none", "piecewise"))
+    v["LearnRateDropFactor"] = _number("LearnRateDropFactor", v["LearnRateDropFactor"], 0, 1)
+    v["LearnRateDropPeriod"] = _number("LearnRateDropPeriod", v["LearnRateDropPeriod"], 1, integer=True)
+    v["L2Regularization"] = _number("L2Regularization", v["L2Regularization"], 0)
+    v["GradientThresholdMethod"] = choice("trainingOptions", "GradientThresholdMethod",
+                                          v["GradientThresholdMethod"],
+                                          ("l2norm", "global-l2norm", "absolute-value"))
+    v["GradientThreshold"] = _number("GradientThreshold", v["GradientThreshold"], 0, low_open=True,
+                                     allow_inf=True)
+    v["MaxEpochs"] = _number("MaxEpochs", v["MaxEpochs"], 1, integer=True)
+    v["MiniBatchSize"] = _number("MiniBatchSize", v["MiniBatchSize"], 1, integer=True)
+    v["Shuffle"] = choice("trainingOptions", "Shuffle", v["Shuffle"], ("once", "never", "every-epoch"))
+    v["ValidationFrequency"] = _number("ValidationFrequency", v["ValidationFrequency"], 1, integer=True)
+    v["ValidationPatience"] = _number("ValidationPatience", v["ValidationPatience"], 1, integer=True,
+                                      allow_inf=True)
+    if not isinstance(v["Verbose"], (bool, np.bool_, int)) or v["Verbose"] not in (0, 1):
+        raise OptionError(f"trainingOptions: Verbose must be true or false; received {v['Verbose']!r}.")
+    v["Verbose"] = bool(v["Verbose"])
+    v["VerboseFrequency"] = _number("VerboseFrequency", v["VerboseFrequency"], 1, integer=True)
+    v["Plots"] = choice("trainingOptions", "Plots", v["Plots"], ("none", "training-progress"))
+    v["OutputNetwork"] = choice("trainingOptions", "OutputNetwork", v["OutputNetwork"],
+                                ("last-iteration", "best-validation-loss"))
+    v["BatchNormalizationStatistics"] = choice("trainingOptions", "BatchNormalizationStatistics",
+                                               v["BatchNormalizationStatistics"],
+                                               ("population", "moving", "auto"))
+    if v["BatchNormalizationStatistics"] == "auto":  # trainNetwork's classic behaviour
+        v["BatchNormalizationStatistics"] = "population"
+    v["CheckpointFrequency"] = _number("CheckpointFrequency", v["CheckpointFrequency"], 1, integer=True)
+    v["CheckpointFrequencyUnit"] = choice("trainingOptions", "CheckpointFrequencyUnit",
+                                          v["CheckpointFrequencyUnit"], ("epoch", "iteration"))
+    v["ExecutionEnvironment"] = choice("trainingOptions", "ExecutionEnvironment", v["ExecutionEnvironment"],
+                                       ("auto", "cpu", "gpu", "multi-gpu", "parallel"))
+    if v["ExecutionEnvironment"] not in ("auto", "cpu"):
+        raise OptionError(f"trainingOptions: ExecutionEnvironment {v['ExecutionEnvironment']!r} is not "
+                          f"supported; minidl trains on the CPU. Use 'auto' or 'cpu'.")
+    if "Momentum" in v:
+        v["Momentum"] = _number("Momentum", v["Momentum"], 0, 1)
+    if "GradientDecayFactor" in v:
+        v["GradientDecayFactor"] = _number("GradientDecayFactor", v["GradientDecayFactor"], 0, 1, high_open=True)
+    if "SquaredGradientDecayFactor" in v:
+        v["SquaredGradientDecayFactor"] = _number("SquaredGradientDecayFactor",
+                                                  v["SquaredGradientDecayFactor"], 0, 1, high_open=True)
+    if "Epsilon" in v:
+        v["Epsilon"] = _number("Epsilon", v["Epsilon"], 0, low_open=True)
+    functions = v["OutputFcn"]
+    if functions is not None:
+        functions = list(functions) if isinstance(functions, (list, tuple)) else [functions]
+        for function in functions:
+            if not callable(function):
+                raise OptionError(f"trainingOptions: OutputFcn must be a function or a list of "
+                                  f"functions; received {function!r}.")
+        v["OutputFcn"] = functions
+    validation = v["ValidationData"]
+    if validation is not None and not (isinstance(validation, (tuple, list)) and len(validation) == 2):
+        raise OptionError("trainingOptions: ValidationData must be a pair (X, Y) of predictors and "
+                          f"labels/responses; received a {type(validation).__name__}.")
+    if not isinstance(v["CheckpointPath"], str):
+        raise OptionError(f"trainingOptions: CheckpointPath must be a folder path string; "
+                          f"received {v['CheckpointPath']!r}.")
+    return v
