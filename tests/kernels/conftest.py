@@ -1,0 +1,19 @@
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def bn_warm():
+    """Compile (or load from Numba's cache) every batch-norm kernel once per session:
+    float32 and float64, images and features. relu is a runtime flag, not a type."""
+    from minidl.kernels import batchnorm as bn
+
+    for dtype in (np.float32, np.float64):
+        for shape in ((2, 3, 4, 5), (6, 3)):
+            x = np.ones(shape, dtype)
+            one, zero = np.ones(3), np.zeros(3)
+            y, mean, var = bn.bn_forward_train(x, one, zero, 1e-5)
+            bn.bn_backward(x, x, mean, var, one, zero, 1e-5)
+            bn.bn_inference(x, one, zero)
+            bn.bn_stats(x)
+    return bn

@@ -1,0 +1,330 @@
+"""Batch-norm kernels: Numba vs NumPy twin, gradients, fused ReLU, Chan merge,
+stability, and bit-identical results under any thread count."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from minidl.kernels import batchnorm as bn
+from minidl.kernels import reference as ref
+
+pytestmark = pytest.mark.usefixtures("bn_warm")
+
+ROOT = Path(__file__).resolve().parents[2]
+EPS = 1e-5
+
+# Images: odd sizes, C = 1, a single element per channel, and channels of more than
+# one chunk whose length is not a multiple of bn.CHUNK. Features: one row, C = 1,
+# and several row blocks with a partial last block.
+SHAPES = [(2, 3, 4, 5), (3, 1, 7, 9), (1, 4, 1, 1), (5, 2, 41, 43), (3, 2, 64, 65),
+          (7, 5), (1, 3), (300, 1), (2000, 33), (5000, 7)]
+
+
+def _data(shape, dtype, seed=0, loc=0.5, spread=2.0):
+    rng = np.random.default_rng(seed)
+    C = shape[1]
+    x = (rng.standard_normal(shape) * spread + loc).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    scale = rng.uniform(0.5, 2.0, C) * rng.choice([-1.0, 1.0], C)
+    offset = rng.standard_normal(C)
+    return x, dy, scale, offset
+
+
+def _close(got, want, dtype):
+    """float64: a few ulps of float64. float32: one or two float32 ulps of the output,
+    relative to the largest value (the outputs are float64 maths rounded once)."""
+    got = np.asarray(got, np.float64)
+    want = np.asarray(want, np.float64)
+    scale = max(1.0, float(np.abs(want).max(initial=0.0)))
+    rtol = 1e-10 if dtype == np.float64 else 3e-7
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * scale)
+
+
+# ---------------------------------------------------------------- kernel vs twin
+
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_kernels_match_twins(shape, dtype, relu):
+    x, dy, scale, offset = _data(shape, dtype)
+
+    y, mean, var = bn.bn_forward_train(x, scale, offset, EPS, relu=relu)
+    y_r, mean_r, var_r = ref.bn_forward_train(x, scale, offset, EPS, relu=relu)
+    assert y.dtype == dtype and y.shape == shape and y.flags.c_contiguous
+    assert mean.dtype == var.dtype == np.float64 and mean.shape == (shape[1],)
+    _close(mean, mean_r, np.float64)
+    _close(var, var_r, np.float64)
+    _close(y, y_r, dtype)
+
+    dx, dscale, doffset = bn.bn_backward(dy, x, mean, var, scale, offset, EPS, relu=relu)
+    dx_r, dscale_r, doffset_r = ref.bn_backward(dy, x, mean, var, scale, offset, EPS, relu=relu)
+    assert dx.dtype == dtype and dx.shape == shape
+    assert dscale.dtype == doffset.dtype == np.float64
+    _close(dx, dx_r, dtype)
+    _close(dscale, dscale_r, np.float64)
+    _close(doffset, doffset_r, np.float64)
+
+    a, b = bn.bn_fold(scale, offset, mean, var, EPS)
+    a_r, b_r = ref.bn_fold(scale, offset, mean, var, EPS)
+    _close(a, a_r, np.float64)
+    _close(b, b_r, np.float64)
+    yi = bn.bn_inference(x, a, b, relu=relu)
+    assert yi.dtype == dtype and yi.shape == shape
+    _close(yi, ref.bn_inference(x, a, b, relu=relu), dtype)
+
+    count, mean_s, m2 = bn.bn_stats(x)
+    count_r, mean_sr, m2_r = ref.bn_stats(x)
+    assert count == count_r == x.size // shape[1]
+    _close(mean_s, mean_sr, np.float64)
+    _close(m2, m2_r, np.float64)
+
+
+@settings(deadline=None, max_examples=30)
+@given(n=st.integers(1, 9), c=st.integers(1, 5), h=st.integers(1, 40), w=st.integers(1, 40),
+       images=st.booleans(), double=st.booleans(), relu=st.booleans(),
+       seed=st.integers(0, 2**31), loc=st.floats(-100, 100))
+def test_kernels_match_twins_random(n, c, h, w, images, double, relu, seed, loc):
+    shape = (n, c, h, w) if images else (n * h * w, c)
+    dtype = np.float64 if double else np.float32
+    x, dy, scale, offset = _data(shape, dtype, seed, loc=loc)
+    y, mean, var = bn.bn_forward_train(x, scale, offset, EPS, relu)
+    y_r, mean_r, var_r = ref.bn_forward_train(x, scale, offset, EPS, relu)
+    _close(mean, mean_r, np.float64)
+    np.testing.assert_allclose(var, var_r, rtol=1e-9, atol=1e-12 * (1 + loc * loc))
+    _close(y, y_r, dtype)
+    dx, dscale, doffset = bn.bn_backward(dy, x, mean, var, scale, offset, EPS, relu)
+    dx_r, dscale_r, doffset_r = ref.bn_backward(dy, x, mean, var, scale, offset, EPS, relu)
+    _close(dx, dx_r, dtype)
+    _close(dscale, dscale_r, np.float64)
+    _close(doffset, doffset_r, np.float64)
+
+
+_NO_JIT_SCRIPT = textwrap.dedent("""
+    import numpy as np
+    from minidl.kernels import batchnorm as bn, reference as ref
+    # Without the JIT these are plain Python reading the globals at call time:
+    # small chunks exercise multi-chunk merges on small arrays.
+    bn.CHUNK, bn.BLOCK = 16, 12
+    rng = np.random.default_rng(1)
+    for shape in [(3, 2, 5, 7), (2, 1, 3, 3), (23, 3), (4, 1)]:
+        for dtype in (np.float32, np.float64):
+            for relu in (False, True):
+                x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+                dy = rng.standard_normal(shape).astype(dtype)
+                C = shape[1]
+                s, o = rng.uniform(0.5, 2, C), rng.standard_normal(C)
+                tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-6, atol=1e-6)
+                y, m, v = bn.bn_forward_train(x, s, o, 1e-5, relu)
+                yr, mr, vr = ref.bn_forward_train(x, s, o, 1e-5, relu)
+                for u, w in [(y, yr), (m, mr), (v, vr)]:
+                    np.testing.assert_allclose(u, w, **tol)
+                got = bn.bn_backward(dy, x, m, v, s, o, 1e-5, relu)
+                want = ref.bn_backward(dy, x, m, v, s, o, 1e-5, relu)
+                for u, w in zip(got, want):
+                    np.testing.assert_allclose(u, w, **tol)
+                a, b = bn.bn_fold(s, o, m, v, 1e-5)
+                np.testing.assert_allclose(bn.bn_inference(x, a, b, relu),
+                                           ref.bn_inference(x, a, b, relu), **tol)
+                for u, w in zip(bn.bn_stats(x), ref.bn_stats(x)):
+                    np.testing.assert_allclose(u, w, **tol)
+    print("ok")
+""")
+
+
+def _run(script, **env):
+    full_env = dict(os.environ, **env)
+    full_env["PYTHONPATH"] = os.pathsep.join([str(ROOT), full_env.get("PYTHONPATH", "")])
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=full_env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_kernels_match_twins_without_jit():
+    assert _run(_NO_JIT_SCRIPT, NUMBA_DISABLE_JIT="1").strip() == "ok"
+
+
+# ---------------------------------------------------------------- gradients
+
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("shape", [(3, 2, 3, 4), (9, 3)])
+def test_backward_matches_finite_differences(shape, relu):
+    """Loss L = sum(G*y) with random G (sum(y) alone has a zero gradient through
+    the normalization and would hide errors)."""
+    x, G, scale, offset = _data(shape, np.float64, seed=3)
+
+    def loss(x, scale, offset):
+        return float(np.sum(G * bn.bn_forward_train(x, scale, offset, EPS, relu)[0]))
+
+    _, mean, var = bn.bn_forward_train(x, scale, offset, EPS, relu)
+    dx, dscale, doffset = bn.bn_backward(G, x, mean, var, scale, offset, EPS, relu)
+    h = 1e-6
+
+    def numeric(arr, which):
+        grad = np.zeros_like(arr)
+        for i in np.ndindex(arr.shape):
+            args = [x, scale, offset]
+            plus, minus = arr.copy(), arr.copy()
+            plus[i] += h
+            minus[i] -= h
+            args[which] = plus
+            lp = loss(*args)
+            args[which] = minus
+            grad[i] = (lp - loss(*args)) / (2 * h)
+        return grad
+
+    np.testing.assert_allclose(dx, numeric(x, 0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(dscale, numeric(scale, 1), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(doffset, numeric(offset, 2), rtol=1e-5, atol=1e-7)
+
+
+# ---------------------------------------------------------------- fused ReLU
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(5, 2, 41, 43), (2000, 33)])
+def test_fused_relu_is_bitwise_unfused_bn_then_relu(shape, dtype):
+    """Forward: y_fused == max(y, 0) exactly. Backward: bitwise equal to masking dy
+    by (y > 0) and running the plain backward. The kernel masks on the float64
+    pre-activation; y > 0 on the rounded output agrees unless a positive
+    pre-activation underflows the output dtype (below 1e-45 in float32)."""
+    x, dy, scale, offset = _data(shape, dtype, seed=5)
+    y, mean, var = bn.bn_forward_train(x, scale, offset, EPS)
+    y_relu, mean_relu, var_relu = bn.bn_forward_train(x, scale, offset, EPS, relu=True)
+    assert np.array_equal(y_relu, np.maximum(y, 0))
+    assert np.array_equal(mean_relu, mean) and np.array_equal(var_relu, var)
+    assert 0.2 < np.mean(y > 0) < 0.8
+
+    fused = bn.bn_backward(dy, x, mean, var, scale, offset, EPS, relu=True)
+    masked = np.where(y > 0, dy, 0).astype(dtype)
+    unfused = bn.bn_backward(masked, x, mean, var, scale, offset, EPS)
+    for f, u in zip(fused, unfused):
+        assert f.tobytes() == u.tobytes()
+
+    a, b = bn.bn_fold(scale, offset, mean, var, EPS)
+    assert np.array_equal(bn.bn_inference(x, a, b, relu=True),
+                          np.maximum(bn.bn_inference(x, a, b), 0))
+
+
+# ---------------------------------------------------------------- statistics
+
+@pytest.mark.parametrize("shape", [(7, 3, 5, 6), (5, 2, 41, 43), (301, 4)])
+def test_chan_merge_of_two_parts_equals_whole(shape):
+    x = _data(shape, np.float64, seed=7, loc=50.0)[0]
+    count, mean, m2 = bn.bn_stats(x)
+    for cut in (1, shape[0] // 3, shape[0] - 1):
+        merged = bn.chan_merge(*bn.bn_stats(x[:cut]), *bn.bn_stats(x[cut:]))
+        assert merged[0] == count
+        np.testing.assert_allclose(merged[1], mean, rtol=1e-13)
+        np.testing.assert_allclose(merged[2], m2, rtol=1e-11)
+        twin = ref.chan_merge(*ref.bn_stats(x[:cut]), *ref.bn_stats(x[cut:]))
+        for u, w in zip(merged, twin):
+            np.testing.assert_allclose(u, w, rtol=1e-11)
+
+
+def test_chan_merge_into_empty_and_batch_by_batch():
+    """The population pass: start from count 0 and merge batches (the last one
+    partial); the result is the biased variance over everything."""
+    x = _data((50, 3, 4, 4), np.float32, seed=8, loc=-3.0)[0]
+    C = x.shape[1]
+    count, mean, m2 = 0, np.zeros(C), np.zeros(C)
+    first = bn.bn_stats(x[:16])
+    once = bn.chan_merge(count, mean, m2, *first)
+    assert once[0] == first[0]
+    assert np.array_equal(once[1], first[1]) and np.array_equal(once[2], first[2])
+    for start in range(0, 50, 16):
+        count, mean, m2 = bn.chan_merge(count, mean, m2, *bn.bn_stats(x[start:start + 16]))
+    xd = x.astype(np.float64)
+    assert count == 50 * 16
+    np.testing.assert_allclose(mean, xd.mean(axis=(0, 2, 3)), rtol=1e-12)
+    np.testing.assert_allclose(m2 / count, xd.var(axis=(0, 2, 3)), rtol=1e-11)
+
+
+def test_forward_statistics_are_biased_and_consistent_with_stats():
+    x = _data((4, 3, 5, 5), np.float64, seed=9)[0]
+    _, mean, var = bn.bn_forward_train(x, np.ones(3), np.zeros(3), EPS)
+    count, mean_s, m2 = bn.bn_stats(x)
+    np.testing.assert_array_equal(mean, mean_s)
+    np.testing.assert_allclose(var, m2 / count, rtol=1e-15)
+    np.testing.assert_allclose(var, x.var(axis=(0, 2, 3), ddof=0), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- stability
+
+@pytest.mark.parametrize("shape", [(16, 3, 30, 30), (6000, 3)])
+def test_float32_large_mean_small_spread_is_stable(shape):
+    """mean 1e4, std 0.1: E[x^2] - E[x]^2 in float32 or even float64 would lose
+    most digits; the two-pass, chunked statistics do not."""
+    rng = np.random.default_rng(11)
+    x = (1e4 + 0.1 * rng.standard_normal(shape)).astype(np.float32)
+    C = shape[1]
+    scale, offset = np.full(C, 1.5), np.full(C, 0.25)
+    y, mean, var = bn.bn_forward_train(x, scale, offset, EPS)
+    y64, mean64, var64 = ref.bn_forward_train(x.astype(np.float64), scale, offset, EPS)
+    np.testing.assert_allclose(y, y64, atol=1e-3)
+    np.testing.assert_allclose(var, var64, rtol=1e-9)
+    a, b = bn.bn_fold(scale, offset, mean, var, EPS)
+    np.testing.assert_allclose(bn.bn_inference(x, a, b), y64, atol=1e-3)
+
+
+@pytest.mark.parametrize("shape", [(4, 2, 9, 9), (100, 2)])
+def test_constant_channel_gives_offset(shape):
+    x = np.empty(shape, np.float32)
+    x[:, 0] = 1234.567
+    x[:, 1] = -0.1
+    offset = np.array([0.5, -2.0])
+    y, mean, var = bn.bn_forward_train(x, np.array([3.0, 0.7]), offset, EPS)
+    assert np.all(var == 0)
+    expected = offset.reshape((1, 2) + (1,) * (x.ndim - 2)).astype(np.float32)
+    assert np.array_equal(y, np.broadcast_to(expected, shape))
+    dx = bn.bn_backward(np.ones_like(x), x, mean, var, np.ones(2), offset, EPS)[0]
+    assert np.all(np.isfinite(dx))
+
+
+# ---------------------------------------------------------------- determinism
+
+_HASH_SCRIPT = textwrap.dedent("""
+    import hashlib
+    import numpy as np
+    from minidl.kernels import batchnorm as bn
+    h = hashlib.sha256()
+    rng = np.random.default_rng(2024)
+    for shape in [(8, 3, 64, 64), (3, 1, 100, 111), (20000, 5)]:
+        for dtype in (np.float32, np.float64):
+            x = (rng.standard_normal(shape) * 5 + 3).astype(dtype)
+            dy = rng.standard_normal(shape).astype(dtype)
+            C = shape[1]
+            s, o = rng.uniform(0.5, 2, C), rng.standard_normal(C)
+            for relu in (False, True):
+                y, m, v = bn.bn_forward_train(x, s, o, 1e-5, relu)
+                dx, ds, do = bn.bn_backward(dy, x, m, v, s, o, 1e-5, relu)
+                a, b = bn.bn_fold(s, o, m, v, 1e-5)
+                yi = bn.bn_inference(x, a, b, relu)
+                for arr in (y, m, v, dx, ds, do, yi, *bn.bn_stats(x)[1:]):
+                    h.update(np.ascontiguousarray(arr).tobytes())
+    print(h.hexdigest())
+""")
+
+
+def test_bit_identical_across_thread_counts_and_runs():
+    one = _run(_HASH_SCRIPT, NUMBA_NUM_THREADS="1")
+    two = _run(_HASH_SCRIPT, NUMBA_NUM_THREADS="2")
+    again = _run(_HASH_SCRIPT, NUMBA_NUM_THREADS="2")
+    assert one == two == again and len(one.strip()) == 64
+
+
+def test_repeated_calls_are_bit_identical():
+    x, dy, scale, offset = _data((4, 3, 70, 70), np.float32, seed=12)
+    first = bn.bn_forward_train(x, scale, offset, EPS)
+    back = bn.bn_backward(dy, x, first[1], first[2], scale, offset, EPS)
+    for _ in range(3):
+        for u, w in zip(bn.bn_forward_train(x, scale, offset, EPS), first):
+            assert u.tobytes() == w.tobytes()
+        for u, w in zip(bn.bn_backward(dy, x, first[1], first[2], scale, offset, EPS), back):
+            assert u.tobytes() == w.tobytes()
