@@ -3,6 +3,7 @@ from ._rng import rng
 from .graph.network import SeriesNetwork, assembleNetwork, classify, predict
 from .layers.activation import reluLayer
 from .layers.base import Layer, Memory
+from .layers.check import LayerCheckError, checkLayer
 from .layers.conv import convolution2dLayer
 from .layers.dense import fullyConnectedLayer
 from .layers.input import imageInputLayer

@@ -145,7 +145,11 @@ def to_internal(X, input_layer, DataFormat="SSCB", owner="predict"):
         fmt = str(DataFormat).upper()
         if fmt not in _FORMATS:
             raise ValueError(f"{owner}: DataFormat must be 'SSCB', 'BCSS' or 'BSSC'; received {DataFormat!r}.")
+        hint = ""
         if fmt == "SSCB" and X.ndim in (2, 3):  # one image; MATLAB drops trailing singletons
+            if X.ndim == 3 and X.shape[2] != c:
+                hint = (f" A 3-D array is one H×W×C image; for {X.shape[2]} images of one channel "
+                        f"add the channel dimension: X[:, :, None, :].")
             X = X.reshape(X.shape[0], X.shape[1], -1, 1)
         if X.ndim != 4:
             raise ValueError(f"{owner}: image data must be 4-D ({fmt}, with {h}×{w}×{c} images); "
@@ -154,7 +158,7 @@ def to_internal(X, input_layer, DataFormat="SSCB", owner="predict"):
         if internal.shape[1:] != (c, h, w):
             got = internal.shape
             raise ValueError(f"{owner}: the input layer {input_layer.Name!r} expects images of size "
-                             f"{h}×{w}×{c}; received {got[2]}×{got[3]}×{got[1]} (data format {fmt}).")
+                             f"{h}×{w}×{c}; received {got[2]}×{got[3]}×{got[1]} (data format {fmt}).{hint}")
     else:
         internal = X if X.ndim == 2 else X.reshape(1, -1)
         expected = input_layer.InputSize[-1] if hasattr(input_layer, "InputSize") else internal.shape[1]

@@ -1,0 +1,131 @@
+"""``checkLayer``: finite-difference checks of any layer, custom layers included."""
+import copy
+
+import numpy as np
+
+from .base import Layer
+from .output import OutputLayer
+
+
+class LayerCheckError(AssertionError):
+    """A layer failed one of checkLayer's tests."""
+
+
+def _internal_shape(input_size, batch):
+    if len(input_size) == 3:
+        h, w, c = input_size
+        return (batch, c, h, w)
+    return (batch, *input_size)
+
+
+def _float64_copy(layer, input_size, rng):
+    layer = copy.deepcopy(layer)
+    layer.Name = layer.Name or layer.DefaultName
+    layer.initialize(tuple(input_size), rng)
+    for name in layer.learnables:
+        setattr(layer, name, np.asarray(getattr(layer, name), np.float64))
+    return layer
+
+
+def numerical_gradient(f, x, indices, step=1e-6):
+    """Central differences ``(f(x + h·e_i) − f(x − h·e_i)) / 2h`` at the flat ``indices`` of x."""
+    flat = x.reshape(-1)
+    grad = np.empty(len(indices))
+    for k, i in enumerate(indices):
+        saved = flat[i]
+        flat[i] = saved + step
+        up = f()
+        flat[i] = saved - step
+        down = f()
+        flat[i] = saved
+        grad[k] = (up - down) / (2 * step)
+    return grad
+
+
+def checkLayer(layer, input_size, batch_size=3, samples=40, tolerance=1e-5,
+               seed=0, verbose=True):
+    """Check a layer's backward against central finite differences, in float64.
+
+    The loss is ``L = Σ G ⊙ Z`` with random weights G (never ``Σ Z``, which hides errors such
+    as a missing mean term in batch normalization). Checks dL/dX and the gradient of every
+    learnable at ``samples`` random entries, that ``forward`` leaves the layer unchanged, and
+    that ``predict`` and ``forward`` agree in size. ``input_size`` is MATLAB-order (h, w, c)
+    or (c,). Raises :class:`LayerCheckError` on a failure; returns the list of results.
+
+    Example::
+
+        >>> from minidl import checkLayer, reluLayer
+        >>> results = checkLayer(reluLayer(), (4, 4, 2), verbose=False)
+        >>> all(passed for _, passed, _ in results)
+        True
+    """
+    if not isinstance(layer, Layer):
+        raise TypeError(f"checkLayer: expected a minidl Layer, received a {type(layer).__name__}.")
+    rng = np.random.default_rng(seed)
+    layer = _float64_copy(layer, input_size, rng)
+    X = rng.standard_normal(_internal_shape(input_size, batch_size))
+    results = []
+
+    if isinstance(layer, OutputLayer):
+        T = np.zeros_like(X)
+        T[np.arange(X.shape[0]), rng.integers(0, X.shape[1], X.shape[0])] = 1
+        Y = np.exp(X) / np.exp(X).sum(axis=1, keepdims=True)
+        analytic = layer.backwardLoss(Y, T)
+        picks = rng.choice(Y.size, min(samples, Y.size), replace=False)
+        numeric = numerical_gradient(lambda: layer.forwardLoss(Y, T), Y, picks)
+        results.append(_compare("backwardLoss vs finite differences of forwardLoss",
+                                analytic.reshape(-1)[picks], numeric, tolerance))
+        return _report(layer, results, verbose)
+
+    before = {name: np.array(getattr(layer, name), copy=True) for name in vars(layer)
+              if isinstance(getattr(layer, name), np.ndarray)}
+    Z, memory = layer.forward(X)
+    unchanged = all(np.array_equal(before[name], getattr(layer, name)) for name in before)
+    results.append(("forward does not change the layer", unchanged,
+                    "" if unchanged else "forward modified a property; return state in Memory instead"))
+    G = rng.standard_normal(Z.shape)
+    dX, grads = layer.backward(G, memory)
+
+    def loss():
+        return float(np.sum(G * layer.forward(X)[0]))
+
+    picks = rng.choice(X.size, min(samples, X.size), replace=False)
+    results.append(_compare("dL/dX vs finite differences", np.asarray(dX).reshape(-1)[picks],
+                            numerical_gradient(loss, X, picks), tolerance))
+    for name in layer.learnables:
+        value = getattr(layer, name)
+        if name not in grads:
+            results.append((f"dL/d{name} returned", False, f"backward returned no gradient for {name}"))
+            continue
+        if np.shape(grads[name]) != value.shape:
+            results.append((f"dL/d{name} size", False, f"gradient size {np.shape(grads[name])} differs "
+                                                     f"from {name} size {value.shape}"))
+            continue
+        picks = rng.choice(value.size, min(samples, value.size), replace=False)
+        results.append(_compare(f"dL/d{name} vs finite differences", np.asarray(grads[name]).reshape(-1)[picks],
+                                numerical_gradient(loss, value, picks), tolerance))
+    try:
+        predicted = layer.predict(X)
+        same = np.shape(predicted) == np.shape(Z)
+        results.append(("predict and forward sizes agree", same,
+                        "" if same else f"predict gives {np.shape(predicted)}, forward {np.shape(Z)}"))
+    except ValueError as error:  # e.g. batch norm before statistics exist
+        results.append(("predict and forward sizes agree", True, f"predict not available: {error}"))
+    return _report(layer, results, verbose)
+
+
+def _compare(title, analytic, numeric, tolerance):
+    scale = max(1.0, float(np.max(np.abs(numeric))) if numeric.size else 1.0)
+    error = float(np.max(np.abs(analytic - numeric))) if numeric.size else 0.0
+    passed = error <= tolerance * scale
+    return title, passed, f"max abs error {error:.3g} (scale {scale:.3g})"
+
+
+def _report(layer, results, verbose):
+    if verbose:
+        for title, passed, detail in results:
+            print(f"  {'PASS' if passed else 'FAIL'}  {layer.Name}: {title}  {detail}")
+    failures = [f"{title}: {detail}" for title, passed, detail in results if not passed]
+    if failures:
+        raise LayerCheckError(f"checkLayer: {layer.Name} ({type(layer).__name__}) failed: " + "; ".join(failures))
+    return results
