@@ -1,30 +1,76 @@
-"""``trainNetwork``: MATLAB's training loop (reference §2.3 and §3)."""
+"""``trainNetwork``: MATLAB's training loop (reference §2.3 and §3).
+
+One iteration: forward (training mode), loss, backward, L2, gradient threshold, solver
+step, batch-norm statistics update, record, validate, print, OutputFcn. At the end of
+each epoch: learning-rate schedule, then checkpoint. At the end: output network choice,
+batch-norm finalization ('population'), final validation.
+"""
 import copy
+import datetime
 import math
+import os
+import warnings
 
 import numpy as np
 
 from .. import _rng
 from ..graph.network import SeriesNetwork, prepare_layers, to_internal
+from ..io.files import load_checkpoint, save_checkpoint
 from ..layers.base import Layer
 from ..layers.output import ClassificationOutputLayer
+from ..struct import Struct
 from . import bn_statistics
 from .options import TrainingOptions
 from .progress import Progress
-from .solvers import make_solver, update_learnables
+from .solvers import make_solver, restore_solver_state, solver_state, update_learnables
 
 
-class Struct(dict):
-    """A dict whose keys read as attributes, like a MATLAB struct (``info.TrainingLoss``)."""
+class ClassificationTask:
+    """Labels → one-hot targets; metric: accuracy in percent."""
 
-    def __getattr__(self, name):
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
+    metric = "Accuracy"
 
-    def __setattr__(self, name, value):
-        self[name] = value
+    def __init__(self, output, Y, owner):
+        self.output = output
+        self.classes, labels = encode_labels(Y, owner)
+        output.Classes = self.classes
+        if len(self.classes) != output.OutputSize:
+            raise ValueError(f"{owner}: the data has {len(self.classes)} classes but the network outputs "
+                             f"{output.OutputSize} scores. Make the last fullyConnectedLayer's OutputSize "
+                             f"{len(self.classes)}.")
+        self.targets = one_hot(labels, len(self.classes))
+
+    def encode(self, Y, owner):
+        _, labels = encode_labels(Y, owner, self.classes)
+        return one_hot(labels, len(self.classes))
+
+    @staticmethod
+    def measure(scores, targets):
+        return 100.0 * float(np.mean(scores.argmax(axis=1) == targets.argmax(axis=1)))
+
+
+class RegressionTask:
+    """Responses N×R (or N); metric: RMSE = sqrt(Σ squared error / N), MATLAB R2017b's form."""
+
+    metric = "RMSE"
+
+    def __init__(self, output, Y, owner):
+        self.output = output
+        self.targets = self.encode(Y, owner)
+
+    def encode(self, Y, owner):
+        Y = np.asarray(Y, dtype=np.float32)
+        if Y.ndim == 1:
+            Y = Y[:, None]
+        if Y.ndim == 4:  # image responses in MATLAB layout H×W×C×N
+            Y = Y.transpose(3, 2, 0, 1)
+        if not np.all(np.isfinite(Y)):
+            raise ValueError(f"{owner}: the responses contain NaN or Inf values.")
+        return np.ascontiguousarray(Y)
+
+    @staticmethod
+    def measure(scores, targets):
+        return float(np.sqrt(np.sum(np.square(scores - targets, dtype=np.float64)) / scores.shape[0]))
 
 
 def encode_labels(Y, owner, classes=None):
@@ -37,8 +83,7 @@ def encode_labels(Y, owner, classes=None):
                          f"observation; received an array of size {'×'.join(map(str, Y.shape))}.")
     if classes is None:
         classes = np.unique(Y)
-    indices = np.searchsorted(classes, Y)
-    indices = np.clip(indices, 0, len(classes) - 1)
+    indices = np.clip(np.searchsorted(classes, Y), 0, len(classes) - 1)
     unknown = classes[indices] != Y
     if np.any(unknown):
         raise ValueError(f"{owner}: labels {sorted(set(Y[unknown].tolist()))[:5]} do not occur in the "
@@ -53,24 +98,29 @@ def one_hot(indices, count):
     return T
 
 
-def _check_data(X, count, owner):
-    if X.shape[0] != count:
-        raise ValueError(f"{owner}: X has {X.shape[0]} observations but Y has {count} labels; "
-                         f"they must match (observations are the last dimension of X).")
+def _check_data(X, targets, owner):
+    if X.shape[0] != targets.shape[0]:
+        raise ValueError(f"{owner}: X has {X.shape[0]} observations but Y has {targets.shape[0]} "
+                         f"labels/responses; they must match (observations are the last dimension of "
+                         f"image data and the first of feature data).")
+    if X.shape[0] == 0:
+        raise ValueError(f"{owner}: X has no observations.")
     if not np.all(np.isfinite(X)):
         raise ValueError(f"{owner}: X contains NaN or Inf values; remove or replace them before training.")
 
 
-def trainNetwork(*args):
+def trainNetwork(*args, ResumeFrom=None):
     """``net, info = trainNetwork(X, Y, layers, options)``.
 
-    X is H×W×C×N (images) or N×C (features); Y has one label per observation. ``layers`` is a
-    list of layers (the result is a SeriesNetwork). Each iteration: forward in training mode,
-    loss, backward, L2, gradient threshold, solver step, batch-norm statistics update;
-    iterations per epoch = floor(N / MiniBatchSize) (the last partial batch is dropped).
-    ``info`` has MATLAB's fields: TrainingLoss, TrainingAccuracy, ValidationLoss,
-    ValidationAccuracy, BaseLearnRate, FinalValidationLoss, FinalValidationAccuracy,
-    OutputNetworkIteration.
+    X is H×W×C×N (images) or N×C (features); Y has one label per observation
+    (classification) or one row of responses (regression). ``layers`` is a list of layers
+    (the result is a SeriesNetwork). Iterations per epoch = floor(N / MiniBatchSize): the
+    last partial mini-batch of each epoch is dropped, as in MATLAB. ``info`` has MATLAB's
+    fields: TrainingLoss, TrainingAccuracy (or TrainingRMSE), ValidationLoss,
+    ValidationAccuracy (or ValidationRMSE), BaseLearnRate, FinalValidationLoss,
+    FinalValidationAccuracy (or FinalValidationRMSE), OutputNetworkIteration, and
+    StopReason. ``ResumeFrom`` (a minidl extension) continues from a checkpoint file
+    written under ``CheckpointPath``, bit for bit as if never interrupted.
 
     Example::
 
@@ -92,11 +142,24 @@ def trainNetwork(*args):
     if not isinstance(options, TrainingOptions):
         raise TypeError(f"trainNetwork: the last argument must come from trainingOptions(...); "
                         f"received a {type(options).__name__}.")
-    if not (isinstance(layers, Layer) or isinstance(layers, (list, tuple))):
-        raise TypeError(f"trainNetwork: layers must be a list of layers; received a {type(layers).__name__}.")
     rng = _rng.generator()
-    net = SeriesNetwork(prepare_layers(layers, rng))
-    return Trainer(net, options, rng).train(X, Y)
+    if ResumeFrom is not None:
+        net, state, arrays = load_checkpoint(ResumeFrom)
+        return Trainer(net, options, rng).train(X, Y, resume=(state, arrays))
+    return Trainer(build_network(layers, rng), options, rng).train(X, Y)
+
+
+def build_network(layers, rng):
+    """A SeriesNetwork from a layer list, or a DAGNetwork from a LayerGraph."""
+    if hasattr(layers, "build_network"):
+        return layers.build_network(rng)
+    if not (isinstance(layers, Layer) or isinstance(layers, (list, tuple))):
+        raise TypeError(f"trainNetwork: layers must be a list of layers or a LayerGraph; received a "
+                        f"{type(layers).__name__}.")
+    return SeriesNetwork(prepare_layers(layers, rng))
+
+
+HISTORY = ("TrainingLoss", "TrainingMetric", "ValidationLoss", "ValidationMetric", "BaseLearnRate")
 
 
 class Trainer:
@@ -105,141 +168,211 @@ class Trainer:
     def __init__(self, net, options, rng):
         self.net, self.options, self.rng = net, options, rng
         self.output = net.output_layer
-        if not isinstance(self.output, ClassificationOutputLayer):
-            raise NotImplementedError("trainNetwork: only classification networks are supported so far.")
+        self.moving = options.BatchNormalizationStatistics == "moving"
 
-    def train(self, X, Y):
+    # ---- set-up ----------------------------------------------------------------------
+    def _prepare(self, X, Y, resume):
         net, options = self.net, self.options
         X = to_internal(X, net.input_layer, owner="trainNetwork")
-        classes, labels = encode_labels(Y, "trainNetwork")
-        _check_data(X, len(labels), "trainNetwork")
-        self.output.Classes = classes
-        if len(classes) != self.output.OutputSize:
-            raise ValueError(f"trainNetwork: the data has {len(classes)} classes but the network "
-                             f"outputs {self.output.OutputSize} scores ({net.Layers[-3].Name}). Make "
-                             f"the last fullyConnectedLayer's OutputSize {len(classes)}.")
-        T = one_hot(labels, len(classes))
-        validation = self._validation_data(classes)
+        task_class = ClassificationTask if isinstance(self.output, ClassificationOutputLayer) else RegressionTask
+        self.task = task_class(self.output, Y, "trainNetwork")
+        _check_data(X, self.task.targets, "trainNetwork")
+        self.validation = None
+        if options.ValidationData is not None:
+            owner = "trainNetwork (ValidationData)"
+            Xv = to_internal(options.ValidationData[0], net.input_layer, owner=owner)
+            Tv = self.task.encode(options.ValidationData[1], owner)
+            _check_data(Xv, Tv, owner)
+            self.validation = (Xv, Tv)
         messages = ["Training on single CPU."]
-        if options.ResetInputNormalization or getattr(net.input_layer, "Mean", 1) is None:
-            if net.input_layer.Normalization != "none":
+        statistics = getattr(net.input_layer, "statistics", None)
+        if resume is None and statistics is not None and (
+                options.ResetInputNormalization or not _has_statistics(net.input_layer)):
+            values = statistics(X)
+            if values:
                 messages.append("Initializing input data normalization.")
-            for name, value in net.input_layer.statistics(X).items():
+            for name, value in values.items():
                 setattr(net.input_layer, name, value)
-        moving = options.BatchNormalizationStatistics == "moving"
-        if moving:
+        if self.moving and resume is None:
             bn_statistics.start_moving(net.Layers)
+        return X, messages
 
+    def train(self, X, Y, resume=None):
+        net, options = self.net, self.options
+        X, messages = self._prepare(X, Y, resume)
+        targets = self.task.targets
         count = X.shape[0]
         batch = min(options.MiniBatchSize, count)
         per_epoch = count // batch
         total = per_epoch * options.MaxEpochs
         solver = make_solver(options)
-        learn_rate = options.InitialLearnRate
-        history = {k: [] for k in ("TrainingLoss", "TrainingAccuracy", "ValidationLoss",
-                                   "ValidationAccuracy", "BaseLearnRate")}
-        progress = Progress(options, validation is not None, total)
+        s = Struct(epoch=1, step=0, iteration=0, learn_rate=options.InitialLearnRate,
+                   history={k: [] for k in HISTORY}, best_loss=math.inf, best_iteration=0,
+                   patience=0, order=np.arange(count))
+        best_layers = None
+        if resume is not None:
+            best_layers = self._restore(s, solver, *resume)
+        progress = Progress(options, self.validation is not None, total, metric=self.task.metric)
         progress.start(messages)
-        self._call_output_functions(dict(State="start", Epoch=0, Iteration=0,
-                                         TimeSinceStart=progress.elapsed(), BaseLearnRate=learn_rate))
-        order = np.arange(count)
-        iteration, record, reason = 0, None, "Max epochs completed"
-        best = (math.inf, None, 0)
-        patience_count = 0
-        stop = False
+        self._output_functions(dict(State="start", Epoch=s.epoch, Iteration=s.iteration,
+                                    TimeSinceStart=0.0, BaseLearnRate=s.learn_rate))
+        record, reason = None, "Max epochs completed"
         try:
-            for epoch in range(1, options.MaxEpochs + 1):
-                if options.Shuffle == "every-epoch" or (options.Shuffle == "once" and epoch == 1):
-                    order = self.rng.permutation(count)
-                for step in range(per_epoch):
-                    indices = order[step * batch:(step + 1) * batch]
+            while s.epoch <= options.MaxEpochs and reason == "Max epochs completed":
+                if s.step == 0 and (options.Shuffle == "every-epoch" or (options.Shuffle == "once" and s.epoch == 1)):
+                    s.order = self.rng.permutation(count)
+                while s.step < per_epoch:
+                    indices = s.order[s.step * batch:(s.step + 1) * batch]
                     scores, memories = net.forward_train(X[indices])
-                    loss = self.output.forwardLoss(scores, T[indices])
+                    loss = self.output.forwardLoss(scores, targets[indices])
                     if not math.isfinite(loss):
-                        reason = f"Training loss is {loss} at iteration {iteration + 1}"
-                        stop = True
+                        reason = f"Training loss is {loss} at iteration {s.iteration + 1}"
+                        warnings.warn(f"trainNetwork: training stopped because the loss is {loss} at "
+                                      f"iteration {s.iteration + 1}; the network of iteration {s.iteration} "
+                                      f"is returned. Try a smaller InitialLearnRate or a GradientThreshold.",
+                                      RuntimeWarning, stacklevel=2)
                         break
-                    grads = net.backward(self.output.backwardLoss(scores, T[indices]), memories)
-                    update_learnables(net.Layers, grads, solver, options, learn_rate)
-                    if moving:
+                    grads = net.backward(self.output.backwardLoss(scores, targets[indices]), memories)
+                    update_learnables(net.Layers, grads, solver, options, s.learn_rate)
+                    if self.moving:
                         bn_statistics.update_moving(net.Layers, memories)
-                    iteration += 1
-                    record = dict(Epoch=epoch, Iteration=iteration, TimeSinceStart=progress.elapsed(),
-                                  TrainingLoss=loss, BaseLearnRate=learn_rate,
-                                  TrainingAccuracy=100.0 * float(np.mean(scores.argmax(1) == labels[indices])),
-                                  ValidationLoss=None, ValidationAccuracy=None, State="iteration")
-                    if validation is not None and (iteration == 1 or iteration % options.ValidationFrequency == 0
-                                                   or iteration == total):
-                        record["ValidationLoss"], record["ValidationAccuracy"] = self._validate(
-                            *validation, batch_statistics=not moving)
-                        if record["ValidationLoss"] < best[0]:
-                            snapshot = copy.deepcopy(net.Layers) if options.OutputNetwork == "best-validation-loss" else None
-                            best, patience_count = (record["ValidationLoss"], snapshot, iteration), 0
+                    s.step += 1
+                    s.iteration += 1
+                    record = dict(Epoch=s.epoch, Iteration=s.iteration, TimeSinceStart=progress.elapsed(),
+                                  TrainingLoss=loss, BaseLearnRate=s.learn_rate,
+                                  TrainingMetric=self.task.measure(scores, targets[indices]),
+                                  ValidationLoss=None, ValidationMetric=None, State="iteration")
+                    if self.validation is not None and (s.iteration == 1 or s.iteration == total
+                                                        or s.iteration % options.ValidationFrequency == 0):
+                        record["ValidationLoss"], record["ValidationMetric"] = self.validate(
+                            batch_statistics=not self.moving)
+                        if record["ValidationLoss"] < s.best_loss:
+                            s.best_loss, s.best_iteration, s.patience = record["ValidationLoss"], s.iteration, 0
+                            if options.OutputNetwork == "best-validation-loss":
+                                best_layers = copy.deepcopy(net.Layers)
                         else:
-                            patience_count += 1
-                            if patience_count >= options.ValidationPatience:
-                                reason, stop = "Met validation criterion", True
-                    for key in history:
-                        value = record[key]
-                        history[key].append(math.nan if value is None else value)
+                            s.patience += 1
+                            if s.patience >= options.ValidationPatience:
+                                reason = "Met validation criterion"
+                    for key in HISTORY:
+                        s.history[key].append(math.nan if record[key] is None else record[key])
                     progress.iteration(record)
-                    if self._call_output_functions(record):
-                        reason, stop = "Stopped by OutputFcn", True
-                    if stop:
+                    if self._output_functions(record):
+                        reason = "Stopped by OutputFcn"
+                    if reason == "Max epochs completed" and self._checkpoint_due(s, "iteration"):
+                        self._save_checkpoint(s, solver, best_layers)
+                    if reason != "Max epochs completed":
                         break
-                if stop:
+                if reason != "Max epochs completed":
                     break
-                if options.LearnRateSchedule == "piecewise" and epoch % options.LearnRateDropPeriod == 0:
-                    learn_rate *= options.LearnRateDropFactor
+                if options.LearnRateSchedule == "piecewise" and s.epoch % options.LearnRateDropPeriod == 0:
+                    s.learn_rate *= options.LearnRateDropFactor
+                s.epoch, s.step = s.epoch + 1, 0
+                if self._checkpoint_due(s, "epoch"):
+                    self._save_checkpoint(s, solver, best_layers)
         except KeyboardInterrupt:
             reason = "Stopped manually (Ctrl-C)"
+        return self._finish(X, s, best_layers, record, reason, progress, batch)
 
-        output_iteration = iteration
-        if options.OutputNetwork == "best-validation-loss" and best[1] is not None:
-            net.Layers[:] = best[1]
-            output_iteration = best[2]
-        if not moving:
+    # ---- end of training ---------------------------------------------------------------
+    def _finish(self, X, s, best_layers, record, reason, progress, batch):
+        net, options = self.net, self.options
+        output_iteration = s.iteration
+        if options.OutputNetwork == "best-validation-loss" and best_layers is not None:
+            net.Layers[:] = best_layers
+            output_iteration = s.best_iteration
+        if not self.moving:
             bn_statistics.finalize_population(net, X, batch)
-        info = Struct({key: np.asarray(values, dtype=np.float64) for key, values in history.items()})
-        if validation is None:
-            del info["ValidationLoss"], info["ValidationAccuracy"]
-        else:
-            info.FinalValidationLoss, info.FinalValidationAccuracy = self._validate(*validation)
+        metric = self.task.metric
+        info = Struct()
+        for key in HISTORY:
+            if self.validation is None and key.startswith("Validation"):
+                continue
+            info[key.replace("Metric", metric)] = np.asarray(s.history[key], dtype=np.float64)
+        if self.validation is not None:
+            info.FinalValidationLoss, info["FinalValidation" + metric] = self.validate()
         info.OutputNetworkIteration = output_iteration
+        info.StopReason = reason
         progress.finish(record, reason)
-        self._call_output_functions(dict(record or {}, State="done", TimeSinceStart=progress.elapsed()))
+        self._output_functions(dict(record or {}, State="done", TimeSinceStart=progress.elapsed()))
         return net, info
 
-    def _validation_data(self, classes):
-        data = self.options.ValidationData
-        if data is None:
-            return None
-        Xv = to_internal(data[0], self.net.input_layer, owner="trainNetwork (ValidationData)")
-        _, labels = encode_labels(data[1], "trainNetwork (ValidationData)", classes)
-        _check_data(Xv, len(labels), "trainNetwork (ValidationData)")
-        return Xv, labels
-
-    def _validate(self, X, labels, batch_statistics=False):
-        """(loss, accuracy %) over every validation observation ('truncateLast' mini-batches).
+    def validate(self, batch_statistics=False):
+        """(loss, metric) over every validation observation ('truncateLast' mini-batches).
 
         While 'population' training runs, batch-norm layers normalize each validation
         mini-batch with its own statistics, as MATLAB does; afterwards they use the final ones.
         """
-        total_loss, correct = 0.0, 0
-        classes = len(self.output.Classes)
-        for batch in bn_statistics.population_batches(X.shape[0], min(self.options.MiniBatchSize, X.shape[0])):
-            scores = self.net.predict_internal(X[batch], batch_statistics=batch_statistics)
-            size = batch.stop - batch.start
-            total_loss += self.output.forwardLoss(scores, one_hot(labels[batch], classes)) * size
-            correct += int(np.sum(scores.argmax(1) == labels[batch]))
-        return total_loss / X.shape[0], 100.0 * correct / X.shape[0]
+        X, T = self.validation
+        total_loss, scores_all = 0.0, []
+        size = min(self.options.MiniBatchSize, X.shape[0])
+        for part in bn_statistics.population_batches(X.shape[0], size):
+            scores = self.net.predict_internal(X[part], batch_statistics=batch_statistics)
+            total_loss += self.output.forwardLoss(scores, T[part]) * (part.stop - part.start)
+            scores_all.append(scores)
+        return total_loss / X.shape[0], self.task.measure(np.concatenate(scores_all), T)
 
-    def _call_output_functions(self, record):
-        functions = self.options.OutputFcn or []
-        info = Struct({key: record.get(key) for key in (
+    def _output_functions(self, record):
+        metric = self.task.metric
+        info = Struct({key: None for key in (
             "Epoch", "Iteration", "TimeSinceStart", "TrainingLoss", "ValidationLoss", "BaseLearnRate",
             "TrainingAccuracy", "TrainingRMSE", "ValidationAccuracy", "ValidationRMSE", "State")})
+        for key, value in record.items():
+            key = key.replace("Metric", metric)
+            if key in info:
+                info[key] = value
         stop = False
-        for function in functions:
+        for function in self.options.OutputFcn or []:
             stop = bool(function(info)) or stop
         return stop
+
+    # ---- checkpoints ---------------------------------------------------------------------
+    def _checkpoint_due(self, s, unit):
+        options = self.options
+        if not options.CheckpointPath or options.CheckpointFrequencyUnit != unit:
+            return False
+        counter = s.iteration if unit == "iteration" else s.epoch - 1
+        return counter > 0 and counter % options.CheckpointFrequency == 0
+
+    def _save_checkpoint(self, s, solver, best_layers):
+        folder = self.options.CheckpointPath
+        if not os.path.isdir(folder):
+            raise ValueError(f"trainNetwork: CheckpointPath {folder!r} is not an existing folder; create it first.")
+        stamp = datetime.datetime.now().strftime("%Y_%m_%d__%H_%M_%S")
+        filename = os.path.join(folder, f"convnet_checkpoint__{s.iteration}__{stamp}.npz")
+        scalars, arrays = solver_state(solver)
+        arrays["order"] = s.order
+        for key, values in s.history.items():
+            arrays["history." + key] = np.asarray(values, dtype=np.float64)
+        state = {"solver": self.options.SolverName, "solver_scalars": scalars, "epoch": s.epoch, "step": s.step,
+                 "iteration": s.iteration, "learn_rate": s.learn_rate, "best_loss": s.best_loss,
+                 "best_iteration": s.best_iteration, "patience": s.patience,
+                 "rng": self.rng.bit_generator.state, "has_best_layers": best_layers is not None}
+        if best_layers is not None:
+            from ..io.format import layers_to_archive
+            state["best_layers"] = layers_to_archive(best_layers, arrays, prefix="best.L")
+        try:
+            save_checkpoint(filename, self.net, state, arrays)
+        except OSError as error:
+            warnings.warn(f"trainNetwork: could not write checkpoint {filename!r} ({error}); training continues.",
+                          RuntimeWarning, stacklevel=3)
+
+    def _restore(self, s, solver, state, arrays):
+        if state["solver"] != self.options.SolverName:
+            raise ValueError(f"trainNetwork: the checkpoint was trained with {state['solver']!r} but the options "
+                             f"use {self.options.SolverName!r}; resume with the same solver.")
+        restore_solver_state(solver, state["solver_scalars"],
+                             {k: v for k, v in arrays.items() if k.split(".")[0] in vars(solver)})
+        s.order = arrays["order"]
+        s.history = {key: arrays["history." + key].tolist() for key in HISTORY}
+        for key in ("epoch", "step", "iteration", "learn_rate", "best_loss", "best_iteration", "patience"):
+            s[key] = state[key]
+        self.rng.bit_generator.state = state["rng"]
+        if state.get("has_best_layers"):
+            from ..io.format import layers_from_archive
+            return layers_from_archive(state["best_layers"], arrays)
+        return None
+
+
+def _has_statistics(layer):
+    return all(getattr(layer, name, None) is not None for name in ("Mean",) if hasattr(layer, name))

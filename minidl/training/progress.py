@@ -4,9 +4,9 @@ import time
 
 import tqdm
 
-_CLASSIFICATION = [("Epoch", ""), ("Iteration", ""), ("Time Elapsed", "(hh:mm:ss)"),
-                   ("Mini-batch", "Accuracy"), ("Validation", "Accuracy"), ("Mini-batch", "Loss"),
-                   ("Validation", "Loss"), ("Base Learning", "Rate")]
+def _columns(metric):
+    return [("Epoch", ""), ("Iteration", ""), ("Time Elapsed", "(hh:mm:ss)"), ("Mini-batch", metric),
+            ("Validation", metric), ("Mini-batch", "Loss"), ("Validation", "Loss"), ("Base Learning", "Rate")]
 
 
 def format_time(seconds):
@@ -35,11 +35,10 @@ class VerboseTable:
     """MATLAB's command-window table: a row at iteration 1, at multiples of VerboseFrequency
     (or ValidationFrequency when validating), and a final row if the last was not printed."""
 
-    def __init__(self, has_validation, write=print):
-        self.columns = [c for c in _CLASSIFICATION if has_validation or c[0] != "Validation"]
+    def __init__(self, has_validation, metric="Accuracy"):
+        self.columns = [c for c in _columns(metric) if has_validation or c[0] != "Validation"]
         self.widths = [max(len(top), len(bottom)) + 4 for top, bottom in self.columns]
         self.widths[0] = max(self.widths[0], 9)
-        self.write = write
 
     def rule(self):
         return "|" + "=" * (sum(self.widths) + len(self.widths) - 1) + "|"
@@ -60,11 +59,13 @@ class VerboseTable:
 class Progress:
     """Prints MATLAB's table (Verbose) and drives a tqdm bar when stderr is a terminal."""
 
-    def __init__(self, options, has_validation, total_iterations, stream=None):
+    def __init__(self, options, has_validation, total_iterations, metric="Accuracy", stream=None):
         self.options = options
         self.verbose = options.Verbose
         self.has_validation = has_validation
-        self.table = VerboseTable(has_validation)
+        self.metric = metric
+        self.format_metric = format_accuracy if metric == "Accuracy" else format_loss
+        self.table = VerboseTable(has_validation, metric)
         self.stream = stream or sys.stdout
         self.start_time = time.perf_counter()
         self.last_printed = 0
@@ -97,18 +98,19 @@ class Progress:
             self.bar.update(1)
             self.bar.set_postfix_str(
                 f"epoch {record['Epoch']}, loss {format_loss(record['TrainingLoss'])}, "
-                f"acc {format_accuracy(record['TrainingAccuracy'])}, lr {format_rate(record['BaseLearnRate'])}")
+                f"{self.metric.lower()[:3]} {self.format_metric(record['TrainingMetric'])}, "
+                f"lr {format_rate(record['BaseLearnRate'])}")
         if self.verbose and (force or self.due(record["Iteration"])) and record["Iteration"] != self.last_printed:
             self._write(self.table.row(self._cells(record)))
             self.last_printed = record["Iteration"]
 
     def _cells(self, record):
         cells = [str(record["Epoch"]), str(record["Iteration"]), format_time(record["TimeSinceStart"]),
-                 format_accuracy(record["TrainingAccuracy"])]
-        validation_accuracy = record.get("ValidationAccuracy")
+                 self.format_metric(record["TrainingMetric"])]
+        validation_metric = record.get("ValidationMetric")
         validation_loss = record.get("ValidationLoss")
         if self.has_validation:
-            cells.append("" if validation_accuracy is None else format_accuracy(validation_accuracy))
+            cells.append("" if validation_metric is None else self.format_metric(validation_metric))
         cells.append(format_loss(record["TrainingLoss"]))
         if self.has_validation:
             cells.append("" if validation_loss is None else format_loss(validation_loss))

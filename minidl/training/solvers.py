@@ -19,8 +19,6 @@ class SGDM:
         self.velocity[key] = v
         return theta + v
 
-    def state(self):
-        return {"velocity": self.velocity}
 
 
 class Adam:
@@ -45,8 +43,6 @@ class Adam:
         rate_t = rate * np.sqrt(1 - self.beta2 ** t) / (1 - self.beta1 ** t)
         return theta - rate_t * m / (np.sqrt(v) + self.epsilon)
 
-    def state(self):
-        return {"moments": self.moments, "iteration": self.iteration}
 
 
 class RMSProp:
@@ -63,8 +59,6 @@ class RMSProp:
         self.squares[key] = s
         return theta - rate * grad / (np.sqrt(s) + self.epsilon)
 
-    def state(self):
-        return {"squares": self.squares}
 
 
 SOLVER_CLASSES = {"sgdm": SGDM, "adam": Adam, "rmsprop": RMSProp}
@@ -119,3 +113,31 @@ def update_learnables(layers, grads, solver, options, learn_rate):
         theta = getattr(layer, name)
         new = solver.step((index, name), theta, clipped[(index, name)], learn_rate * rate_factor)
         setattr(layer, name, new.astype(theta.dtype, copy=False))
+
+
+def solver_state(solver):
+    """Flatten a solver's state into (JSON-able dict, arrays) for a checkpoint."""
+    arrays, scalars = {}, {}
+    for field, value in vars(solver).items():
+        if isinstance(value, dict):
+            for (index, name), entry in value.items():
+                parts = entry if isinstance(entry, tuple) else (entry,)
+                for k, part in enumerate(parts):
+                    arrays[f"{field}.{index}.{name}.{k}"] = np.asarray(part)
+        elif field == "iteration":  # Adam's step counter; hyperparameters come from the options
+            scalars[field] = value
+    return scalars, arrays
+
+
+def restore_solver_state(solver, scalars, arrays):
+    for field, value in scalars.items():
+        setattr(solver, field, value)
+    grouped = {}
+    for key, array in arrays.items():
+        field, index, name, k = key.split(".")
+        grouped.setdefault(field, {}).setdefault((int(index), name), {})[int(k)] = array
+    for field, entries in grouped.items():
+        getattr(solver, field).clear()
+        for key, parts in entries.items():
+            values = tuple(parts[k] for k in sorted(parts))
+            getattr(solver, field)[key] = values if len(values) > 1 else values[0]

@@ -1,0 +1,71 @@
+"""``save``/``load`` for networks and training checkpoints (format: minidl.io.format)."""
+from ..graph.network import SeriesNetwork
+from ..struct import Struct
+from .format import FileFormatError, layers_from_archive, layers_to_archive, read_archive, write_archive
+
+
+def network_to_archive(net, arrays):
+    header = {"kind": type(net).__name__, "layers": layers_to_archive(net.Layers, arrays)}
+    if hasattr(net, "Connections") and type(net).__name__ == "DAGNetwork":
+        header["connections"] = [list(pair) for pair in net.connection_pairs()]
+    return header
+
+
+def network_from_archive(header, arrays, custom_layers=None):
+    layers = layers_from_archive(header["layers"], arrays, custom_layers)
+    if header["kind"] == "SeriesNetwork":
+        return SeriesNetwork(layers)
+    if header["kind"] == "DAGNetwork":
+        from ..graph.dag import DAGNetwork
+        return DAGNetwork.from_layers_and_connections(layers, [tuple(p) for p in header["connections"]])
+    raise FileFormatError(f"load: unknown network kind {header['kind']!r}.")
+
+
+def save(filename, net):
+    """``save(filename, net)``: write a network to a ``.npz`` file atomically; returns the path.
+
+    Example::
+
+        >>> import os, tempfile, numpy as np, minidl
+        >>> layers = [minidl.imageInputLayer([2, 2, 1], Normalization="none"),
+        ...           minidl.fullyConnectedLayer(2, Weights=np.ones((2, 4)), Bias=np.zeros((2, 1))),
+        ...           minidl.softmaxLayer(), minidl.classificationLayer(Classes=["a", "b"])]
+        >>> net = minidl.assembleNetwork(layers)
+        >>> path = minidl.save(os.path.join(tempfile.mkdtemp(), "net.npz"), net)
+        >>> minidl.load(path).net.Layers[1].Weights.shape
+        (2, 4)
+    """
+    arrays = {}
+    header = network_to_archive(net, arrays)
+    header["contents"] = "network"
+    return write_archive(filename, header, arrays)
+
+
+def load(filename, CustomLayers=None):
+    """``s = load(filename)``: a struct with field ``net`` (and ``checkpoint`` for training
+    checkpoints). Never unpickles; custom layer classes must be passed in ``CustomLayers``
+    (a dict class name → class)."""
+    header, arrays = read_archive(filename)
+    result = Struct(net=network_from_archive(header, arrays, CustomLayers))
+    if header.get("contents") == "checkpoint":
+        result.checkpoint = Struct(header["checkpoint"])
+    return result
+
+
+def save_checkpoint(filename, net, state, state_arrays):
+    """A training checkpoint: the network plus the trainer state needed to resume exactly."""
+    arrays = {f"S.{key}": value for key, value in state_arrays.items()}
+    header = network_to_archive(net, arrays)
+    header["contents"] = "checkpoint"
+    header["checkpoint"] = state
+    return write_archive(filename, header, arrays)
+
+
+def load_checkpoint(filename, CustomLayers=None):
+    header, arrays = read_archive(filename)
+    if header.get("contents") != "checkpoint":
+        raise FileFormatError(f"trainNetwork: {filename!r} is a saved network, not a training checkpoint; "
+                              f"resume needs a file written by CheckpointPath.")
+    state_arrays = {key[2:]: value for key, value in arrays.items() if key.startswith("S.")}
+    return network_from_archive(header, arrays, CustomLayers), header["checkpoint"], state_arrays
+
