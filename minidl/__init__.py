@@ -11,6 +11,7 @@ from .layers.normalization import batchNormalizationLayer
 from .layers.output import classificationLayer, softmaxLayer
 from .layers.pooling import maxPooling2dLayer
 from .options import OptionError
+from .io.files import load, save
 from .training.loop import trainNetwork
 from .training.options import trainingOptions
 from . import datasets

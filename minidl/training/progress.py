@@ -70,6 +70,10 @@ class Progress:
         self.start_time = time.perf_counter()
         self.last_printed = 0
         self.bar = None
+        self.plot = None
+        if options.Plots == "training-progress":
+            from .plot import TrainingPlot
+            self.plot = TrainingPlot(metric)
         if sys.stderr.isatty():
             self.bar = tqdm.tqdm(total=total_iterations, unit="it", leave=False, dynamic_ncols=True)
 
@@ -94,6 +98,8 @@ class Progress:
                 or (self.has_validation and iteration % options.ValidationFrequency == 0))
 
     def iteration(self, record, force=False):
+        if self.plot is not None:
+            self.plot.update(record)
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix_str(
@@ -121,6 +127,10 @@ class Progress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+        if self.plot is not None:
+            saved = self.plot.finish(reason)
+            if saved and self.verbose:
+                self._write(f"Training progress plot saved to {saved}.")
         if self.verbose:
             if last_record is not None:
                 self.iteration_row_if_missing(last_record)

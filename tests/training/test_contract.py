@@ -1,0 +1,222 @@
+"""trainingOptions/trainNetwork contract: solvers, clipping, schedule, stopping, checkpoints."""
+import glob
+import os
+
+import numpy as np
+import pytest
+
+import minidl
+from minidl.training.solvers import Adam, RMSProp, SGDM, threshold
+
+
+class Opts:
+    Momentum, GradientDecayFactor, SquaredGradientDecayFactor, Epsilon = 0.9, 0.9, 0.999, 1e-8
+
+
+def test_adam_steps_match_the_folded_bias_correction_formula():
+    solver = Adam(Opts)
+    theta = np.array([1.0, -2.0])
+    grads = [np.array([0.5, -1.0]), np.array([0.1, 0.3]), np.array([-0.2, 0.2])]
+    m = v = np.zeros(2)
+    expected = theta.copy()
+    for t, g in enumerate(grads, start=1):
+        solver.begin_iteration()
+        theta = solver.step("p", theta, g, 0.01)
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        expected = expected - 0.01 * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t) * m / (np.sqrt(v) + 1e-8)
+    np.testing.assert_allclose(theta, expected, rtol=1e-12)
+
+
+def test_rmsprop_step_puts_epsilon_outside_the_root():
+    class O:
+        SquaredGradientDecayFactor, Epsilon = 0.9, 1e-3
+    solver = RMSProp(O)
+    g = np.array([1e-4, 2.0])
+    theta = solver.step("p", np.zeros(2), g, 0.1)
+    s = 0.1 * g * g
+    np.testing.assert_allclose(theta, -0.1 * g / (np.sqrt(s) + 1e-3), rtol=1e-12)
+
+
+def test_sgdm_velocity_includes_the_learning_rate():
+    solver = SGDM(Opts)
+    theta = solver.step("p", np.array([1.0]), np.array([2.0]), 0.1)   # v = -0.2
+    theta = solver.step("p", theta, np.array([1.0]), 0.01)             # v = 0.9·(-0.2) - 0.01
+    np.testing.assert_allclose(theta, [1.0 - 0.2 - 0.18 - 0.01])
+
+
+def test_gradient_threshold_methods():
+    g = {"a": np.array([3.0, 4.0]), "b": np.array([0.0, 12.0])}
+    out = threshold(dict(g), "l2norm", 5.0)
+    np.testing.assert_allclose(out["a"], [3.0, 4.0])
+    np.testing.assert_allclose(out["b"], [0.0, 5.0])
+    out = threshold(dict(g), "global-l2norm", 6.5)  # global norm 13
+    np.testing.assert_allclose(out["a"], [1.5, 2.0])
+    np.testing.assert_allclose(out["b"], [0.0, 6.0])
+    out = threshold(dict(g), "absolute-value", 3.5)
+    np.testing.assert_allclose(out["a"], [3.0, 3.5])
+    np.testing.assert_allclose(out["b"], [0.0, 3.5])
+
+
+def data(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 2
+    X = rng.normal(0, 1, (3, 3, 1, n)).astype(np.float32)
+    X[0, 0, 0, :] += np.where(labels == 1, 1.5, -1.5)
+    return X, labels
+
+
+def layers(bn=True):
+    result = [minidl.imageInputLayer([3, 3, 1]), minidl.convolution2dLayer(2, 3)]
+    if bn:
+        result.append(minidl.batchNormalizationLayer())
+    return result + [minidl.reluLayer(), minidl.fullyConnectedLayer(2), minidl.softmaxLayer(),
+                     minidl.classificationLayer()]
+
+
+def options(**kwargs):
+    base = dict(MaxEpochs=3, MiniBatchSize=16, Verbose=False)
+    base.update(kwargs)
+    return minidl.trainingOptions(kwargs.pop("solver", "sgdm"), **{k: v for k, v in base.items() if k != "solver"})
+
+
+def test_piecewise_schedule_drops_at_the_end_of_epochs():
+    X, Y = data()
+    _, info = minidl.trainNetwork(X, Y, layers(), options(MaxEpochs=5, LearnRateSchedule="piecewise",
+                                                          LearnRateDropPeriod=2, LearnRateDropFactor=0.5))
+    np.testing.assert_allclose(info.BaseLearnRate, np.repeat([0.01, 0.01, 0.005, 0.005, 0.0025], 4))
+
+
+def test_validation_patience_stops_at_the_right_iteration():
+    X, Y = data()
+    losses = []
+    _, info = minidl.trainNetwork(X, Y, layers(), options(
+        MaxEpochs=50, ValidationData=data(32, seed=1), ValidationFrequency=1, ValidationPatience=3,
+        InitialLearnRate=0.5, OutputFcn=lambda i: losses.append(i.ValidationLoss)))
+    v = [x for x in losses if x is not None]
+    best, count, stop = np.inf, 0, None
+    for k, loss in enumerate(v, start=1):
+        if loss < best:
+            best, count = loss, 0
+        else:
+            count += 1
+            if count >= 3:
+                stop = k
+                break
+    assert stop is not None and len(info.TrainingLoss) == stop
+    assert info.StopReason == "Met validation criterion"
+
+
+def test_output_function_is_called_at_start_every_iteration_and_done_and_can_stop():
+    X, Y = data()
+    states = []
+
+    def stop_at_five(info):
+        states.append((info.State, info.Iteration))
+        return info.State == "iteration" and info.Iteration == 5
+
+    net, info = minidl.trainNetwork(X, Y, layers(), options(OutputFcn=stop_at_five))
+    assert states[0] == ("start", 0)
+    assert [s for s in states if s[0] == "iteration"] == [("iteration", k) for k in range(1, 6)]
+    assert states[-1] == ("done", 5)
+    assert len(info.TrainingLoss) == 5 and info.StopReason == "Stopped by OutputFcn"
+    assert net.Layers[2].TrainedMean is not None  # finalization still ran
+
+
+def test_ctrl_c_stops_after_the_current_iteration_and_returns_the_network():
+    X, Y = data()
+
+    def interrupt(info):
+        if info.State == "iteration" and info.Iteration == 3:
+            raise KeyboardInterrupt
+
+    net, info = minidl.trainNetwork(X, Y, layers(), options(OutputFcn=interrupt))
+    assert len(info.TrainingLoss) == 3 and info.StopReason.startswith("Stopped manually")
+    assert minidl.classify(net, X)[0].shape == (64,)
+
+
+def test_non_finite_loss_stops_with_a_message_and_returns_a_finite_network():
+    X, Y = data()
+    with pytest.warns(RuntimeWarning, match=r"loss is (nan|inf) at iteration \d+"):
+        net, info = minidl.trainNetwork(X, Y, layers(bn=False), options(InitialLearnRate=1e30, MaxEpochs=20,
+                                                                         L2Regularization=0))
+    assert info.StopReason.startswith("Training loss is")
+    assert all(np.all(np.isfinite(getattr(layer, name))) for layer in net.Layers for name in layer.learnables)
+
+
+def test_best_validation_loss_output_network():
+    X, Y = data()
+    _, info = minidl.trainNetwork(X, Y, layers(), options(
+        MaxEpochs=6, ValidationData=data(32, seed=1), ValidationFrequency=2, InitialLearnRate=0.3,
+        OutputNetwork="best-validation-loss"))
+    validated = ~np.isnan(info.ValidationLoss)
+    best = np.flatnonzero(validated)[np.argmin(info.ValidationLoss[validated])] + 1
+    assert info.OutputNetworkIteration == best
+
+
+def test_same_seed_gives_bit_identical_training_loss_for_each_solver():
+    X, Y = data()
+    for solver in ("sgdm", "adam", "rmsprop"):
+        runs = []
+        for _ in range(2):
+            minidl.rng(3)
+            runs.append(minidl.trainNetwork(X, Y, layers(), options(solver=solver, Shuffle="every-epoch"))[1])
+        np.testing.assert_array_equal(runs[0].TrainingLoss, runs[1].TrainingLoss)
+
+
+@pytest.mark.parametrize("solver,unit,frequency,resume_index", [
+    ("sgdm", "epoch", 1, 1), ("adam", "iteration", 3, 1), ("rmsprop", "iteration", 5, 0)])
+def test_resume_from_checkpoint_equals_the_uninterrupted_run(tmp_path, solver, unit, frequency, resume_index):
+    X, Y = data(70)
+    common = dict(solver=solver, MaxEpochs=4, Shuffle="every-epoch", ValidationData=data(20, seed=2),
+                  ValidationFrequency=4, BatchNormalizationStatistics="moving")
+    minidl.rng(5)
+    full_net, full_info = minidl.trainNetwork(X, Y, layers(), options(
+        CheckpointPath=str(tmp_path), CheckpointFrequency=frequency, CheckpointFrequencyUnit=unit, **common))
+    files = sorted(glob.glob(os.path.join(tmp_path, "convnet_checkpoint__*.npz")),
+                   key=lambda f: int(f.split("__")[1]))
+    assert files and not glob.glob(os.path.join(tmp_path, ".minidl-*"))  # no temporary files left
+    checkpoint = files[resume_index]
+    minidl.rng(999)  # the checkpoint restores the generator
+    net, info = minidl.trainNetwork(X, Y, layers(), options(**common), ResumeFrom=checkpoint)
+    np.testing.assert_array_equal(info.TrainingLoss, full_info.TrainingLoss)
+    for a, b in zip(full_net.Layers, net.Layers):
+        for name in list(a.learnables) + (["TrainedMean", "TrainedVariance"] if "TrainedMean" in vars(a) else []):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_checkpoint_file_names_follow_matlab(tmp_path):
+    X, Y = data()
+    minidl.trainNetwork(X, Y, layers(), options(MaxEpochs=2, CheckpointPath=str(tmp_path)))
+    names = sorted(os.path.basename(f) for f in glob.glob(os.path.join(tmp_path, "*.npz")))
+    assert [n.split("__")[1] for n in names] == ["4", "8"]
+    assert all(n.startswith("convnet_checkpoint__") for n in names)
+    loaded = minidl.load(os.path.join(tmp_path, names[-1]))
+    assert loaded.checkpoint["iteration"] == 8
+
+
+def test_save_load_round_trip_predicts_identically(tmp_path):
+    X, Y = data()
+    net, _ = minidl.trainNetwork(X, Y, layers(), options())
+    path = minidl.save(tmp_path / "net.npz", net)
+    again = minidl.load(path).net
+    np.testing.assert_array_equal(minidl.predict(net, X), minidl.predict(again, X))
+    assert [l.Name for l in again.Layers] == [l.Name for l in net.Layers]
+
+
+def test_load_rejects_foreign_files_without_running_code(tmp_path):
+    np.savez(tmp_path / "other.npz", a=np.zeros(2))
+    with pytest.raises(ValueError, match="not a minidl file"):
+        minidl.load(tmp_path / "other.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a readable minidl file"):
+        minidl.load(tmp_path / "junk.npz")
+
+
+def test_training_progress_plot_is_saved_as_png(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    X, Y = data()
+    minidl.trainNetwork(X, Y, layers(), options(Plots="training-progress", ValidationData=data(16, seed=3),
+                                                ValidationFrequency=2))
+    png = tmp_path / "training-progress.png"
+    assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
