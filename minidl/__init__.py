@@ -1,15 +1,21 @@
 """minidl: a small deep-learning framework with MATLAB's Deep Learning Toolbox API."""
 from ._rng import rng
-from .graph.network import SeriesNetwork, assembleNetwork, classify, predict
-from .layers.activation import reluLayer
+from .graph.analyze import NetworkValidationError, analyzeNetwork
+from .graph.layer_graph import (LayerGraph, addLayers, connectLayers, disconnectLayers, layerGraph,
+                                removeLayers, replaceLayer)
+from .graph.network import DAGNetwork, SeriesNetwork, activations, assembleNetwork, classify, predict
+from .graph.plot import plot
+from .layers.activation import leakyReluLayer, reluLayer
 from .layers.base import Layer, Memory
 from .layers.check import LayerCheckError, checkLayer
+from .layers.combine import additionLayer, concatenationLayer, depthConcatenationLayer
 from .layers.conv import convolution2dLayer
 from .layers.dense import fullyConnectedLayer
-from .layers.input import imageInputLayer
-from .layers.normalization import batchNormalizationLayer
-from .layers.output import classificationLayer, softmaxLayer
-from .layers.pooling import maxPooling2dLayer
+from .layers.dropout import dropoutLayer
+from .layers.input import featureInputLayer, imageInputLayer
+from .layers.normalization import batchNormalizationLayer, groupNormalizationLayer, layerNormalizationLayer
+from .layers.output import classificationLayer, regressionLayer, softmaxLayer
+from .layers.pooling import averagePooling2dLayer, globalAveragePooling2dLayer, maxPooling2dLayer
 from .options import OptionError
 from .io.files import load, save
 from .training.loop import trainNetwork

@@ -85,3 +85,42 @@ def chan_merge(count_a, mean_a, m2_a, count_b, mean_b, m2_b):
     return n, mean, m2
 
 # ============================================================ end batch norm
+
+# ======================================================== group normalization
+# Twins of minidl/kernels/groupnorm.py. The C channels form num_groups groups of
+# C/num_groups consecutive channels; statistics are per (observation n, group g)
+# over the group's channels and all spatial elements (M of them). Layer norm is
+# one group.
+
+
+def _grouped(a, num_groups):
+    """a (N x C x ... ) in float64 as N x G x M."""
+    return np.asarray(a, np.float64).reshape(a.shape[0], num_groups, -1)
+
+
+def gn_forward(x, num_groups, scale, offset, epsilon):
+    """mean = sum(x)/M; var = sum((x - mean)**2)/M (biased); rstd = 1/sqrt(var + epsilon);
+    y = scale[c]*(x - mean)*rstd + offset[c]. Returns y (x's dtype), mean, rstd (N, G)."""
+    xg = _grouped(x, num_groups)
+    mean = xg.mean(axis=2)
+    var = ((xg - mean[:, :, None]) ** 2).mean(axis=2)
+    rstd = 1.0 / np.sqrt(var + epsilon)
+    xhat = ((xg - mean[:, :, None]) * rstd[:, :, None]).reshape(x.shape)
+    y = _per_channel(scale, x) * xhat + _per_channel(offset, x)
+    return y.astype(x.dtype), mean, rstd
+
+
+def gn_backward(dy, x, num_groups, mean, rstd, scale):
+    """xhat = (x - mean)*rstd; d = scale[c]*dy; doffset[c] = sum_{n,h,w} dy;
+    dscale[c] = sum_{n,h,w} dy*xhat; dx = rstd*(d - mean_g(d) - xhat*mean_g(d*xhat))."""
+    xhat = (_grouped(x, num_groups) - mean[:, :, None]) * rstd[:, :, None]
+    g = np.asarray(dy, np.float64)
+    d = _grouped(_per_channel(scale, x) * g, num_groups)
+    dx = rstd[:, :, None] * (d - d.mean(axis=2, keepdims=True)
+                             - xhat * (d * xhat).mean(axis=2, keepdims=True))
+    ax = _axes(x)
+    dscale = (g * xhat.reshape(x.shape)).sum(axis=ax)
+    doffset = g.sum(axis=ax)
+    return dx.reshape(x.shape).astype(x.dtype), dscale, doffset
+
+# ==================================================== end group normalization

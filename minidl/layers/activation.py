@@ -1,6 +1,7 @@
 """Element-wise activations."""
 import numpy as np
 
+from ..options import OptionError
 from .base import Layer, Memory, layer_options
 
 
@@ -31,3 +32,59 @@ def reluLayer(*pairs, **options):
         'relu_a'
     """
     return ReLULayer(**layer_options("reluLayer", pairs, options, {}))
+
+
+class LeakyReLULayer(Layer):
+    """Leaky ReLU: ``Z = X`` where ``X ≥ 0``, else ``Scale·X``;
+    ``dL/dX = dL/dZ`` where ``X ≥ 0``, else ``Scale·dL/dZ``. Default ``Scale`` 0.01."""
+
+    DefaultName = "leakyrelu"
+    Description = "Leaky ReLU"
+
+    def __init__(self, Scale=0.01, Name=""):
+        super().__init__(Name)
+        if not (is_real_scalar(Scale) and np.isfinite(Scale)):
+            raise OptionError(f"leakyReluLayer: Scale must be a finite real scalar; received {Scale!r}.")
+        self.Scale = float(Scale)
+
+    def predict(self, X):
+        return np.where(X >= 0, X, X * self.Scale)
+
+    def forward(self, X):
+        positive = X >= 0
+        return np.where(positive, X, X * self.Scale), Memory(positive=positive)
+
+    def backward(self, dLdZ, memory):
+        return np.where(memory.positive, dLdZ, dLdZ * self.Scale), {}
+
+    def _display_properties(self):
+        return {"Name": self.Name, "Scale": self.Scale}
+
+
+def is_real_scalar(value):
+    """True for a Python or NumPy real number (not a bool, string or array)."""
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, (bool, np.bool_)))
+
+
+def leading_value(value, pairs, default):
+    """MATLAB's optional leading positional argument: in ``f('Name', 'x')`` the first
+    "value" is really an option name. Returns ``(value, pairs)``."""
+    if isinstance(value, str):
+        return default, (value, *pairs)
+    return value, pairs
+
+
+def leakyReluLayer(scale=0.01, *pairs, **options):
+    """``leakyReluLayer(scale=0.01, Name=...)``: ``x`` for ``x ≥ 0``, ``scale·x`` otherwise.
+
+    Example::
+
+        >>> from minidl import leakyReluLayer
+        >>> leakyReluLayer().Scale, leakyReluLayer(0.2, Name="lr").Name
+        (0.01, 'lr')
+        >>> leakyReluLayer("Name", "lr").Scale
+        0.01
+    """
+    scale, pairs = leading_value(scale, pairs, 0.01)
+    return LeakyReLULayer(scale, **layer_options("leakyReluLayer", pairs, options, {}))

@@ -2,27 +2,144 @@
 import numpy as np
 
 from ..options import OptionError, choice
-from .base import Layer, Memory, layer_options, learnable_array
+from .base import Layer, Memory, _fmt, layer_options, learnable_array
 
-_NORMALIZATIONS = ("zerocenter", "none")
+_NORMALIZATIONS = ("zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one", "none")
+# The statistics each normalization needs (MATLAB property names).
+_NEEDS = {"none": (), "zerocenter": ("Mean",), "zscore": ("Mean", "StandardDeviation"),
+          "rescale-symmetric": ("Min", "Max"), "rescale-zero-one": ("Min", "Max")}
+_STATISTICS = ("Mean", "StandardDeviation", "Min", "Max")
 
+_NORMALIZATION_MATHS = """
 
-class ImageInputLayer(Layer):
-    """Image input of size ``InputSize = [h w c]``.
+    Normalization (statistics per channel, or per element with
+    ``NormalizationDimension='element'``):
 
-    Normalization ``'zerocenter'`` (default) computes ``Z = X - Mean``. With the default
-    ``NormalizationDimension='auto'`` the trainer sets ``Mean`` (1×1×c) to the per-channel
-    mean of all training images before training; a user-given ``Mean`` of size 1×1×c or
-    h×w×c is used as is when ``ResetInputNormalization`` is false. ``'none'`` passes X on.
+    * ``'zerocenter'``: ``Z = X − Mean``
+    * ``'zscore'``: ``Z = (X − Mean) / StandardDeviation``
+    * ``'rescale-symmetric'``: ``Z = 2·(X − Min) / (Max − Min) − 1``  (to [−1, 1])
+    * ``'rescale-zero-one'``: ``Z = (X − Min) / (Max − Min)``  (to [0, 1])
+    * ``'none'``: ``Z = X``
+
+    Before training, unless ``ResetInputNormalization`` is false and the statistics are
+    given, the trainer sets the statistics of the training data from :meth:`statistics`:
+    means, the *population* standard deviation (divisor N, not N − 1; MATLAB's choice is
+    UNCONFIRMED), minima and maxima. A zero ``StandardDeviation`` or ``Max − Min`` (a
+    constant channel) is replaced by 1 when normalizing, as scikit-learn's scalers do, so
+    such a channel maps to 0 (−1 for 'rescale-symmetric') instead of dividing by zero; the
+    stored statistics keep their true values. ``dL/dX = dL/dZ / divisor`` (checkLayer).
     """
+
+
+class _InputLayer(Layer):
+    """Normalization shared by the input layers; subclasses define the statistics shapes."""
+
+    NumInputs = 0
+    InputNames = ()
+    _owner = ""
+
+    def _set_normalization(self, Normalization, NormalizationDimension, dimensions, given):
+        self.Normalization = choice(self._owner, "Normalization", Normalization, _NORMALIZATIONS)
+        self.NormalizationDimension = choice(self._owner, "NormalizationDimension",
+                                             NormalizationDimension, dimensions)
+        for name in _STATISTICS:
+            value = given[name]
+            setattr(self, name, None if value is None else self._statistic_shape(name, value))
+
+    def _statistic_shape(self, name, value):
+        """A user-given statistic in its MATLAB shape (float32)."""
+        array = np.asarray(value, np.float32)
+        shapes = self._statistic_shapes()
+        if array.size == 1:
+            array = np.full(shapes[0], array.reshape(()), np.float32)
+        for shape in shapes:
+            if array.size == int(np.prod(shape)):
+                return learnable_array(self._owner, name, array.reshape(shape))
+        raise ValueError(f"{self._owner}: {name} must have size "
+                         f"{' or '.join(_fmt(s) for s in shapes)}; received {_fmt(array.shape)}.")
+
+    def initialize(self, input_size, rng):
+        return self.InputSize
+
+    def _reduce_axes(self, X):
+        return (0, 2, 3) if X.ndim == 4 else (0,)
+
+    def statistics(self, X):
+        """The statistics ``Normalization`` needs, of training data ``X`` (internal layout
+        N×C×H×W or N×C), as ``{property: value}`` in MATLAB shapes (float32)."""
+        element = self.NormalizationDimension == "element"
+        axes = (0,) if element else self._reduce_axes(X)
+        reducers = {"Mean": lambda: X.mean(axis=axes, dtype=np.float64),
+                    "StandardDeviation": lambda: X.std(axis=axes, dtype=np.float64),
+                    "Min": lambda: X.min(axis=axes), "Max": lambda: X.max(axis=axes)}
+        values = {}
+        for name in _NEEDS[self.Normalization]:
+            value = np.asarray(reducers[name](), np.float32)
+            values[name] = self._to_matlab(value, element)
+        return values
+
+    def _affine(self, dtype):
+        """Internal-layout ``(shift, divisor, bias)``: ``Z = (X − shift) / divisor + bias``
+        (divisor None: no division)."""
+        missing = [name for name in _NEEDS[self.Normalization] if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"{self.Name}: {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+                             f"empty, so the '{self.Normalization}' "
+                             f"normalization cannot run. Train the network, or give "
+                             f"{', '.join(f'{m}=...' for m in missing)} of size "
+                             f"{_fmt(self._statistic_shapes()[0])} to {self._owner}.")
+
+        def internal(name):
+            return self._to_internal(getattr(self, name)).astype(dtype)
+
+        def nonzero(d):
+            return np.where(d == 0, dtype.type(1), d)
+
+        if self.Normalization == "zerocenter":
+            return internal("Mean"), None, 0
+        if self.Normalization == "zscore":
+            return internal("Mean"), nonzero(internal("StandardDeviation")), 0
+        low, span = internal("Min"), nonzero(internal("Max") - internal("Min"))
+        if self.Normalization == "rescale-zero-one":
+            return low, span, 0
+        return low, span / 2, -1
+
+    def predict(self, X):
+        if self.Normalization == "none":
+            return X
+        shift, divisor, bias = self._affine(X.dtype)
+        Z = X - shift
+        if divisor is not None:
+            Z /= divisor
+        if bias:
+            Z += bias
+        return Z
+
+    def forward(self, X):
+        return self.predict(X), Memory()
+
+    def backward(self, dLdZ, memory):
+        divisor = None if self.Normalization == "none" else self._affine(dLdZ.dtype)[1]
+        return (dLdZ if divisor is None else dLdZ / divisor), {}
+
+    def _display_properties(self):
+        return {"Name": self.Name, "InputSize": self.InputSize, "Normalization": self.Normalization}
+
+
+class ImageInputLayer(_InputLayer):
+    __doc__ = """Image input of size ``InputSize = [h w c]``; default Normalization ``'zerocenter'``.
+
+    Statistics ``Mean``, ``StandardDeviation``, ``Min``, ``Max`` are 1×1×c (per channel, the
+    default ``NormalizationDimension='auto'`` or ``'channel'``) or h×w×c (``'element'``);
+    a user-given statistic of size c or h·w·c takes the matching shape, a scalar is used
+    for every channel.""" + _NORMALIZATION_MATHS
 
     DefaultName = "imageinput"
     Description = "Image input"
-    NumInputs = 0
-    InputNames = ()
+    _owner = "imageInputLayer"
 
     def __init__(self, InputSize, Name="", Normalization="zerocenter", Mean=None,
-                 NormalizationDimension="auto"):
+                 StandardDeviation=None, Min=None, Max=None, NormalizationDimension="auto"):
         super().__init__(Name)
         size = np.atleast_1d(np.asarray(InputSize))
         if size.size == 2:
@@ -31,62 +148,91 @@ class ImageInputLayer(Layer):
             raise OptionError(f"imageInputLayer: InputSize must be [h w] or [h w c] positive "
                               f"integers; received {InputSize!r}.")
         self.InputSize = tuple(int(s) for s in size)
-        self.Normalization = choice("imageInputLayer", "Normalization", Normalization, _NORMALIZATIONS)
-        self.NormalizationDimension = choice("imageInputLayer", "NormalizationDimension",
-                                             NormalizationDimension, ("auto", "channel", "element"))
-        self.Mean = None
-        if Mean is not None:
-            mean = np.asarray(Mean, np.float32)
-            h, w, c = self.InputSize
-            if mean.size == c:
-                mean = mean.reshape(1, 1, c)
-            elif mean.size == h * w * c:
-                mean = mean.reshape(h, w, c)
-            else:
-                raise ValueError(f"imageInputLayer: Mean must have size 1×1×{c} or {h}×{w}×{c}; "
-                                 f"received {'×'.join(map(str, mean.shape))}.")
-            self.Mean = learnable_array("imageInputLayer", "Mean", mean)
+        self._set_normalization(Normalization, NormalizationDimension, ("auto", "channel", "element"),
+                                {"Mean": Mean, "StandardDeviation": StandardDeviation, "Min": Min, "Max": Max})
 
-    def initialize(self, input_size, rng):
-        return self.InputSize
+    def _statistic_shapes(self):
+        h, w, c = self.InputSize
+        return [(1, 1, c), (h, w, c)]
 
-    def statistics(self, X):
-        """The normalization statistics of training images ``X`` (N×C×H×W), MATLAB shapes."""
-        if self.Normalization == "none":
-            return {}
-        if self.NormalizationDimension == "element":
-            mean = X.mean(axis=0, dtype=np.float64).transpose(1, 2, 0)
-        else:
-            mean = X.mean(axis=(0, 2, 3), dtype=np.float64).reshape(1, 1, -1)
-        return {"Mean": mean.astype(np.float32)}
+    @staticmethod
+    def _to_matlab(value, element):
+        """C (or C×H×W) statistics → 1×1×C (or H×W×C)."""
+        return value.transpose(1, 2, 0) if element else value.reshape(1, 1, -1)
 
-    def predict(self, X):
-        if self.Normalization == "none":
-            return X
-        if self.Mean is None:
-            raise ValueError(f"{self.Name}: Mean is empty. Train the network, or give "
-                             f"imageInputLayer(..., Mean=m) with m of size 1×1×{self.InputSize[2]}.")
-        return X - self.Mean.transpose(2, 0, 1).astype(X.dtype)[None]
+    @staticmethod
+    def _to_internal(value):
+        """a×b×C → 1×C×a×b, broadcasting against N×C×H×W."""
+        return value.transpose(2, 0, 1)[None]
 
-    def forward(self, X):
-        return self.predict(X), Memory()
 
-    def backward(self, dLdZ, memory):
-        return dLdZ, {}
+class FeatureInputLayer(_InputLayer):
+    __doc__ = """Feature input of ``InputSize = numFeatures`` values per observation (internal
+    N×C); default Normalization ``'none'``.
 
-    def _display_properties(self):
-        return {"Name": self.Name, "InputSize": self.InputSize, "Normalization": self.Normalization}
+    Statistics ``Mean``, ``StandardDeviation``, ``Min``, ``Max`` are numFeatures×1 (per
+    feature); a scalar is used for every feature.""" + _NORMALIZATION_MATHS
+
+    DefaultName = "input"
+    Description = "Feature input"
+    _owner = "featureInputLayer"
+
+    def __init__(self, InputSize, Name="", Normalization="none", Mean=None, StandardDeviation=None,
+                 Min=None, Max=None, NormalizationDimension="auto"):
+        super().__init__(Name)
+        if not (np.ndim(InputSize) == 0 and np.isfinite(InputSize) and InputSize == int(InputSize)
+                and InputSize >= 1):
+            raise OptionError(f"featureInputLayer: numFeatures must be a positive integer; "
+                              f"received {InputSize!r}.")
+        self.InputSize = (int(InputSize),)
+        self._set_normalization(Normalization, NormalizationDimension, ("auto", "channel"),
+                                {"Mean": Mean, "StandardDeviation": StandardDeviation, "Min": Min, "Max": Max})
+
+    def _statistic_shapes(self):
+        return [(self.InputSize[0], 1)]
+
+    @staticmethod
+    def _to_matlab(value, element):
+        return value.reshape(-1, 1)
+
+    @staticmethod
+    def _to_internal(value):
+        return value.reshape(1, -1)
+
+
+_STATISTIC_DEFAULTS = {"Mean": None, "StandardDeviation": None, "Min": None, "Max": None,
+                       "NormalizationDimension": "auto"}
 
 
 def imageInputLayer(inputSize, *pairs, **options):
-    """``imageInputLayer([h w c], Normalization="zerocenter", Name=...)``: MATLAB's image input.
+    """``imageInputLayer([h w c], Normalization="zerocenter", Mean=..., Name=...)``: MATLAB's
+    image input. Normalization: 'zerocenter' (default), 'zscore', 'rescale-symmetric',
+    'rescale-zero-one' or 'none'.
 
     Example::
 
         >>> from minidl import imageInputLayer
         >>> imageInputLayer([28, 28, 1]).InputSize
         (28, 28, 1)
+        >>> imageInputLayer([2, 2, 3], Normalization="zscore", StandardDeviation=[1, 2, 4]).StandardDeviation.shape
+        (1, 1, 3)
     """
     values = layer_options("imageInputLayer", pairs, options,
-                           {"Normalization": "zerocenter", "Mean": None, "NormalizationDimension": "auto"})
+                           {"Normalization": "zerocenter", **_STATISTIC_DEFAULTS})
     return ImageInputLayer(inputSize, **values)
+
+
+def featureInputLayer(numFeatures, *pairs, **options):
+    """``featureInputLayer(numFeatures, Normalization="none", Name=...)``: MATLAB's feature
+    input (one row of ``numFeatures`` values per observation); default name 'input'.
+
+    Example::
+
+        >>> from minidl import featureInputLayer
+        >>> layer = featureInputLayer(4, Normalization="rescale-zero-one", Min=0, Max=[1, 2, 4, 8])
+        >>> layer.InputSize, layer.Normalization, layer.Max.shape
+        ((4,), 'rescale-zero-one', (4, 1))
+    """
+    values = layer_options("featureInputLayer", pairs, options,
+                           {"Normalization": "none", **_STATISTIC_DEFAULTS})
+    return FeatureInputLayer(numFeatures, **values)

@@ -14,7 +14,8 @@ Per channel c, over every non-channel element (N·H·W of them for images, N for
 import numpy as np
 
 from ..kernels import batchnorm as kernels
-from ..options import OptionError
+from ..kernels import groupnorm as gn_kernels
+from ..options import OptionError, choice
 from .base import (Layer, Memory, check_channels, initial_constant, layer_options,
                    learnable_array)
 
@@ -140,3 +141,171 @@ def batchNormalizationLayer(*pairs, **options):
         "OffsetInitializer": "zeros", "Scale": None, "Offset": None, "ScaleLearnRateFactor": 1,
         "OffsetLearnRateFactor": 1, "ScaleL2Factor": 1, "OffsetL2Factor": 1})
     return BatchNormalizationLayer(**values)
+
+
+# ------------------------------------------------------------ group and layer normalization
+
+_GROUPWISE_MATHS = """
+
+    For each observation n and group g of ``C/G`` consecutive channels, over the M elements
+    of the group (its channels × H × W; its channels for feature input):
+
+        μ = mean(x),  σ² = mean((x − μ)²)                       (biased)
+        x̂ = (x − μ) / sqrt(σ² + ε),   y = Scale[c]·x̂ + Offset[c]
+        dOffset[c] = Σ_{n,h,w} dy,  dScale[c] = Σ_{n,h,w} dy·x̂
+        dx = (Scale[c]·dy − mean_g(Scale·dy) − x̂·mean_g(Scale·dy·x̂)) / sqrt(σ² + ε)
+
+    Training and prediction compute the same thing (no running statistics).
+    """
+
+
+class _GroupwiseNormalization(Layer):
+    __doc__ = "Shared by group and layer normalization." + _GROUPWISE_MATHS
+
+    learnables = {"Scale": "Scale", "Offset": "Offset"}
+    _owner = ""
+
+    def __init__(self, Name="", Epsilon=1e-5, NumChannels="auto", Scale=None, Offset=None,
+                 ScaleInitializer="ones", OffsetInitializer="zeros", ScaleLearnRateFactor=1,
+                 OffsetLearnRateFactor=1, ScaleL2Factor=1, OffsetL2Factor=1):
+        super().__init__(Name)
+        if not (np.ndim(Epsilon) == 0 and np.isfinite(Epsilon) and float(Epsilon) >= 1e-5):
+            raise OptionError(f"{self._owner}: Epsilon must be a finite scalar >= 1e-5 "
+                              f"(MATLAB's minimum); received {Epsilon!r}.")
+        self.Epsilon = float(Epsilon)
+        self.ScaleInitializer, self.OffsetInitializer = ScaleInitializer, OffsetInitializer
+        self.ScaleLearnRateFactor, self.OffsetLearnRateFactor = ScaleLearnRateFactor, OffsetLearnRateFactor
+        self.ScaleL2Factor, self.OffsetL2Factor = ScaleL2Factor, OffsetL2Factor
+        self.Scale = learnable_array(self._owner, "Scale", Scale)
+        self.Offset = learnable_array(self._owner, "Offset", Offset)
+        sizes = {v.size for v in (self.Scale, self.Offset) if v is not None}
+        if NumChannels != "auto":
+            sizes.add(int(NumChannels))
+        if len(sizes) > 1:
+            raise ValueError(f"{self._owner}: NumChannels, Scale and Offset must agree on the channel "
+                             f"count; received sizes {sorted(sizes)}.")
+        self.NumChannels = sizes.pop() if sizes else "auto"
+
+    def _groups(self, channels):
+        return 1
+
+    def initialize(self, input_size, rng):
+        check_channels(self, input_size, None if self.NumChannels == "auto" else self.NumChannels)
+        channels = input_size[-1]
+        self._groups(channels)  # validates the grouping against the channel count
+        self.NumChannels = channels
+        shape = (1, 1, channels) if len(input_size) == 3 else (channels, 1)
+        for name, initializer in (("Scale", self.ScaleInitializer), ("Offset", self.OffsetInitializer)):
+            value = getattr(self, name)
+            if value is None:
+                value = initial_constant(self.Name, name + "Initializer", initializer, rng, shape)
+            setattr(self, name, value.reshape(shape))
+        return tuple(input_size)
+
+    def predict(self, X):
+        return self.forward(X)[0]
+
+    def forward(self, X):
+        groups = self._groups(X.shape[1])
+        Z, mean, rstd = gn_kernels.gn_forward(X, groups, self.Scale, self.Offset, self.Epsilon)
+        return Z, Memory(X=X, groups=groups, mean=mean, rstd=rstd)
+
+    def backward(self, dLdZ, memory):
+        dX, dscale, doffset = gn_kernels.gn_backward(dLdZ, memory.X, memory.groups, memory.mean,
+                                                     memory.rstd, self.Scale)
+        shape = self.Scale.shape
+        return dX, {"Scale": dscale.reshape(shape).astype(dLdZ.dtype),
+                    "Offset": doffset.reshape(shape).astype(dLdZ.dtype)}
+
+    def _display_properties(self):
+        return {"Name": self.Name, "NumChannels": self.NumChannels, "Epsilon": self.Epsilon}
+
+
+class GroupNormalizationLayer(_GroupwiseNormalization):
+    __doc__ = ("Group normalization: ``NumGroups`` groups of C/NumGroups consecutive channels "
+               "(``'all-channels'``: one group; ``'channel-wise'``: one channel per group)."
+               + _GROUPWISE_MATHS)
+
+    DefaultName = "groupnorm"
+    Description = "Group normalization"
+    _owner = "groupNormalizationLayer"
+
+    def __init__(self, NumGroups, Name="", **options):
+        if isinstance(NumGroups, str):
+            NumGroups = choice(self._owner, "numGroups", NumGroups, ("all-channels", "channel-wise"))
+        elif not (np.ndim(NumGroups) == 0 and np.isfinite(NumGroups) and NumGroups == int(NumGroups)
+                  and NumGroups >= 1):
+            raise OptionError(f"{self._owner}: numGroups must be a positive integer, 'all-channels' or "
+                              f"'channel-wise'; received {NumGroups!r}.")
+        else:
+            NumGroups = int(NumGroups)
+        self.NumGroups = NumGroups
+        super().__init__(Name, **options)
+
+    def _groups(self, channels):
+        if self.NumGroups == "all-channels":
+            return 1
+        if self.NumGroups == "channel-wise":
+            return channels
+        if channels % self.NumGroups:
+            raise ValueError(f"{self.Name or self._owner}: the number of channels ({channels}) must be "
+                             f"divisible by NumGroups ({self.NumGroups}). Choose NumGroups among "
+                             f"the divisors of {channels}.")
+        return self.NumGroups
+
+    def _display_properties(self):
+        return {"Name": self.Name, "NumGroups": self.NumGroups, "NumChannels": self.NumChannels,
+                "Epsilon": self.Epsilon}
+
+
+class LayerNormalizationLayer(_GroupwiseNormalization):
+    __doc__ = ("Layer normalization: each observation normalized over all its C·H·W elements "
+               "(C for feature input), i.e. group normalization with one group."
+               + _GROUPWISE_MATHS)
+
+    DefaultName = "layernorm"
+    Description = "Layer normalization"
+    _owner = "layerNormalizationLayer"
+
+
+_GROUPWISE_DEFAULTS = {
+    "Epsilon": 1e-5, "NumChannels": "auto", "Scale": None, "Offset": None,
+    "ScaleInitializer": "ones", "OffsetInitializer": "zeros", "ScaleLearnRateFactor": 1,
+    "OffsetLearnRateFactor": 1, "ScaleL2Factor": 1, "OffsetL2Factor": 1}
+
+
+def groupNormalizationLayer(numGroups, *pairs, **options):
+    """``groupNormalizationLayer(numGroups, Epsilon=1e-5, Scale=g, Offset=b, ...)``.
+
+    ``numGroups``: a positive integer dividing the channel count, ``'all-channels'`` or
+    ``'channel-wise'``. Defaults: Epsilon 1e-5 (at least 1e-5), Scale ones and Offset zeros
+    (1×1×C for images, C×1 for features), learn-rate and L2 factors 1.
+
+    Example::
+
+        >>> from minidl import groupNormalizationLayer
+        >>> layer = groupNormalizationLayer(4)
+        >>> layer.NumGroups, layer.Epsilon, layer.initialize((8, 8, 16), None)
+        (4, 1e-05, (8, 8, 16))
+        >>> layer.Scale.shape
+        (1, 1, 16)
+    """
+    values = layer_options("groupNormalizationLayer", pairs, options, _GROUPWISE_DEFAULTS)
+    return GroupNormalizationLayer(numGroups, **values)
+
+
+def layerNormalizationLayer(*pairs, **options):
+    """``layerNormalizationLayer(Epsilon=1e-5, Scale=g, Offset=b, ...)``: per-observation
+    normalization over all channels and spatial elements, per-channel Scale and Offset.
+
+    Defaults as :func:`groupNormalizationLayer`.
+
+    Example::
+
+        >>> from minidl import layerNormalizationLayer
+        >>> layer = layerNormalizationLayer()
+        >>> layer.initialize((5,), None), layer.Scale.shape
+        ((5,), (5, 1))
+    """
+    return LayerNormalizationLayer(**layer_options("layerNormalizationLayer", pairs, options,
+                                                   _GROUPWISE_DEFAULTS))

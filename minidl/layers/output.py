@@ -77,6 +77,40 @@ class ClassificationOutputLayer(OutputLayer):
         return {"Name": self.Name, "OutputSize": self.OutputSize}
 
 
+class RegressionOutputLayer(OutputLayer):
+    """Half mean squared error, divided by the number of observations N only:
+    ``loss = Σ 0.5·(Y − T)² / N`` (the sum runs over all responses and spatial elements);
+    ``dloss/dY = (Y − T) / N``. ``ResponseNames`` defaults to ``[]``.
+    """
+
+    DefaultName = "regressionoutput"
+    Description = "Regression output"
+
+    def __init__(self, Name="", ResponseNames=None):
+        super().__init__(Name)
+        if isinstance(ResponseNames, str):
+            ResponseNames = [ResponseNames]
+        self.ResponseNames = [] if ResponseNames is None else [str(name) for name in ResponseNames]
+
+    def _check(self, Y, T):
+        if np.shape(Y) != np.shape(T):
+            raise ValueError(f"{self.Name}: the responses have size {'×'.join(map(str, np.shape(T)))} but "
+                             f"the network outputs {'×'.join(map(str, np.shape(Y)))} (internal layout); "
+                             f"make the last layer output one value per response.")
+
+    def forwardLoss(self, Y, T):
+        self._check(Y, T)
+        diff = np.subtract(Y, T, dtype=np.float64)
+        return float(0.5 * np.sum(diff * diff) / Y.shape[0])
+
+    def backwardLoss(self, Y, T):
+        self._check(Y, T)
+        return (Y - T) / Y.shape[0]
+
+    def _display_properties(self):
+        return {"Name": self.Name, "ResponseNames": self.ResponseNames}
+
+
 def softmaxLayer(*pairs, **options):
     """``softmaxLayer(Name=...)``: softmax over the channel dimension.
 
@@ -100,3 +134,20 @@ def classificationLayer(*pairs, **options):
     """
     return ClassificationOutputLayer(**layer_options("classificationLayer", pairs, options,
                                                      {"Classes": "auto"}))
+
+
+
+def regressionLayer(*pairs, **options):
+    """``regressionLayer(Name=..., ResponseNames=[])``: half-mean-squared-error loss.
+
+    Example::
+
+        >>> import numpy as np
+        >>> from minidl import regressionLayer
+        >>> layer = regressionLayer()
+        >>> layer.DefaultName, layer.ResponseNames
+        ('regressionoutput', [])
+        >>> layer.forwardLoss(np.array([[1.0, 2.0], [3.0, 4.0]]), np.zeros((2, 2)))
+        7.5
+    """
+    return RegressionOutputLayer(**layer_options("regressionLayer", pairs, options, {"ResponseNames": None}))

@@ -1,0 +1,182 @@
+"""Layers with several inputs: addition and concatenation.
+
+Multi-input protocol: ``NumInputs = n``, ``InputNames = ('in1', ..., 'inN')``;
+``initialize(input_sizes, rng)`` takes one MATLAB-order size per input;
+``predict(*X)``, ``forward(*X) -> (Z, Memory)``, ``backward(dLdZ, memory) -> (dXs, {})``
+with one gradient array per input.
+"""
+import numpy as np
+
+from ..options import OptionError
+from .activation import is_real_scalar
+from .base import Layer, Memory, _fmt, layer_options
+
+
+def _positive_int(owner, name, value, minimum):
+    if not (is_real_scalar(value) and np.isfinite(value) and value == int(value) and value >= minimum):
+        raise OptionError(f"{owner}: {name} must be an integer >= {minimum}; received {value!r}.")
+    return int(value)
+
+
+class _MultiInputLayer(Layer):
+    _owner = ""
+
+    def __init__(self, NumInputs, Name=""):
+        super().__init__(Name)
+        self.NumInputs = _positive_int(self._owner, "numInputs", NumInputs, 2)
+        self.InputNames = tuple(f"in{i}" for i in range(1, self.NumInputs + 1))
+
+    def _check_count(self, input_sizes):
+        if len(input_sizes) != self.NumInputs:
+            raise ValueError(f"{self.Name}: expected {self.NumInputs} input sizes (one per input "
+                             f"{', '.join(self.InputNames)}); received {len(input_sizes)}.")
+        return [tuple(size) for size in input_sizes]
+
+    def _sizes_text(self, input_sizes):
+        return ", ".join(f"{_fmt(size)} ({name})" for size, name in zip(input_sizes, self.InputNames))
+
+    def _display_properties(self):
+        return {"Name": self.Name, "NumInputs": self.NumInputs}
+
+
+class AdditionLayer(_MultiInputLayer):
+    """Element-wise sum ``Z = X1 + X2 + … + XN``; every input must have the same size.
+    ``dL/dXi = dL/dZ`` for each input (each gets its own array)."""
+
+    DefaultName = "addition"
+    Description = "Element-wise addition"
+    _owner = "additionLayer"
+
+    def initialize(self, input_sizes, rng):
+        sizes = self._check_count(input_sizes)
+        if any(size != sizes[0] for size in sizes):
+            raise ValueError(f"{self.Name}: all inputs of an addition layer must have the same size; "
+                             f"received {self._sizes_text(sizes)}.")
+        return sizes[0]
+
+    def predict(self, *X):
+        if any(x.shape != X[0].shape for x in X):
+            sizes = [(*x.shape[2:], x.shape[1]) for x in X]
+            raise ValueError(f"{self.Name}: all inputs of an addition layer must have the same size; "
+                             f"received {self._sizes_text(sizes)}.")
+        return sum(X[1:], start=X[0])
+
+    def forward(self, *X):
+        return self.predict(*X), Memory()
+
+    def backward(self, dLdZ, memory):
+        return (dLdZ, *(dLdZ.copy() for _ in range(self.NumInputs - 1))), {}
+
+
+class _Concatenation(_MultiInputLayer):
+    """Concatenation along the MATLAB dimension ``self._dim(rank)``; ``dL/dXi`` is the slice
+    of ``dL/dZ`` that came from input i."""
+
+    def _dim(self, rank):
+        raise NotImplementedError
+
+    def initialize(self, input_sizes, rng):
+        sizes = self._check_count(input_sizes)
+        rank = len(sizes[0])
+        dim = self._dim(rank)
+        if dim > rank:
+            raise ValueError(f"{self.Name}: cannot concatenate along dimension {dim} inputs of size "
+                             f"{_fmt(sizes[0])} (dimensions 1 to {rank}); choose dim <= {rank}.")
+        others = [size[:dim - 1] + size[dim:] for size in sizes]
+        if any(len(size) != rank for size in sizes) or any(o != others[0] for o in others):
+            raise ValueError(f"{self.Name}: inputs must have the same size in every dimension except "
+                             f"{dim}; received {self._sizes_text(sizes)}.")
+        total = sum(size[dim - 1] for size in sizes)
+        return sizes[0][:dim - 1] + (total,) + sizes[0][dim:]
+
+    def _axis(self, X):
+        """Internal (N×C×H×W or N×C) axis of the MATLAB dimension (h×w×c or c)."""
+        rank = X.ndim - 1
+        dim = self._dim(rank)
+        return 1 if dim == rank else dim + 1
+
+    def predict(self, *X):
+        return np.concatenate(X, axis=self._axis(X[0]))
+
+    def forward(self, *X):
+        axis = self._axis(X[0])
+        splits = np.cumsum([x.shape[axis] for x in X[:-1]])
+        return np.concatenate(X, axis=axis), Memory(axis=axis, splits=splits)
+
+    def backward(self, dLdZ, memory):
+        pieces = np.split(dLdZ, memory.splits, axis=memory.axis)
+        return tuple(np.ascontiguousarray(piece) for piece in pieces), {}
+
+
+class ConcatenationLayer(_Concatenation):
+    """Concatenation along MATLAB dimension ``Dim``: for images 1 = height, 2 = width,
+    3 = channels; for features 1 = channels. Sizes must agree in every other dimension.
+    ``dL/dXi`` is the slice of ``dL/dZ`` that came from input i.
+    """
+
+    DefaultName = "concat"
+    Description = "Concatenation"
+    _owner = "concatenationLayer"
+
+    def __init__(self, Dim, NumInputs, Name=""):
+        self.Dim = _positive_int(self._owner, "dim", Dim, 1)
+        super().__init__(NumInputs, Name)
+
+    def _dim(self, rank):
+        return self.Dim
+
+    def _display_properties(self):
+        return {"Name": self.Name, "Dim": self.Dim, "NumInputs": self.NumInputs}
+
+
+class DepthConcatenationLayer(_Concatenation):
+    """Concatenation along the channel dimension (MATLAB dimension 3 for images, 1 for
+    features); height and width must match. ``dL/dXi`` is input i's slice of ``dL/dZ``."""
+
+    DefaultName = "depthcat"
+    Description = "Depth concatenation"
+    _owner = "depthConcatenationLayer"
+
+    def _dim(self, rank):
+        return rank
+
+
+def additionLayer(numInputs, *pairs, **options):
+    """``additionLayer(numInputs, Name=...)``: element-wise sum of ``numInputs`` (>= 2) inputs
+    named ``'in1'``, …, ``'inN'``.
+
+    Example::
+
+        >>> from minidl import additionLayer
+        >>> layer = additionLayer(3)
+        >>> layer.InputNames, layer.initialize([(4, 4, 2)] * 3, None)
+        (('in1', 'in2', 'in3'), (4, 4, 2))
+    """
+    return AdditionLayer(numInputs, **layer_options("additionLayer", pairs, options, {}))
+
+
+def concatenationLayer(dim, numInputs, *pairs, **options):
+    """``concatenationLayer(dim, numInputs, Name=...)``: concatenate ``numInputs`` (>= 2) inputs
+    along MATLAB dimension ``dim`` (images: 1 height, 2 width, 3 channels; features: 1).
+
+    Example::
+
+        >>> from minidl import concatenationLayer
+        >>> concatenationLayer(2, 2).initialize([(4, 3, 2), (4, 5, 2)], None)
+        (4, 8, 2)
+    """
+    return ConcatenationLayer(dim, numInputs, **layer_options("concatenationLayer", pairs, options, {}))
+
+
+def depthConcatenationLayer(numInputs, *pairs, **options):
+    """``depthConcatenationLayer(numInputs, Name=...)``: concatenate ``numInputs`` (>= 2)
+    inputs along the channel dimension.
+
+    Example::
+
+        >>> from minidl import depthConcatenationLayer
+        >>> depthConcatenationLayer(2).initialize([(4, 4, 2), (4, 4, 3)], None)
+        (4, 4, 5)
+    """
+    return DepthConcatenationLayer(numInputs, **layer_options("depthConcatenationLayer", pairs,
+                                                              options, {}))
