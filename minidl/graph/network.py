@@ -6,6 +6,7 @@ order, and which batch-normalization layers run fused with the ReLU that follows
 """
 import copy
 
+import networkx as nx
 import numpy as np
 
 from ..layers.activation import ReLULayer
@@ -16,64 +17,69 @@ from ..layers.output import ClassificationOutputLayer, OutputLayer, SoftmaxLayer
 
 
 def prepare_layers(layers, rng):
-    """Copy, name, validate and initialize a layer array; returns the new layer list.
+    """Copy, name, validate and initialize a layer array (connected in sequence).
 
     The caller's layer objects are never changed (MATLAB's value semantics).
     """
+    return build_series_network(layers, rng).Layers
+
+
+def _series_graph(layers):
+    from .layer_graph import layerGraph
     if isinstance(layers, Layer):
         layers = [layers]
-    layers = list(layers)
     for index, layer in enumerate(layers):
         if not isinstance(layer, Layer):
             raise TypeError(f"Layer array element {index + 1} is a {type(layer).__name__}, not a "
                             f"minidl layer. Build the array from layer functions such as reluLayer().")
-    if not layers or layers[0].NumInputs != 0:
-        raise ValueError("The network must start with an input layer, e.g. imageInputLayer([28 28 1]); "
-                         f"the first layer is {type(layers[0]).__name__ if layers else 'missing'}.")
-    if not isinstance(layers[-1], OutputLayer):
-        raise ValueError("The network must end with an output layer, e.g. classificationLayer(); "
-                         f"the last layer is {type(layers[-1]).__name__}.")
-    layers = copy.deepcopy(layers)
-    for layer, name in zip(layers, assign_names(layers)):
-        layer.Name = name
-    for index, layer in enumerate(layers[1:], start=1):
-        if layer.NumInputs == 0:
-            raise ValueError(f"{layer.Name}: an input layer can only be the first layer (it is layer {index + 1}).")
-        if isinstance(layer, OutputLayer) and index != len(layers) - 1:
-            raise ValueError(f"{layer.Name}: an output layer can only be the last layer (it is layer {index + 1}).")
-    if isinstance(layers[-1], ClassificationOutputLayer) and not isinstance(layers[-2], SoftmaxLayer):
-        raise ValueError(f"{layers[-1].Name}: a classificationLayer must be preceded by a softmaxLayer; "
-                         f"it follows {layers[-2].Name} ({type(layers[-2]).__name__}). Insert softmaxLayer().")
-    size = None
-    for layer in layers:
-        size = layer.initialize(size, rng)
-    return layers
+    return layerGraph(list(layers))
 
 
-def fused_pairs(layers):
-    """Indices of batch-normalization layers whose only consumer is the ReLU right after them."""
-    return {i for i in range(len(layers) - 1)
-            if isinstance(layers[i], BatchNormalizationLayer) and type(layers[i + 1]) is ReLULayer}
+def build_series_network(layers, rng):
+    """Validate, initialize and compile a layer array into a SeriesNetwork."""
+    from .analyze import analyze
+    lgraph = _series_graph(layers)
+    report = analyze(lgraph, rng)
+    report.raise_errors("trainNetwork")
+    return SeriesNetwork(lgraph, report.layers)
 
 
-class SeriesNetwork:
-    """A trained chain of layers: ``Layers``, ``InputNames``, ``OutputNames``.
+class Network:
+    """A compiled network: layers in topological order, where each input comes from, and
+    which batch-normalization layers run fused with the ReLU that is their only consumer.
 
     ``predict``/``classify`` (module functions) take MATLAB layouts; the methods here work
     on the internal layout (N×C×H×W or N×C).
     """
 
-    def __init__(self, layers):
-        self.Layers = list(layers)
-        self._fused = fused_pairs(self.Layers)
+    def __init__(self, lgraph, layers_by_name):
+        graph = lgraph._graph
+        names = lgraph._ordered_names()
+        order = list(nx.lexicographical_topological_sort(graph, key=names.index))
+        position = {name: i for i, name in enumerate(order)}
+        self.Layers = [layers_by_name[name] for name in order]
+        self._pairs = lgraph.connection_pairs()
+        self._sources = []
+        for name in order:
+            ports = {p[1]: u for u, _, d in graph.in_edges(name, data=True) for p in d["ports"]}
+            self._sources.append([position[ports[port]] for port in layers_by_name[name].InputNames])
+        consumers = [[] for _ in order]
+        for index, sources in enumerate(self._sources):
+            for source in sources:
+                consumers[source].append(index)
+        self._fused = {i for i, layer in enumerate(self.Layers)
+                       if isinstance(layer, BatchNormalizationLayer) and len(consumers[i]) == 1
+                       and type(self.Layers[consumers[i][0]]) is ReLULayer}
+        self._fused_relu = {consumers[i][0]: i for i in self._fused}
+        self._output_index = next(i for i, layer in enumerate(self.Layers) if isinstance(layer, OutputLayer))
 
     @property
     def InputNames(self):
-        return [self.Layers[0].Name]
+        return [layer.Name for layer in self.Layers if layer.NumInputs == 0]
 
     @property
     def OutputNames(self):
-        return [self.Layers[-1].Name]
+        return [layer.Name for layer in self.Layers if isinstance(layer, OutputLayer)]
 
     @property
     def input_layer(self):
@@ -81,52 +87,123 @@ class SeriesNetwork:
 
     @property
     def output_layer(self):
-        return self.Layers[-1]
+        return self.Layers[self._output_index]
+
+    def connection_pairs(self):
+        return list(self._pairs)
+
+    def to_layer_graph(self):
+        """``layerGraph(net)``: the network's layers (copies) and connections as a LayerGraph."""
+        from .layer_graph import LayerGraph
+        graph = LayerGraph()
+        for order, layer in enumerate(self.Layers):
+            graph._graph.add_node(layer.Name, layer=copy.deepcopy(layer), order=order)
+        for source, destination in self._pairs:
+            graph._connect(source, destination, "layerGraph")
+        return graph
+
+    def _run(self, X, step, stop=None):
+        """Run layers in order with ``step(index, layer, inputs, fused)``; returns all outputs."""
+        outputs = [None] * len(self.Layers)
+        for index, layer in enumerate(self.Layers):
+            if index == self._output_index:
+                break
+            if index in self._fused_relu and stop is None:
+                outputs[index] = outputs[self._fused_relu[index]]
+            else:
+                inputs = [outputs[s] for s in self._sources[index]] or [X]
+                outputs[index] = step(index, layer, inputs, index in self._fused and stop is None)
+            if stop == index:
+                break
+        return outputs
 
     def predict_internal(self, X, batch_statistics=False):
-        """Scores for internal-layout X. With ``batch_statistics`` batch-norm layers normalize
+        """Outputs for internal-layout X. With ``batch_statistics`` batch-norm layers normalize
         with the statistics of X itself (MATLAB's behaviour while training runs)."""
-        index = 0
-        layers = self.Layers[:-1]
-        while index < len(layers):
-            layer = layers[index]
-            fuse = index in self._fused
+        def step(index, layer, inputs, fused):
             if isinstance(layer, BatchNormalizationLayer):
-                X = layer.forward(X, relu=fuse)[0] if batch_statistics else layer.predict(X, relu=fuse)
-            else:
-                X = layer.predict(X)
-            index += 2 if fuse else 1
-        return X
+                if batch_statistics:
+                    return layer.forward(inputs[0], relu=fused)[0]
+                return layer.predict(inputs[0], relu=fused)
+            return layer.predict(*inputs)
+        return self._run(X, step)[self._sources[self._output_index][0]]
+
+    def activations_internal(self, X, index):
+        """The output of layer ``index`` (prediction mode, no fusion)."""
+        return self._run(X, lambda i, layer, inputs, fused: layer.predict(*inputs), stop=index)[index]
 
     def forward_train(self, X):
         """Training-mode forward through every layer but the output; returns (Y, memories)."""
         memories = [None] * len(self.Layers)
-        index = 0
-        while index < len(self.Layers) - 1:
-            layer = self.Layers[index]
-            if index in self._fused:
-                X, memories[index] = layer.forward(X, relu=True)
-                index += 2
+
+        def step(index, layer, inputs, fused):
+            if fused:
+                Z, memories[index] = layer.forward(inputs[0], relu=True)
             else:
-                X, memories[index] = layer.forward(X)
-                index += 1
-        return X, memories
+                Z, memories[index] = layer.forward(*inputs)
+            return Z
+        outputs = self._run(X, step)
+        return outputs[self._sources[self._output_index][0]], memories
 
     def backward(self, dLdY, memories):
-        """Gradients of every learnable, as a list of dicts (one per layer)."""
+        """Gradients of every learnable, as a list of dicts (one per layer); gradients that
+        reach one output by several paths (fan-out) are summed."""
         grads = [{} for _ in self.Layers]
-        dX = dLdY
-        for index in range(len(self.Layers) - 2, 0, -1):
-            if memories[index] is None:  # the ReLU half of a fused pair
+        upstream = [None] * len(self.Layers)
+        upstream[self._sources[self._output_index][0]] = dLdY
+        for index in range(self._output_index - 1, 0, -1):
+            dZ = upstream[index]
+            if dZ is None:
                 continue
-            dX, grads[index] = self.Layers[index].backward(dX, memories[index])
+            if index in self._fused_relu:  # the ReLU half of a fused pair: its batch norm does both
+                upstream[self._fused_relu[index]] = dZ
+                continue
+            layer = self.Layers[index]
+            dX, grads[index] = layer.backward(dZ, memories[index])
+            sources = self._sources[index]
+            if len(sources) == 1:
+                dX = (dX,)
+            for source, d in zip(sources, dX):
+                upstream[source] = d if upstream[source] is None else upstream[source] + d
         return grads
 
     def __repr__(self):
-        lines = [f"SeriesNetwork with {len(self.Layers)} layers:"]
-        lines += [f"  {i + 1:2d}  {layer.Name:<16s} {layer.Description}"
-                  for i, layer in enumerate(self.Layers)]
+        lines = [f"{type(self).__name__} with {len(self.Layers)} layers:"]
+        lines += [f"  {i + 1:2d}  {layer.Name:<16s} {layer.Description}" for i, layer in enumerate(self.Layers)]
         return "\n".join(lines)
+
+
+class SeriesNetwork(Network):
+    """A trained chain of layers: ``Layers``, ``InputNames``, ``OutputNames``."""
+
+    @classmethod
+    def from_layers(cls, layers):
+        from .layer_graph import LayerGraph
+        graph = LayerGraph()
+        for order, layer in enumerate(layers):
+            graph._graph.add_node(layer.Name, layer=layer, order=order)
+        for first, second in zip(layers, layers[1:]):
+            graph._connect(first.Name, second.Name, "SeriesNetwork")
+        return cls(graph, {layer.Name: layer for layer in layers})
+
+
+class DAGNetwork(Network):
+    """A trained directed acyclic graph of layers; adds ``Connections`` (Source, Destination)."""
+
+    @property
+    def Connections(self):
+        from ..struct import Struct
+        return Struct(Source=[s for s, _ in self._pairs], Destination=[d for _, d in self._pairs])
+
+    @classmethod
+    def from_layers_and_connections(cls, layers, pairs):
+        from .layer_graph import LayerGraph
+        graph = LayerGraph()
+        for order, layer in enumerate(layers):
+            graph._graph.add_node(layer.Name, layer=layer, order=order)
+        for source, destination in pairs:
+            graph._connect(source, destination, "load")
+        return cls(graph, {layer.Name: layer for layer in layers})
 
 
 # ---- MATLAB data layouts ----------------------------------------------------------------
@@ -227,16 +304,18 @@ def assembleNetwork(layers, Classes=None):
     ``Classes`` fills a classification layer whose Classes are 'auto'. Missing weights are
     an error here (nothing is initialized at random), as in MATLAB.
     """
-    layers = list(layers) if not isinstance(layers, Layer) else [layers]
-    net_layers = prepare_layers(layers, _NoRandom())
-    output = net_layers[-1]
+    if hasattr(layers, "build_network"):
+        net = layers.build_network(_NoRandom())
+    else:
+        net = build_series_network(layers, _NoRandom())
+    output = net.output_layer
     if isinstance(output, ClassificationOutputLayer):
         if Classes is not None:
             output.Classes = np.asarray(Classes)
         if isinstance(output.Classes, str):
             raise ValueError(f"assembleNetwork: {output.Name} has Classes 'auto'; give "
                              f"classificationLayer(Classes=[...]) or assembleNetwork(..., Classes=[...]).")
-    return SeriesNetwork(net_layers)
+    return net
 
 
 class _NoRandom:
@@ -257,3 +336,53 @@ def _positive_int(owner, name, value):
     if not (np.ndim(value) == 0 and float(value) == int(value) and int(value) >= 1):
         raise ValueError(f"{owner}: {name} must be a positive integer; received {value!r}.")
     return int(value)
+
+
+def activations(net, X, layer, OutputAs="channels", MiniBatchSize=128, DataFormat="SSCB"):
+    """``act = activations(net, X, layer)``: the output of one layer (name or 1-based index).
+
+    ``OutputAs``: 'channels' gives H×W×C×N for images (1×1×C×N for a vector output of an
+    image network), 'rows' N×M and 'columns' M×N, where each observation is flattened in
+    MATLAB's column-major order. Batch normalization uses its trained statistics.
+
+    Example::
+
+        >>> import numpy as np, minidl
+        >>> layers = [minidl.imageInputLayer([4, 4, 1], Normalization="none"), minidl.reluLayer(),
+        ...           minidl.fullyConnectedLayer(2, Weights=np.ones((2, 16)), Bias=np.zeros((2, 1))),
+        ...           minidl.softmaxLayer(), minidl.classificationLayer(Classes=[0, 1])]
+        >>> net = minidl.assembleNetwork(layers)
+        >>> minidl.activations(net, -np.ones((4, 4, 1, 3)), "relu").shape
+        (4, 4, 1, 3)
+        >>> minidl.activations(net, np.ones((4, 4, 1, 3)), 3, OutputAs="rows")
+        array([[16., 16.],
+               [16., 16.],
+               [16., 16.]], dtype=float32)
+    """
+    from ..layers.dense import flatten_matlab
+    names = [l.Name for l in net.Layers]
+    if isinstance(layer, str):
+        if layer not in names:
+            raise ValueError(f"activations: the network has no layer named {layer!r}. Layers: {', '.join(names)}.")
+        index = names.index(layer)
+    elif np.ndim(layer) == 0 and float(layer) == int(layer) and 1 <= int(layer) <= len(names):
+        index = int(layer) - 1
+    else:
+        raise ValueError(f"activations: layer must be a layer name or an index from 1 to {len(names)}; "
+                         f"received {layer!r}.")
+    if isinstance(net.Layers[index], OutputLayer):
+        raise ValueError(f"activations: {names[index]!r} is an output layer and has no activations; "
+                         f"use predict for the network output.")
+    mode = str(OutputAs).lower()
+    if mode not in ("channels", "rows", "columns"):
+        raise ValueError(f"activations: OutputAs must be 'channels', 'rows' or 'columns'; received {OutputAs!r}.")
+    X = to_internal(X, net.input_layer, DataFormat, owner="activations")
+    size = _positive_int("activations", "MiniBatchSize", MiniBatchSize)
+    Z = np.concatenate([net.activations_internal(X[part], index) for part in _batches(X.shape[0], size)])
+    if mode == "rows":
+        return flatten_matlab(Z)
+    if mode == "columns":
+        return np.ascontiguousarray(flatten_matlab(Z).T)
+    if Z.ndim == 2 and isinstance(net.input_layer, ImageInputLayer):
+        Z = Z[:, :, None, None]
+    return from_internal(Z)

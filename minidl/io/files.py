@@ -1,12 +1,12 @@
 """``save``/``load`` for networks and training checkpoints (format: minidl.io.format)."""
-from ..graph.network import SeriesNetwork
+from ..graph.network import DAGNetwork, SeriesNetwork
 from ..struct import Struct
 from .format import FileFormatError, layers_from_archive, layers_to_archive, read_archive, write_archive
 
 
 def network_to_archive(net, arrays):
     header = {"kind": type(net).__name__, "layers": layers_to_archive(net.Layers, arrays)}
-    if hasattr(net, "Connections") and type(net).__name__ == "DAGNetwork":
+    if isinstance(net, DAGNetwork):
         header["connections"] = [list(pair) for pair in net.connection_pairs()]
     return header
 
@@ -14,9 +14,8 @@ def network_to_archive(net, arrays):
 def network_from_archive(header, arrays, custom_layers=None):
     layers = layers_from_archive(header["layers"], arrays, custom_layers)
     if header["kind"] == "SeriesNetwork":
-        return SeriesNetwork(layers)
+        return SeriesNetwork.from_layers(layers)
     if header["kind"] == "DAGNetwork":
-        from ..graph.dag import DAGNetwork
         return DAGNetwork.from_layers_and_connections(layers, [tuple(p) for p in header["connections"]])
     raise FileFormatError(f"load: unknown network kind {header['kind']!r}.")
 

@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 from .. import _rng
-from ..graph.network import SeriesNetwork, prepare_layers, to_internal
+from ..graph.network import build_series_network, to_internal
 from ..io.files import load_checkpoint, save_checkpoint
 from ..layers.base import Layer
 from ..layers.output import ClassificationOutputLayer
@@ -156,7 +156,7 @@ def build_network(layers, rng):
     if not (isinstance(layers, Layer) or isinstance(layers, (list, tuple))):
         raise TypeError(f"trainNetwork: layers must be a list of layers or a LayerGraph; received a "
                         f"{type(layers).__name__}.")
-    return SeriesNetwork(prepare_layers(layers, rng))
+    return build_series_network(list(layers) if isinstance(layers, tuple) else layers, rng)
 
 
 HISTORY = ("TrainingLoss", "TrainingMetric", "ValidationLoss", "ValidationMetric", "BaseLearnRate")

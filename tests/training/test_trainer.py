@@ -204,7 +204,7 @@ def test_number_formats():
     (lambda X, Y, L, o: minidl.trainNetwork(np.where(X > 1, np.nan, X), Y, L, o), "X contains NaN"),
     (lambda X, Y, L, o: minidl.trainNetwork(X, Y, L, minidl.trainingOptions(
         "sgdm", ValidationData=(X, Y + 5), Verbose=False)), r"labels \[5, 6, 7\] do not occur"),
-    (lambda X, Y, L, o: minidl.trainNetwork(X, Y, L[:-2] + L[-1:], o), "must be preceded by a softmaxLayer"),
+    (lambda X, Y, L, o: minidl.trainNetwork(X, Y, L[:-2] + L[-1:], o), "must be preceded by a softmax layer; it follows .fc."),
     (lambda X, Y, L, o: minidl.trainNetwork(X, Y, L), "call as trainNetwork"),
 ])
 def test_bad_training_input_gets_clear_errors(call, message):
