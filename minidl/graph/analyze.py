@@ -55,6 +55,8 @@ class AnalysisReport:
 def _size(size):
     if size is None:
         return "?"
+    if size == "-":
+        return "-"
     if isinstance(size, tuple) and size and isinstance(size[0], tuple):
         return ", ".join(_size(s) for s in size)
     if len(size) == 1:
@@ -150,7 +152,7 @@ def _propagate_sizes(report, graph, layers, rng):
             message = str(error)
             report.Errors.append(message if name in message else f"Layer {name!r}: {message}")
             continue
-        row["ActivationSize"] = None if isinstance(layer, OutputLayer) else sizes[name]
+        row["ActivationSize"] = "-" if isinstance(layer, OutputLayer) else sizes[name]
         for learnable in layer.learnables:
             value = getattr(layer, learnable, None)
             if value is not None:

@@ -261,8 +261,8 @@ def predict(net, X, MiniBatchSize=128, DataFormat="SSCB", ExecutionEnvironment="
 
         >>> import numpy as np, minidl
         >>> layers = [minidl.imageInputLayer([4, 4, 1], Normalization="none"),
-        ...           minidl.fullyConnectedLayer(3), minidl.softmaxLayer(),
-        ...           minidl.classificationLayer()]
+        ...           minidl.fullyConnectedLayer(3, Weights=np.ones((3, 16)), Bias=np.zeros((3, 1))),
+        ...           minidl.softmaxLayer(), minidl.classificationLayer()]
         >>> net = minidl.assembleNetwork(layers, Classes=["a", "b", "c"])
         >>> minidl.predict(net, np.zeros((4, 4, 1, 2))).shape
         (2, 3)
@@ -283,8 +283,8 @@ def classify(net, X, MiniBatchSize=128, DataFormat="SSCB", ExecutionEnvironment=
 
         >>> import numpy as np, minidl
         >>> layers = [minidl.imageInputLayer([4, 4, 1], Normalization="none"),
-        ...           minidl.fullyConnectedLayer(3), minidl.softmaxLayer(),
-        ...           minidl.classificationLayer()]
+        ...           minidl.fullyConnectedLayer(3, Weights=np.ones((3, 16)), Bias=np.zeros((3, 1))),
+        ...           minidl.softmaxLayer(), minidl.classificationLayer()]
         >>> net = minidl.assembleNetwork(layers, Classes=["a", "b", "c"])
         >>> labels, scores = minidl.classify(net, np.zeros((4, 4, 1, 2)))
         >>> labels.shape, scores.shape

@@ -64,6 +64,10 @@ class _InputLayer(Layer):
     def _reduce_axes(self, X):
         return (0, 2, 3) if X.ndim == 4 else (0,)
 
+    def has_statistics(self):
+        """True when every statistic the Normalization needs is set."""
+        return all(getattr(self, name) is not None for name in _NEEDS[self.Normalization])
+
     def statistics(self, X):
         """The statistics ``Normalization`` needs, of training data ``X`` (internal layout
         N×C×H×W or N×C), as ``{property: value}`` in MATLAB shapes (float32)."""

@@ -187,7 +187,7 @@ class Trainer:
         messages = ["Training on single CPU."]
         statistics = getattr(net.input_layer, "statistics", None)
         if resume is None and statistics is not None and (
-                options.ResetInputNormalization or not _has_statistics(net.input_layer)):
+                options.ResetInputNormalization or not net.input_layer.has_statistics()):
             values = statistics(X)
             if values:
                 messages.append("Initializing input data normalization.")
@@ -372,7 +372,3 @@ class Trainer:
             from ..io.format import layers_from_archive
             return layers_from_archive(state["best_layers"], arrays)
         return None
-
-
-def _has_statistics(layer):
-    return all(getattr(layer, name, None) is not None for name in ("Mean",) if hasattr(layer, name))

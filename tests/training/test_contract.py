@@ -135,6 +135,7 @@ def test_ctrl_c_stops_after_the_current_iteration_and_returns_the_network():
     assert minidl.classify(net, X)[0].shape == (64,)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
 def test_non_finite_loss_stops_with_a_message_and_returns_a_finite_network():
     X, Y = data()
     with pytest.warns(RuntimeWarning, match=r"loss is (nan|inf) at iteration \d+"):
@@ -220,3 +221,35 @@ def test_training_progress_plot_is_saved_as_png(tmp_path, monkeypatch):
                                                 ValidationFrequency=2))
     png = tmp_path / "training-progress.png"
     assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_regression_training_reports_loss_and_rmse_by_matlab_formulas():
+    """Half mean squared error over observations; RMSE = sqrt(Σ squared error / N)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3)).astype(np.float32)
+    W = np.array([[1.0, -2.0, 0.5], [0.3, 0.0, 1.0]], np.float32)
+    Y = X @ W.T
+    W0 = np.zeros((2, 3), np.float32)
+    layers = [minidl.featureInputLayer(3), minidl.fullyConnectedLayer(2, Weights=W0, Bias=np.zeros((2, 1))),
+              minidl.regressionLayer()]
+    options = minidl.trainingOptions("sgdm", MaxEpochs=30, MiniBatchSize=40, InitialLearnRate=0.1,
+                                     Shuffle="never", Verbose=False, L2Regularization=0,
+                                     ValidationData=(X[:10], Y[:10]))
+    net, info = minidl.trainNetwork(X, Y, layers, options)
+    assert info.TrainingLoss[0] == pytest.approx(0.5 * np.sum(Y.astype(np.float64) ** 2) / 40, rel=1e-5)
+    assert info.TrainingRMSE[0] == pytest.approx(np.sqrt(np.sum(Y.astype(np.float64) ** 2) / 40), rel=1e-5)
+    assert info.TrainingLoss[-1] < 0.01 * info.TrainingLoss[0]
+    prediction = minidl.predict(net, X[:10])
+    assert info.FinalValidationRMSE == pytest.approx(np.sqrt(np.sum((prediction - Y[:10]) ** 2) / 10), rel=1e-4)
+    assert "TrainingAccuracy" not in info
+
+
+def test_given_input_statistics_are_kept_without_reset():
+    X, Y = data()
+    given = np.full((1, 1, 1), 0.25, np.float32)
+    layers_given = layers()
+    layers_given[0] = minidl.imageInputLayer([3, 3, 1], Mean=given)
+    net, _ = minidl.trainNetwork(X, Y, layers_given, options(ResetInputNormalization=False, MaxEpochs=1))
+    np.testing.assert_array_equal(net.Layers[0].Mean, given)
+    net, _ = minidl.trainNetwork(X, Y, layers_given, options(MaxEpochs=1))
+    np.testing.assert_allclose(net.Layers[0].Mean.reshape(()), X.astype(np.float64).mean(), rtol=1e-5)
