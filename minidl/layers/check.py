@@ -21,7 +21,7 @@ def _internal_shape(input_size, batch):
 def _float64_copy(layer, input_size, rng):
     layer = copy.deepcopy(layer)
     layer.Name = layer.Name or layer.DefaultName
-    layer.initialize(tuple(input_size), rng)
+    layer.initialize(input_size, rng)
     for name in layer.learnables:
         setattr(layer, name, np.asarray(getattr(layer, name), np.float64))
     return layer
@@ -50,7 +50,8 @@ def checkLayer(layer, input_size, batch_size=3, samples=40, tolerance=1e-5,
     as a missing mean term in batch normalization). Checks dL/dX and the gradient of every
     learnable at ``samples`` random entries, that ``forward`` leaves the layer unchanged, and
     that ``predict`` and ``forward`` agree in size. ``input_size`` is MATLAB-order (h, w, c)
-    or (c,). Raises :class:`LayerCheckError` on a failure; returns the list of results.
+    or (c,); for a layer with several inputs, a tuple of such sizes. Raises
+    :class:`LayerCheckError` on a failure; returns the list of results.
 
     Example::
 
@@ -62,8 +63,11 @@ def checkLayer(layer, input_size, batch_size=3, samples=40, tolerance=1e-5,
     if not isinstance(layer, Layer):
         raise TypeError(f"checkLayer: expected a minidl Layer, received a {type(layer).__name__}.")
     rng = np.random.default_rng(seed)
-    layer = _float64_copy(layer, input_size, rng)
-    X = rng.standard_normal(_internal_shape(input_size, batch_size))
+    several = layer.NumInputs > 1
+    sizes = tuple(tuple(size) for size in input_size) if several else (tuple(input_size),)
+    layer = _float64_copy(layer, sizes if several else sizes[0], rng)
+    inputs = [rng.standard_normal(_internal_shape(size, batch_size)) for size in sizes]
+    X = inputs[0]
     results = []
 
     if isinstance(layer, OutputLayer):
@@ -79,19 +83,22 @@ def checkLayer(layer, input_size, batch_size=3, samples=40, tolerance=1e-5,
 
     before = {name: np.array(getattr(layer, name), copy=True) for name in vars(layer)
               if isinstance(getattr(layer, name), np.ndarray)}
-    Z, memory = layer.forward(X)
+    Z, memory = layer.forward(*inputs)
     unchanged = all(np.array_equal(before[name], getattr(layer, name)) for name in before)
     results.append(("forward does not change the layer", unchanged,
                     "" if unchanged else "forward modified a property; return state in Memory instead"))
     G = rng.standard_normal(Z.shape)
     dX, grads = layer.backward(G, memory)
+    dX = dX if several else (dX,)
 
     def loss():
-        return float(np.sum(G * layer.forward(X)[0]))
+        return float(np.sum(G * layer.forward(*inputs)[0]))
 
-    picks = rng.choice(X.size, min(samples, X.size), replace=False)
-    results.append(_compare("dL/dX vs finite differences", np.asarray(dX).reshape(-1)[picks],
-                            numerical_gradient(loss, X, picks), tolerance))
+    for k, (x, dx) in enumerate(zip(inputs, dX), start=1):
+        picks = rng.choice(x.size, min(samples, x.size), replace=False)
+        title = f"dL/dX{k if several else ''} vs finite differences"
+        results.append(_compare(title, np.asarray(dx).reshape(-1)[picks], numerical_gradient(loss, x, picks),
+                                tolerance))
     for name in layer.learnables:
         value = getattr(layer, name)
         if name not in grads:
@@ -105,7 +112,7 @@ def checkLayer(layer, input_size, batch_size=3, samples=40, tolerance=1e-5,
         results.append(_compare(f"dL/d{name} vs finite differences", np.asarray(grads[name]).reshape(-1)[picks],
                                 numerical_gradient(loss, value, picks), tolerance))
     try:
-        predicted = layer.predict(X)
+        predicted = layer.predict(*inputs)
         same = np.shape(predicted) == np.shape(Z)
         results.append(("predict and forward sizes agree", same,
                         "" if same else f"predict gives {np.shape(predicted)}, forward {np.shape(Z)}"))

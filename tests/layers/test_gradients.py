@@ -50,3 +50,14 @@ def test_check_layer_reports_a_wrong_backward():
 
     with pytest.raises(minidl.LayerCheckError, match="dL/dX"):
         minidl.checkLayer(Broken(), (3,), verbose=False)
+
+
+@pytest.mark.parametrize("make,sizes", [
+    (lambda: minidl.additionLayer(3), ((3, 3, 2), (3, 3, 2), (3, 3, 2))),
+    (lambda: minidl.depthConcatenationLayer(2), ((3, 3, 2), (3, 3, 1))),
+    (lambda: minidl.concatenationLayer(1, 2), ((2, 3, 2), (4, 3, 2))),
+], ids=["addition", "depthcat", "concat"])
+def test_check_layer_handles_several_inputs(make, sizes):
+    results = minidl.checkLayer(make(), sizes, verbose=False)
+    assert sum(title.startswith("dL/dX") for title, _, _ in results) == len(sizes)
+    assert all(passed for _, passed, _ in results)
