@@ -29,120 +29,112 @@ and partials are merged in chunk order with Chan's formula::
     mean = ma + d*nb/n;  M2 = M2a + M2b + d*d*na*nb/n
 
 The thread count only decides who computes a chunk, never what is summed, so the
-output is bit-identical under any ``NUMBA_NUM_THREADS``. Inner sums use eight
-interleaved float64 accumulators in a fixed order (no fastmath: the order is ours).
+output is bit-identical under any ``NUMBA_NUM_THREADS``. Inside a chunk, sums run
+over ``LANES`` float64 accumulators (lane l takes every LANES-th element of a run)
+folded by halving at the end: a fixed order that LLVM can vectorize as written,
+so no fastmath is needed or used.
 
 All Numba functions take flat 1-D views plus the shape, and float64 per-channel
 vectors, so each compiles at most twice (float32 and float64 data).
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
-CHUNK = 8192      # elements of one channel per reduction task (images)
+CHUNK = 16384     # at most this many elements of one channel per partial (images)
+LANES = 32        # float64 accumulators per sum; a power of two
+SMALL_RUN = 256   # runs (H*W) up to this long use span lanes
+SPAN = 2048       # target lanes per task for short runs (schedule only)
 BLOCK = 32768     # elements per row block (features); rows = max(1, BLOCK // C)
 
 
 # ---------------------------------------------------------------- inner loops
 
 @njit(cache=True)
-def _sum(v):
-    """sum(v) in float64; eight lanes so LLVM can vectorize without reassociating."""
-    n = v.size
-    n8 = n - n % 8
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    for j in range(0, n8, 8):
-        s0 += v[j]
-        s1 += v[j + 1]
-        s2 += v[j + 2]
-        s3 += v[j + 3]
-        s4 += v[j + 4]
-        s5 += v[j + 5]
-        s6 += v[j + 6]
-        s7 += v[j + 7]
-    for j in range(n8, n):
-        s0 += v[j]
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+def _zero(acc):
+    for l in range(acc.size):
+        acc[l] = 0.0
 
 
 @njit(cache=True)
-def _sqdev(v, m):
-    """sum((v - m)**2) in float64, same lane order as _sum."""
+def _fold(acc):
+    """Sum of the lanes by halving (fixed order); acc.size is a power of two."""
+    w = acc.size
+    while w > 1:
+        w //= 2
+        for l in range(w):
+            acc[l] += acc[l + w]
+    return acc[0]
+
+
+# Lane l accumulates elements l, l + LANES, l + 2*LANES, ... of each run. The
+# accumulators live in a small array, so the loops are element-wise and LLVM
+# vectorizes them without reordering any sum (Numba leaves SLP vectorization off,
+# so scalar accumulators would stay scalar). Four rows of LANES are added together
+# before touching the accumulators, a fixed pairwise order, to cut their traffic.
+# Indices come from range() over slices: no negative-index wraparound code, which
+# would block vectorizing.
+
+@njit(cache=True)
+def _lanes_shifted(acc1, acc2, v, k):
+    """acc1[l] += d, acc2[l] += d*d for d = v - k, element l of each LANES-piece."""
     n = v.size
-    n8 = n - n % 8
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    for j in range(0, n8, 8):
-        d0 = v[j] - m
-        d1 = v[j + 1] - m
-        d2 = v[j + 2] - m
-        d3 = v[j + 3] - m
-        d4 = v[j + 4] - m
-        d5 = v[j + 5] - m
-        d6 = v[j + 6] - m
-        d7 = v[j + 7] - m
-        s0 += d0 * d0
-        s1 += d1 * d1
-        s2 += d2 * d2
-        s3 += d3 * d3
-        s4 += d4 * d4
-        s5 += d5 * d5
-        s6 += d6 * d6
-        s7 += d7 * d7
-    for j in range(n8, n):
-        d = v[j] - m
-        s0 += d * d
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    p = 0
+    while p + 4 * LANES <= n:
+        w = v[p:p + 4 * LANES]
+        for l in range(LANES):
+            d0 = w[l] - k
+            d1 = w[l + LANES] - k
+            d2 = w[l + 2 * LANES] - k
+            d3 = w[l + 3 * LANES] - k
+            acc1[l] += (d0 + d1) + (d2 + d3)
+            acc2[l] += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3)
+        p += 4 * LANES
+    while p < n:
+        w = v[p:p + LANES]
+        for l in range(w.size):
+            d = w[l] - k
+            acc1[l] += d
+            acc2[l] += d * d
+        p += LANES
 
 
 @njit(cache=True)
-def _grad_sums(g, v, m, a, off, relu):
-    """(sum(g'), sum(g'*(v - m))) with g' = g masked by a*(v - m) + off > 0 if relu."""
+def _gate(g, d, a, off, relu):
+    """g, or 0 where the ReLU after the normalization was off (a*d + off <= 0)."""
+    return g if not relu or a * d + off > 0.0 else 0.0
+
+
+@njit(cache=True)
+def _lanes_grad(acc1, acc2, g, v, m, a, off, relu):
+    """acc1[l] += g', acc2[l] += g'*d for d = v - m, g' = _gate(g, d, ...);
+    lanes and order as in _lanes_shifted."""
     n = v.size
-    n4 = n - n % 4
-    p0 = p1 = p2 = p3 = 0.0
-    q0 = q1 = q2 = q3 = 0.0
-    if relu:
-        for j in range(0, n4, 4):
-            d0 = v[j] - m
-            d1 = v[j + 1] - m
-            d2 = v[j + 2] - m
-            d3 = v[j + 3] - m
-            g0 = g[j] if a * d0 + off > 0.0 else 0.0
-            g1 = g[j + 1] if a * d1 + off > 0.0 else 0.0
-            g2 = g[j + 2] if a * d2 + off > 0.0 else 0.0
-            g3 = g[j + 3] if a * d3 + off > 0.0 else 0.0
-            p0 += g0
-            p1 += g1
-            p2 += g2
-            p3 += g3
-            q0 += g0 * d0
-            q1 += g1 * d1
-            q2 += g2 * d2
-            q3 += g3 * d3
-        for j in range(n4, n):
-            d = v[j] - m
-            gj = g[j] if a * d + off > 0.0 else 0.0
-            p0 += gj
-            q0 += gj * d
-    else:
-        for j in range(0, n4, 4):
-            d0 = v[j] - m
-            d1 = v[j + 1] - m
-            d2 = v[j + 2] - m
-            d3 = v[j + 3] - m
-            p0 += g[j]
-            p1 += g[j + 1]
-            p2 += g[j + 2]
-            p3 += g[j + 3]
-            q0 += g[j] * d0
-            q1 += g[j + 1] * d1
-            q2 += g[j + 2] * d2
-            q3 += g[j + 3] * d3
-        for j in range(n4, n):
-            d = v[j] - m
-            p0 += g[j]
-            q0 += g[j] * d
-    return (p0 + p1) + (p2 + p3), (q0 + q1) + (q2 + q3)
+    p = 0
+    while p + 4 * LANES <= n:
+        w = v[p:p + 4 * LANES]
+        h = g[p:p + 4 * LANES]
+        for l in range(LANES):
+            d0 = w[l] - m
+            d1 = w[l + LANES] - m
+            d2 = w[l + 2 * LANES] - m
+            d3 = w[l + 3 * LANES] - m
+            g0 = _gate(h[l], d0, a, off, relu)
+            g1 = _gate(h[l + LANES], d1, a, off, relu)
+            g2 = _gate(h[l + 2 * LANES], d2, a, off, relu)
+            g3 = _gate(h[l + 3 * LANES], d3, a, off, relu)
+            acc1[l] += (g0 + g1) + (g2 + g3)
+            acc2[l] += (g0 * d0 + g1 * d1) + (g2 * d2 + g3 * d3)
+        p += 4 * LANES
+    while p < n:
+        w = v[p:p + LANES]
+        h = g[p:p + LANES]
+        for l in range(w.size):
+            d = w[l] - m
+            gl = _gate(h[l], d, a, off, relu)
+            acc1[l] += gl
+            acc2[l] += gl * d
+        p += LANES
 
 
 @njit(cache=True)
@@ -159,15 +151,10 @@ def _affine(v, out, a, m, b, relu):
 
 @njit(cache=True)
 def _dx(g, v, out, a, m, off, k0, k1, relu):
-    """out = a*g' + k0 + k1*(v - m), g' = g masked as in _grad_sums."""
-    if relu:
-        for j in range(v.size):
-            d = v[j] - m
-            gj = g[j] if a * d + off > 0.0 else 0.0
-            out[j] = a * gj + k0 + k1 * d
-    else:
-        for j in range(v.size):
-            out[j] = a * g[j] + k0 + k1 * (v[j] - m)
+    """out = a*g' + k0 + k1*(v - m), g' = _gate(g, v - m, a, off, relu)."""
+    for j in range(v.size):
+        d = v[j] - m
+        out[j] = a * _gate(g[j], d, a, off, relu) + k0 + k1 * d
 
 
 @njit(cache=True)
@@ -182,45 +169,201 @@ def _merge(na, ma, m2a, nb, mb, m2b):
 
 # ---------------------------------------------------------------- NCHW kernels
 
+# ---------------------------------------------------------------- NCHW kernels
+#
+# Chunks, fixed by the shape: runs are cut into P pieces of S = min(HW, CHUNK)
+# positions, and R = max(1, CHUNK // HW) images make an image block. Chunk
+# k = b*P + j of channel c holds images [b*R, b*R + R) at positions [j*S, j*S + S).
+# Tasks (image block, group of G channels, piece) read memory in order; G only
+# decides who computes which chunks, never how, so it may follow the thread count.
+
+
 @njit(cache=True)
-def _chunk_moments(x, c, k, C, HW, M):
-    """(count, mean, M2) of chunk k of channel c: exact two-pass over its runs."""
-    s = k * CHUNK
-    e = min(s + CHUNK, M)
-    tot = 0.0
-    p = s
-    while p < e:
-        n = p // HW
-        i = p - n * HW
-        ln = min(HW - i, e - p)
-        base = (n * C + c) * HW + i
-        tot += _sum(x[base:base + ln])
-        p += ln
-    cnt = e - s
-    mu = tot / cnt
-    m2 = 0.0
-    p = s
-    while p < e:
-        n = p // HW
-        i = p - n * HW
-        ln = min(HW - i, e - p)
-        base = (n * C + c) * HW + i
-        m2 += _sqdev(x[base:base + ln], mu)
-        p += ln
-    return cnt, mu, m2
+def _chunking(N, HW):
+    """(S, P, R, number of image blocks)."""
+    S = min(HW, CHUNK)
+    R = max(1, CHUNK // HW)
+    return S, (HW + S - 1) // S, R, (N + R - 1) // R
+
+
+@njit(cache=True)
+def _task(t, C, G, P, S, HW):
+    """Task t -> (b, c0, c1, j, lo, w): image block b, channels [c0, c1), piece j
+    covering positions [lo, lo + w) of each run."""
+    ng = (C + G - 1) // G
+    b = t // (ng * P)
+    r = t - b * ng * P
+    g = r // P
+    j = r - g * P
+    return b, g * G, min(g * G + G, C), j, j * S, min(S, HW - j * S)
+
+
+@njit(cache=True)
+def _span_fold(acc, lo, n, tmp):
+    """sum(acc[lo:lo + n]) in a fixed order: into LANES lanes, then _fold."""
+    _zero(tmp)
+    for p in range(0, n, LANES):
+        w = acc[lo + p:lo + min(p + LANES, n)]
+        for l in range(w.size):
+            tmp[l] += w[l]
+    return _fold(tmp)
+
+
+# Short runs (HW <= SMALL_RUN) would spend their time in loop set-up, so for them a
+# lane is a position in the contiguous span x[n, c0:c1, :], and the reduction
+# walks the images, four at a time (added pairwise before the accumulators).
+
+@njit(cache=True)
+def _span_shifted(acc1, acc2, x, C, HW, n0, n1, c0, kv):
+    """acc1[p] += d, acc2[p] += d*d over images [n0, n1), d = x[n, c0*HW + p] - kv[p]."""
+    L = kv.size
+    st = C * HW
+    n = n0
+    while n + 4 <= n1:
+        o = (n * C + c0) * HW
+        v0 = x[o:o + L]
+        v1 = x[o + st:o + st + L]
+        v2 = x[o + 2 * st:o + 2 * st + L]
+        v3 = x[o + 3 * st:o + 3 * st + L]
+        for p in range(L):
+            d0 = v0[p] - kv[p]
+            d1 = v1[p] - kv[p]
+            d2 = v2[p] - kv[p]
+            d3 = v3[p] - kv[p]
+            acc1[p] += (d0 + d1) + (d2 + d3)
+            acc2[p] += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3)
+        n += 4
+    while n < n1:
+        o = (n * C + c0) * HW
+        v0 = x[o:o + L]
+        for p in range(L):
+            d0 = v0[p] - kv[p]
+            acc1[p] += d0
+            acc2[p] += d0 * d0
+        n += 1
+
+
+@njit(cache=True)
+def _span_grad(acc1, acc2, dy, x, C, HW, n0, n1, c0, mv, av, ov, relu):
+    """acc1[p] += g', acc2[p] += g'*d over images [n0, n1), d = x - mv[p],
+    g' = _gate(dy, d, av[p], ov[p], relu); order as in _span_shifted."""
+    L = mv.size
+    st = C * HW
+    n = n0
+    while n + 4 <= n1:
+        o = (n * C + c0) * HW
+        v0 = x[o:o + L]
+        v1 = x[o + st:o + st + L]
+        v2 = x[o + 2 * st:o + 2 * st + L]
+        v3 = x[o + 3 * st:o + 3 * st + L]
+        h0 = dy[o:o + L]
+        h1 = dy[o + st:o + st + L]
+        h2 = dy[o + 2 * st:o + 2 * st + L]
+        h3 = dy[o + 3 * st:o + 3 * st + L]
+        for p in range(L):
+            d0 = v0[p] - mv[p]
+            d1 = v1[p] - mv[p]
+            d2 = v2[p] - mv[p]
+            d3 = v3[p] - mv[p]
+            g0 = _gate(h0[p], d0, av[p], ov[p], relu)
+            g1 = _gate(h1[p], d1, av[p], ov[p], relu)
+            g2 = _gate(h2[p], d2, av[p], ov[p], relu)
+            g3 = _gate(h3[p], d3, av[p], ov[p], relu)
+            acc1[p] += (g0 + g1) + (g2 + g3)
+            acc2[p] += (g0 * d0 + g1 * d1) + (g2 * d2 + g3 * d3)
+        n += 4
+    while n < n1:
+        o = (n * C + c0) * HW
+        v0 = x[o:o + L]
+        h0 = dy[o:o + L]
+        for p in range(L):
+            d0 = v0[p] - mv[p]
+            g0 = _gate(h0[p], d0, av[p], ov[p], relu)
+            acc1[p] += g0
+            acc2[p] += g0 * d0
+        n += 1
+
+
+@njit(cache=True)
+def _per_lane(v, c0, c1, HW):
+    """v[c] repeated over the HW positions of each channel c in [c0, c1)."""
+    out = np.empty((c1 - c0) * HW)
+    for c in range(c0, c1):
+        for p in range((c - c0) * HW, (c - c0 + 1) * HW):
+            out[p] = v[c]
+    return out
+
+
+@njit(cache=True)
+def _task_sums(x, dy, N, C, HW, G, t, mean, a, off, relu, grad, s1, s2, k):
+    """Chunk sums of task t for each of its channels c0 + i: s1[i], s2[i] and k[i].
+    grad False: shifted sums of x (k = the chunk's first element, the shift).
+    grad True: sums of g' and g'*(x - mean) (k unused)."""
+    S, P, R, Kb = _chunking(N, HW)
+    b, c0, c1, j, lo, w = _task(t, C, G, P, S, HW)
+    n0 = b * R
+    n1 = min(n0 + R, N)
+    g = c1 - c0
+    for c in range(c0, c1):
+        k[c - c0] = np.float64(x[(n0 * C + c) * HW + lo])
+    if P == 1 and HW <= SMALL_RUN:
+        acc1 = np.empty(g * HW)
+        acc2 = np.empty(g * HW)
+        _zero(acc1)
+        _zero(acc2)
+        if grad:
+            _span_grad(acc1, acc2, dy, x, C, HW, n0, n1, c0, _per_lane(mean, c0, c1, HW),
+                       _per_lane(a, c0, c1, HW), _per_lane(off, c0, c1, HW), relu)
+        else:
+            _span_shifted(acc1, acc2, x, C, HW, n0, n1, c0, _per_lane(k, 0, g, HW))
+        tmp = np.empty(LANES)
+        for i in range(g):
+            s1[i] = _span_fold(acc1, i * HW, HW, tmp)
+            s2[i] = _span_fold(acc2, i * HW, HW, tmp)
+    else:
+        acc1 = np.empty((g, LANES))
+        acc2 = np.empty((g, LANES))
+        for i in range(g):
+            _zero(acc1[i])
+            _zero(acc2[i])
+        for n in range(n0, n1):
+            for c in range(c0, c1):
+                o = (n * C + c) * HW + lo
+                if grad:
+                    _lanes_grad(acc1[c - c0], acc2[c - c0], dy[o:o + w], x[o:o + w], mean[c],
+                                a[c], off[c], relu)
+                else:
+                    _lanes_shifted(acc1[c - c0], acc2[c - c0], x[o:o + w], k[c - c0])
+        for i in range(g):
+            s1[i] = _fold(acc1[i])
+            s2[i] = _fold(acc2[i])
+    return b * P + j, c0, c1, (n1 - n0) * w
 
 
 @njit(cache=True, parallel=True)
-def _moments_nchw(x, N, C, HW):
-    """Per-channel (mean, M2) over N*HW elements, chunked and merged in fixed order."""
-    M = N * HW
-    K = (M + CHUNK - 1) // CHUNK
+def _moments_nchw(x, N, C, HW, G):
+    """Per-channel (mean, M2): chunk partials by shifted sums, merged in chunk order.
+    Shifting by x0, the chunk's first element: mean = x0 + S1/n, M2 = S2 - S1**2/n
+    with S1 = sum(x - x0), S2 = sum((x - x0)**2). As x0 is a data point,
+    (mean - x0)**2 <= M2, so the cancellation costs at most a factor n (the chunk
+    size) in relative error: about 1e-12, where E[x**2] - E[x]**2 can lose all."""
+    S, P, R, Kb = _chunking(N, HW)
+    K = Kb * P
+    ng = (C + G - 1) // G
     cnt = np.empty(C * K, np.int64)
     mu = np.empty(C * K)
     m2 = np.empty(C * K)
-    for t in prange(C * K):
-        c = t // K
-        cnt[t], mu[t], m2[t] = _chunk_moments(x, c, t - c * K, C, HW, M)
+    for t in prange(Kb * ng * P):
+        s1 = np.empty(G)
+        s2 = np.empty(G)
+        k0 = np.empty(G)
+        k, c0, c1, n = _task_sums(x, x, N, C, HW, G, t, mu, mu, mu, False, False, s1, s2, k0)
+        for c in range(c0, c1):
+            u = s1[c - c0]
+            q = c * K + k
+            cnt[q] = n
+            mu[q] = k0[c - c0] + u / n
+            m2[q] = max(s2[c - c0] - u * (u / n), 0.0)
     mean = np.empty(C)
     msq = np.empty(C)
     for c in range(C):
@@ -241,8 +384,8 @@ def _affine_nchw(x, N, C, HW, a, m, b, relu, y):
 
 
 @njit(cache=True)
-def _forward_nchw(x, N, C, HW, scale, offset, eps, relu, y):
-    mean, msq = _moments_nchw(x, N, C, HW)
+def _forward_nchw(x, N, C, HW, scale, offset, eps, relu, y, G):
+    mean, msq = _moments_nchw(x, N, C, HW, G)
     var = np.empty(C)
     a = np.empty(C)
     for c in range(C):
@@ -252,37 +395,36 @@ def _forward_nchw(x, N, C, HW, scale, offset, eps, relu, y):
     return mean, var
 
 
+@njit(cache=True)
+def _grad_coefs(u, w, M, var, scale, eps):
+    """From u = sum(g'), w = sum(g'*(x - mean)): a = scale/sqrt(var + eps) (as in the
+    forward), dscale = w/sqrt(var + eps), and k0, k1 with dx = a*g' + k0 + k1*(x - mean)."""
+    a = scale / np.sqrt(var + eps)
+    inv = 1.0 / np.sqrt(var + eps)
+    return a, w * inv, -a * (u / M), -a * (inv * inv) * (w / M)
+
+
 @njit(cache=True, parallel=True)
-def _backward_nchw(dy, x, N, C, HW, mean, var, scale, offset, eps, relu, dx):
+def _backward_nchw(dy, x, N, C, HW, mean, var, scale, offset, eps, relu, dx, G):
     M = N * HW
-    K = (M + CHUNK - 1) // CHUNK
+    S, P, R, Kb = _chunking(N, HW)
+    K = Kb * P
+    ng = (C + G - 1) // G
     a = np.empty(C)
-    inv = np.empty(C)
     for c in range(C):
         a[c] = scale[c] / np.sqrt(var[c] + eps)
-        inv[c] = 1.0 / np.sqrt(var[c] + eps)
     s1 = np.empty(C * K)
     s2 = np.empty(C * K)
-    for t in prange(C * K):
-        c = t // K
-        s = (t - c * K) * CHUNK
-        e = min(s + CHUNK, M)
-        p1 = 0.0
-        p2 = 0.0
-        p = s
-        while p < e:
-            n = p // HW
-            i = p - n * HW
-            ln = min(HW - i, e - p)
-            o = (n * C + c) * HW + i
-            u, w = _grad_sums(dy[o:o + ln], x[o:o + ln], mean[c], a[c], offset[c], relu)
-            p1 += u
-            p2 += w
-            p += ln
-        s1[t] = p1
-        s2[t] = p2
-    doffset = np.empty(C)
+    for t in prange(Kb * ng * P):
+        u = np.empty(G)
+        w = np.empty(G)
+        k0 = np.empty(G)
+        k, c0, c1, n = _task_sums(x, dy, N, C, HW, G, t, mean, a, offset, relu, True, u, w, k0)
+        for c in range(c0, c1):
+            s1[c * K + k] = u[c - c0]
+            s2[c * K + k] = w[c - c0]
     dscale = np.empty(C)
+    doffset = np.empty(C)
     k0 = np.empty(C)
     k1 = np.empty(C)
     for c in range(C):
@@ -291,10 +433,8 @@ def _backward_nchw(dy, x, N, C, HW, mean, var, scale, offset, eps, relu, dx):
         for k in range(c * K, c * K + K):
             u += s1[k]
             w += s2[k]
+        a[c], dscale[c], k0[c], k1[c] = _grad_coefs(u, w, M, var[c], scale[c], eps)
         doffset[c] = u
-        dscale[c] = w * inv[c]
-        k0[c] = -a[c] * (u / M)
-        k1[c] = -a[c] * (inv[c] * inv[c]) * (w / M)
     for r in prange(N * C):
         c = r % C
         o = r * HW
@@ -307,7 +447,8 @@ def _backward_nchw(dy, x, N, C, HW, mean, var, scale, offset, eps, relu, dx):
 
 @njit(cache=True, parallel=True)
 def _moments_nc(x, N, C):
-    """Per-channel (mean, M2) of x[n, c]: row blocks, two-pass, fixed-order merge."""
+    """Per-channel (mean, M2) of x[n, c]: row blocks, sums shifted by the block's
+    first row (as in _moments_nchw), merged in block order."""
     R = max(1, BLOCK // C)
     K = (N + R - 1) // R
     mu = np.empty((K, C))
@@ -315,23 +456,22 @@ def _moments_nc(x, N, C):
     for k in prange(K):
         r0 = k * R
         r1 = min(r0 + R, N)
-        acc = mu[k]
-        for c in range(C):
-            acc[c] = 0.0
+        x0 = x[r0 * C:r0 * C + C]
+        s1 = mu[k]
+        s2 = m2[k]
+        _zero(s1)
+        _zero(s2)
         for r in range(r0, r1):
             row = x[r * C:r * C + C]
             for c in range(C):
-                acc[c] += row[c]
+                d = np.float64(row[c]) - np.float64(x0[c])
+                s1[c] += d
+                s2[c] += d * d
+        cnt = r1 - r0
         for c in range(C):
-            acc[c] /= r1 - r0
-        sq = m2[k]
-        for c in range(C):
-            sq[c] = 0.0
-        for r in range(r0, r1):
-            row = x[r * C:r * C + C]
-            for c in range(C):
-                d = row[c] - acc[c]
-                sq[c] += d * d
+            t = s1[c]
+            s1[c] = np.float64(x0[c]) + t / cnt
+            s2[c] = max(s2[c] - t * (t / cnt), 0.0)
     mean = np.empty(C)
     msq = np.empty(C)
     for c in range(C):
@@ -385,10 +525,8 @@ def _backward_nc(dy, x, N, C, mean, var, scale, offset, eps, relu, dx):
     R = max(1, BLOCK // C)
     K = (N + R - 1) // R
     a = np.empty(C)
-    inv = np.empty(C)
     for c in range(C):
         a[c] = scale[c] / np.sqrt(var[c] + eps)
-        inv[c] = 1.0 / np.sqrt(var[c] + eps)
     s1 = np.empty((K, C))
     s2 = np.empty((K, C))
     for k in prange(K):
@@ -401,16 +539,11 @@ def _backward_nc(dy, x, N, C, mean, var, scale, offset, eps, relu, dx):
             o = r * C
             xr = x[o:o + C]
             gr = dy[o:o + C]
-            if relu:
-                for c in range(C):
-                    d = xr[c] - mean[c]
-                    g = gr[c] if a[c] * d + offset[c] > 0.0 else 0.0
-                    p1[c] += g
-                    p2[c] += g * d
-            else:
-                for c in range(C):
-                    p1[c] += gr[c]
-                    p2[c] += gr[c] * (xr[c] - mean[c])
+            for c in range(C):
+                d = xr[c] - mean[c]
+                g = _gate(gr[c], d, a[c], offset[c], relu)
+                p1[c] += g
+                p2[c] += g * d
     doffset = np.empty(C)
     dscale = np.empty(C)
     k0 = np.empty(C)
@@ -421,24 +554,17 @@ def _backward_nc(dy, x, N, C, mean, var, scale, offset, eps, relu, dx):
         for k in range(K):
             u += s1[k, c]
             w += s2[k, c]
+        a[c], dscale[c], k0[c], k1[c] = _grad_coefs(u, w, N, var[c], scale[c], eps)
         doffset[c] = u
-        dscale[c] = w * inv[c]
-        k0[c] = -a[c] * (u / N)
-        k1[c] = -a[c] * (inv[c] * inv[c]) * (w / N)
     for k in prange(K):
         for r in range(k * R, min(k * R + R, N)):
             o = r * C
             xr = x[o:o + C]
             gr = dy[o:o + C]
             dr = dx[o:o + C]
-            if relu:
-                for c in range(C):
-                    d = xr[c] - mean[c]
-                    g = gr[c] if a[c] * d + offset[c] > 0.0 else 0.0
-                    dr[c] = a[c] * g + k0[c] + k1[c] * d
-            else:
-                for c in range(C):
-                    dr[c] = a[c] * gr[c] + k0[c] + k1[c] * (xr[c] - mean[c])
+            for c in range(C):
+                d = xr[c] - mean[c]
+                dr[c] = a[c] * _gate(gr[c], d, a[c], offset[c], relu) + k0[c] + k1[c] * d
     return dscale, doffset
 
 
@@ -450,6 +576,18 @@ def _vec(v):
 
 def _hw(x):
     return x.shape[2] * x.shape[3]
+
+
+def _group(N, C, HW):
+    """Channels per reduction task: as many as keep the runs read in memory order,
+    while leaving at least four tasks per thread. Schedule only: results do not
+    depend on it."""
+    R = max(1, CHUNK // HW)
+    P = -(-HW // min(HW, CHUNK))
+    G = max(1, min(C, SPAN // HW)) if P == 1 and HW <= SMALL_RUN else C
+    while G > 1 and -(-N // R) * P * -(-C // G) < 4 * get_num_threads():
+        G = -(-G // 2)
+    return G
 
 
 def bn_forward_train(x, scale, offset, epsilon, relu=False):
@@ -467,7 +605,7 @@ def bn_forward_train(x, scale, offset, epsilon, relu=False):
     if x.ndim == 4:
         N, C = x.shape[:2]
         mean, var = _forward_nchw(x.reshape(-1), N, C, _hw(x), scale, offset, eps, relu,
-                                  y.reshape(-1))
+                                  y.reshape(-1), _group(N, C, _hw(x)))
     else:
         N, C = x.shape
         mean, var = _forward_nc(x.reshape(-1), N, C, scale, offset, eps, relu, y.reshape(-1))
@@ -491,7 +629,8 @@ def bn_backward(dy, x, mean, var, scale, offset, epsilon, relu=False):
     if x.ndim == 4:
         N, C = x.shape[:2]
         dscale, doffset = _backward_nchw(dy.reshape(-1), x.reshape(-1), N, C, _hw(x), mean,
-                                         var, scale, offset, eps, relu, dx.reshape(-1))
+                                         var, scale, offset, eps, relu, dx.reshape(-1),
+                                         _group(N, C, _hw(x)))
     else:
         N, C = x.shape
         dscale, doffset = _backward_nc(dy.reshape(-1), x.reshape(-1), N, C, mean, var,
@@ -525,7 +664,7 @@ def bn_stats(x):
     channel), mean = sum(x)/count, m2 = sum((x - mean)**2), float64 length C."""
     if x.ndim == 4:
         N, C = x.shape[:2]
-        mean, m2 = _moments_nchw(x.reshape(-1), N, C, _hw(x))
+        mean, m2 = _moments_nchw(x.reshape(-1), N, C, _hw(x), _group(N, C, _hw(x)))
         return N * _hw(x), mean, m2
     N, C = x.shape
     mean, m2 = _moments_nc(x.reshape(-1), N, C)

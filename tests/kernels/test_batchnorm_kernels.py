@@ -110,10 +110,11 @@ _NO_JIT_SCRIPT = textwrap.dedent("""
     import numpy as np
     from minidl.kernels import batchnorm as bn, reference as ref
     # Without the JIT these are plain Python reading the globals at call time:
-    # small chunks exercise multi-chunk merges on small arrays.
-    bn.CHUNK, bn.BLOCK = 16, 12
+    # small chunks exercise multi-chunk merges, run pieces and both lane layouts.
     rng = np.random.default_rng(1)
-    for shape in [(3, 2, 5, 7), (2, 1, 3, 3), (23, 3), (4, 1)]:
+    cases = [(3, 2, 5, 7), (9, 2, 2, 3), (2, 1, 3, 3), (23, 3), (4, 1)]
+    for chunk, small_run, shape in [(c, s, x) for c in (16, 64) for s in (0, 256) for x in cases]:
+        bn.CHUNK, bn.BLOCK, bn.SMALL_RUN = chunk, chunk // 2, small_run
         for dtype in (np.float32, np.float64):
             for relu in (False, True):
                 x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
