@@ -456,21 +456,19 @@ def _moments_nc(x, N, C):
     for k in prange(K):
         r0 = k * R
         r1 = min(r0 + R, N)
-        x0 = x[r0 * C:r0 * C + C]
+        x0 = np.empty(C)
+        for c in range(C):
+            x0[c] = x[r0 * C + c]
         s1 = mu[k]
         s2 = m2[k]
         _zero(s1)
         _zero(s2)
-        for r in range(r0, r1):
-            row = x[r * C:r * C + C]
-            for c in range(C):
-                d = np.float64(row[c]) - np.float64(x0[c])
-                s1[c] += d
-                s2[c] += d * d
+        # Features are images of one pixel: lanes are the channels of a row.
+        _span_shifted(s1, s2, x, C, 1, r0, r1, 0, x0)
         cnt = r1 - r0
         for c in range(C):
             t = s1[c]
-            s1[c] = np.float64(x0[c]) + t / cnt
+            s1[c] = x0[c] + t / cnt
             s2[c] = max(s2[c] - t * (t / cnt), 0.0)
     mean = np.empty(C)
     msq = np.empty(C)
@@ -530,20 +528,10 @@ def _backward_nc(dy, x, N, C, mean, var, scale, offset, eps, relu, dx):
     s1 = np.empty((K, C))
     s2 = np.empty((K, C))
     for k in prange(K):
-        p1 = s1[k]
-        p2 = s2[k]
-        for c in range(C):
-            p1[c] = 0.0
-            p2[c] = 0.0
-        for r in range(k * R, min(k * R + R, N)):
-            o = r * C
-            xr = x[o:o + C]
-            gr = dy[o:o + C]
-            for c in range(C):
-                d = xr[c] - mean[c]
-                g = _gate(gr[c], d, a[c], offset[c], relu)
-                p1[c] += g
-                p2[c] += g * d
+        _zero(s1[k])
+        _zero(s2[k])
+        _span_grad(s1[k], s2[k], dy, x, C, 1, k * R, min(k * R + R, N), 0, mean, a, offset,
+                   relu)
     doffset = np.empty(C)
     dscale = np.empty(C)
     k0 = np.empty(C)
