@@ -320,6 +320,25 @@ def test_bit_identical_across_thread_counts_and_runs():
     assert one == two == again and len(one.strip()) == 64
 
 
+@pytest.mark.parametrize("shape", [(9, 7, 5, 6), (3, 5, 20, 20), (2, 3, 130, 131)])
+def test_task_grouping_does_not_change_a_bit(shape):
+    """The channels-per-task count follows the thread count; the chunks and their
+    arithmetic must not."""
+    x, dy, scale, offset = _data(shape, np.float32, seed=13)
+    N, C, H, W = shape
+    xf, gf = x.reshape(-1), dy.reshape(-1)
+    mean, m2 = bn._moments_nchw(xf, N, C, H * W, 1)
+    var = m2 / (N * H * W)
+    sums = bn._backward_nchw(gf, xf, N, C, H * W, mean, var, scale, offset, EPS, True,
+                             np.empty_like(xf), 1)
+    for G in range(2, C + 1):
+        m, q = bn._moments_nchw(xf, N, C, H * W, G)
+        assert m.tobytes() == mean.tobytes() and q.tobytes() == m2.tobytes()
+        got = bn._backward_nchw(gf, xf, N, C, H * W, mean, var, scale, offset, EPS, True,
+                                np.empty_like(xf), G)
+        assert all(u.tobytes() == w.tobytes() for u, w in zip(got, sums))
+
+
 def test_repeated_calls_are_bit_identical():
     x, dy, scale, offset = _data((4, 3, 70, 70), np.float32, seed=12)
     first = bn.bn_forward_train(x, scale, offset, EPS)
