@@ -35,12 +35,12 @@ def _series_graph(layers):
     return layerGraph(list(layers))
 
 
-def build_series_network(layers, rng):
+def build_series_network(layers, rng, owner="trainNetwork"):
     """Validate, initialize and compile a layer array into a SeriesNetwork."""
     from .analyze import analyze
     lgraph = _series_graph(layers)
     report = analyze(lgraph, rng)
-    report.raise_errors("trainNetwork")
+    report.raise_errors(owner)
     return SeriesNetwork(lgraph, report.layers)
 
 
@@ -301,13 +301,23 @@ def classify(net, X, MiniBatchSize=128, DataFormat="SSCB", ExecutionEnvironment=
 def assembleNetwork(layers, Classes=None):
     """``net = assembleNetwork(layers)``: a network from layers whose learnables are all set.
 
-    ``Classes`` fills a classification layer whose Classes are 'auto'. Missing weights are
-    an error here (nothing is initialized at random), as in MATLAB.
+    ``Classes`` fills a classification layer whose Classes are 'auto'. Every learnable, every
+    batch-norm TrainedMean/TrainedVariance and the input layer's normalization statistics
+    must be given; a missing one is an error (nothing is initialized), as in MATLAB.
     """
+    originals = _layer_list(layers)
+    missing = [f"{layer.Name or layer.DefaultName}.{name}" for layer in originals for name in layer.learnables
+               if getattr(layer, name, None) is None]
     if hasattr(layers, "build_network"):
-        net = layers.build_network(_NoRandom())
+        net = layers.build_network(_NoRandom(), owner="assembleNetwork") if not missing else None
     else:
-        net = build_series_network(layers, _NoRandom())
+        net = build_series_network(layers, _NoRandom(), owner="assembleNetwork") if not missing else None
+    if net is not None:
+        missing = [f"{layer.Name}.{name}" for layer in net.Layers for name in _required_state(layer)
+                   if getattr(layer, name, None) is None]
+    if missing:
+        raise ValueError(f"assembleNetwork: these properties are empty: {', '.join(missing)}. Set them "
+                         f"(as Name=Value arguments of the layer functions) or train with trainNetwork.")
     output = net.output_layer
     if isinstance(output, ClassificationOutputLayer):
         if Classes is not None:
@@ -316,6 +326,22 @@ def assembleNetwork(layers, Classes=None):
             raise ValueError(f"assembleNetwork: {output.Name} has Classes 'auto'; give "
                              f"classificationLayer(Classes=[...]) or assembleNetwork(..., Classes=[...]).")
     return net
+
+
+def _layer_list(layers):
+    if hasattr(layers, "_graph"):
+        return [data["layer"] for _, data in layers._graph.nodes(data=True)]
+    return [layers] if isinstance(layers, Layer) else list(layers)
+
+
+def _required_state(layer):
+    """Statistics a layer needs for prediction (its learnables are checked separately)."""
+    required = []
+    if isinstance(layer, BatchNormalizationLayer):
+        required += ["TrainedMean", "TrainedVariance"]
+    if hasattr(layer, "missing_statistics"):
+        required += layer.missing_statistics()
+    return required
 
 
 class _NoRandom:

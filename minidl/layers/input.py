@@ -64,9 +64,12 @@ class _InputLayer(Layer):
     def _reduce_axes(self, X):
         return (0, 2, 3) if X.ndim == 4 else (0,)
 
+    def missing_statistics(self):
+        """The statistics the Normalization needs that are not set yet."""
+        return [name for name in _NEEDS[self.Normalization] if getattr(self, name) is None]
+
     def has_statistics(self):
-        """True when every statistic the Normalization needs is set."""
-        return all(getattr(self, name) is not None for name in _NEEDS[self.Normalization])
+        return not self.missing_statistics()
 
     def statistics(self, X):
         """The statistics ``Normalization`` needs, of training data ``X`` (internal layout

@@ -9,6 +9,8 @@ import copy
 import datetime
 import math
 import os
+import signal
+import threading
 import warnings
 
 import numpy as np
@@ -32,7 +34,8 @@ class ClassificationTask:
 
     def __init__(self, output, Y, owner):
         self.output = output
-        self.classes, labels = encode_labels(Y, owner)
+        given = None if isinstance(output.Classes, str) else np.asarray(output.Classes)
+        self.classes, labels = encode_labels(Y, owner, given)
         output.Classes = self.classes
         if len(self.classes) != output.OutputSize:
             raise ValueError(f"{owner}: the data has {len(self.classes)} classes but the network outputs "
@@ -83,12 +86,13 @@ def encode_labels(Y, owner, classes=None):
                          f"observation; received an array of size {'×'.join(map(str, Y.shape))}.")
     if classes is None:
         classes = np.unique(Y)
-    indices = np.clip(np.searchsorted(classes, Y), 0, len(classes) - 1)
-    unknown = classes[indices] != Y
+    lookup = {label: index for index, label in enumerate(classes.tolist())}
+    indices = np.array([lookup.get(label, -1) for label in Y.tolist()], dtype=np.int64)
+    unknown = indices < 0
     if np.any(unknown):
-        raise ValueError(f"{owner}: labels {sorted(set(Y[unknown].tolist()))[:5]} do not occur in the "
-                         f"training labels (classes {classes.tolist()[:10]}). Validation labels must use "
-                         f"the training classes.")
+        raise ValueError(f"{owner}: labels {sorted(set(Y[unknown].tolist()))[:5]} are not among the "
+                         f"classes {classes.tolist()[:10]} (the training labels, or the output layer's "
+                         f"Classes). Validation labels must use the training classes.")
     return classes, indices
 
 
@@ -109,7 +113,7 @@ def _check_data(X, targets, owner):
         raise ValueError(f"{owner}: X contains NaN or Inf values; remove or replace them before training.")
 
 
-def trainNetwork(*args, ResumeFrom=None):
+def trainNetwork(*args, ResumeFrom=None, DataFormat="SSCB"):
     """``net, info = trainNetwork(X, Y, layers, options)``.
 
     X is H×W×C×N (images) or N×C (features); Y has one label per observation
@@ -120,7 +124,9 @@ def trainNetwork(*args, ResumeFrom=None):
     ValidationAccuracy (or ValidationRMSE), BaseLearnRate, FinalValidationLoss,
     FinalValidationAccuracy (or FinalValidationRMSE), OutputNetworkIteration, and
     StopReason. ``ResumeFrom`` (a minidl extension) continues from a checkpoint file
-    written under ``CheckpointPath``, bit for bit as if never interrupted.
+    written under ``CheckpointPath``, bit for bit as if never interrupted. ``DataFormat``
+    'BCSS' (N×C×H×W) or 'BSSC' (N×H×W×C) takes NumPy-native image arrays, for X and
+    ValidationData alike.
 
     Example::
 
@@ -142,11 +148,21 @@ def trainNetwork(*args, ResumeFrom=None):
     if not isinstance(options, TrainingOptions):
         raise TypeError(f"trainNetwork: the last argument must come from trainingOptions(...); "
                         f"received a {type(options).__name__}.")
+    _check_options_against_data(options)
     rng = _rng.generator()
     if ResumeFrom is not None:
         net, state, arrays = load_checkpoint(ResumeFrom)
-        return Trainer(net, options, rng).train(X, Y, resume=(state, arrays))
-    return Trainer(build_network(layers, rng), options, rng).train(X, Y)
+        return Trainer(net, options, rng, DataFormat).train(X, Y, resume=(state, arrays))
+    return Trainer(build_network(layers, rng), options, rng, DataFormat).train(X, Y)
+
+
+def _check_options_against_data(options):
+    if options.OutputNetwork == "best-validation-loss" and options.ValidationData is None:
+        raise ValueError("trainNetwork: OutputNetwork 'best-validation-loss' needs ValidationData; give "
+                         "trainingOptions(..., ValidationData=(XValidation, YValidation)).")
+    if options.CheckpointPath and not os.path.isdir(options.CheckpointPath):
+        raise ValueError(f"trainNetwork: CheckpointPath {options.CheckpointPath!r} is not an existing folder; "
+                         f"create it first (os.makedirs) or leave CheckpointPath empty.")
 
 
 def build_network(layers, rng):
@@ -159,28 +175,29 @@ def build_network(layers, rng):
     return build_series_network(list(layers) if isinstance(layers, tuple) else layers, rng)
 
 
+STOPPED_MANUALLY = "Stopped manually (Ctrl-C)"
 HISTORY = ("TrainingLoss", "TrainingMetric", "ValidationLoss", "ValidationMetric", "BaseLearnRate")
 
 
 class Trainer:
     """Runs one training; the only code that writes a network's state while it trains."""
 
-    def __init__(self, net, options, rng):
-        self.net, self.options, self.rng = net, options, rng
+    def __init__(self, net, options, rng, data_format="SSCB"):
+        self.net, self.options, self.rng, self.data_format = net, options, rng, data_format
         self.output = net.output_layer
         self.moving = options.BatchNormalizationStatistics == "moving"
 
     # ---- set-up ----------------------------------------------------------------------
     def _prepare(self, X, Y, resume):
         net, options = self.net, self.options
-        X = to_internal(X, net.input_layer, owner="trainNetwork")
+        X = to_internal(X, net.input_layer, self.data_format, owner="trainNetwork")
         task_class = ClassificationTask if isinstance(self.output, ClassificationOutputLayer) else RegressionTask
         self.task = task_class(self.output, Y, "trainNetwork")
         _check_data(X, self.task.targets, "trainNetwork")
         self.validation = None
         if options.ValidationData is not None:
             owner = "trainNetwork (ValidationData)"
-            Xv = to_internal(options.ValidationData[0], net.input_layer, owner=owner)
+            Xv = to_internal(options.ValidationData[0], net.input_layer, self.data_format, owner=owner)
             Tv = self.task.encode(options.ValidationData[1], owner)
             _check_data(Xv, Tv, owner)
             self.validation = (Xv, Tv)
@@ -216,73 +233,92 @@ class Trainer:
         progress.start(messages)
         self._output_functions(dict(State="start", Epoch=s.epoch, Iteration=s.iteration,
                                     TimeSinceStart=0.0, BaseLearnRate=s.learn_rate))
-        record, reason = None, "Max epochs completed"
-        try:
-            while s.epoch <= options.MaxEpochs and reason == "Max epochs completed":
-                if s.step == 0 and (options.Shuffle == "every-epoch" or (options.Shuffle == "once" and s.epoch == 1)):
-                    s.order = self.rng.permutation(count)
-                while s.step < per_epoch:
-                    indices = s.order[s.step * batch:(s.step + 1) * batch]
-                    scores, memories = net.forward_train(X[indices])
-                    loss = self.output.forwardLoss(scores, targets[indices])
-                    if not math.isfinite(loss):
-                        reason = f"Training loss is {loss} at iteration {s.iteration + 1}"
-                        warnings.warn(f"trainNetwork: training stopped because the loss is {loss} at "
-                                      f"iteration {s.iteration + 1}; the network of iteration {s.iteration} "
-                                      f"is returned. Try a smaller InitialLearnRate or a GradientThreshold.",
-                                      RuntimeWarning, stacklevel=2)
-                        break
-                    grads = net.backward(self.output.backwardLoss(scores, targets[indices]), memories)
-                    update_learnables(net.Layers, grads, solver, options, s.learn_rate)
-                    if self.moving:
-                        bn_statistics.update_moving(net.Layers, memories)
-                    s.step += 1
-                    s.iteration += 1
-                    record = dict(Epoch=s.epoch, Iteration=s.iteration, TimeSinceStart=progress.elapsed(),
-                                  TrainingLoss=loss, BaseLearnRate=s.learn_rate,
-                                  TrainingMetric=self.task.measure(scores, targets[indices]),
-                                  ValidationLoss=None, ValidationMetric=None, State="iteration")
-                    if self.validation is not None and (s.iteration == 1 or s.iteration == total
-                                                        or s.iteration % options.ValidationFrequency == 0):
-                        record["ValidationLoss"], record["ValidationMetric"] = self.validate(
-                            batch_statistics=not self.moving)
-                        if record["ValidationLoss"] < s.best_loss:
-                            s.best_loss, s.best_iteration, s.patience = record["ValidationLoss"], s.iteration, 0
-                            if options.OutputNetwork == "best-validation-loss":
-                                best_layers = copy.deepcopy(net.Layers)
-                        else:
-                            s.patience += 1
-                            if s.patience >= options.ValidationPatience:
-                                reason = "Met validation criterion"
-                    for key in HISTORY:
-                        s.history[key].append(math.nan if record[key] is None else record[key])
-                    progress.iteration(record)
-                    if self._output_functions(record):
-                        reason = "Stopped by OutputFcn"
-                    if reason == "Max epochs completed" and self._checkpoint_due(s, "iteration"):
-                        self._save_checkpoint(s, solver, best_layers)
-                    if reason != "Max epochs completed":
-                        break
-                if reason != "Max epochs completed":
-                    break
-                if options.LearnRateSchedule == "piecewise" and s.epoch % options.LearnRateDropPeriod == 0:
-                    s.learn_rate *= options.LearnRateDropFactor
-                s.epoch, s.step = s.epoch + 1, 0
-                if self._checkpoint_due(s, "epoch"):
-                    self._save_checkpoint(s, solver, best_layers)
-        except KeyboardInterrupt:
-            reason = "Stopped manually (Ctrl-C)"
-        return self._finish(X, s, best_layers, record, reason, progress, batch)
+        self.record, self.best_layers = None, best_layers
+        with _StopOnInterrupt() as interrupt:
+            try:
+                reason = self._epochs(X, s, solver, progress, batch, per_epoch, total, interrupt)
+            except KeyboardInterrupt:
+                reason = STOPPED_MANUALLY
+        return self._finish(X, s, reason, progress, batch)
+
+    def _epochs(self, X, s, solver, progress, batch, per_epoch, total, interrupt):
+        options = self.options
+        while s.epoch <= options.MaxEpochs:
+            if s.step == 0 and (options.Shuffle == "every-epoch" or (options.Shuffle == "once" and s.epoch == 1)):
+                s.order = self.rng.permutation(X.shape[0])
+            while s.step < per_epoch:
+                reason = self._iteration(X, s, solver, progress, batch, total)
+                if reason is None and interrupt.requested:
+                    reason = STOPPED_MANUALLY
+                if reason is not None:
+                    return reason
+                if self._checkpoint_due(s, "iteration"):
+                    self._save_checkpoint(s, solver)
+            if options.LearnRateSchedule == "piecewise" and s.epoch % options.LearnRateDropPeriod == 0:
+                s.learn_rate *= options.LearnRateDropFactor
+            s.epoch, s.step = s.epoch + 1, 0
+            if self._checkpoint_due(s, "epoch"):
+                self._save_checkpoint(s, solver)
+        return "Max epochs completed"
+
+    def _iteration(self, X, s, solver, progress, batch, total):
+        """One MATLAB iteration; returns a stop reason, or None to go on."""
+        net, options, targets = self.net, self.options, self.task.targets
+        indices = s.order[s.step * batch:(s.step + 1) * batch]
+        scores, memories = net.forward_train(X[indices])
+        loss = self.output.forwardLoss(scores, targets[indices])
+        if not math.isfinite(loss):
+            warnings.warn(f"trainNetwork: training stopped because the loss is {loss} at iteration "
+                          f"{s.iteration + 1}; the network of iteration {s.iteration} is returned. Try a "
+                          f"smaller InitialLearnRate or a GradientThreshold.", RuntimeWarning, stacklevel=4)
+            return f"Training loss is {loss} at iteration {s.iteration + 1}"
+        grads = net.backward(self.output.backwardLoss(scores, targets[indices]), memories)
+        update_learnables(net.Layers, grads, solver, options, s.learn_rate)
+        if self.moving:
+            bn_statistics.update_moving(net.Layers, memories)
+        s.step += 1
+        s.iteration += 1
+        record = self.record = dict(
+            Epoch=s.epoch, Iteration=s.iteration, TimeSinceStart=progress.elapsed(), TrainingLoss=loss,
+            BaseLearnRate=s.learn_rate, TrainingMetric=self.task.measure(scores, targets[indices]),
+            ValidationLoss=None, ValidationMetric=None, State="iteration")
+        reason = None
+        if self.validation is not None and (s.iteration == 1 or s.iteration == total
+                                            or s.iteration % options.ValidationFrequency == 0):
+            reason = self._validate_during_training(s, record)
+        for key in HISTORY:
+            s.history[key].append(math.nan if record[key] is None else record[key])
+        progress.iteration(record)
+        if self._output_functions(record):
+            reason = "Stopped by OutputFcn"
+        return reason
+
+    def _validate_during_training(self, s, record):
+        """Validate, track the best loss and the patience counter; returns a stop reason or None."""
+        record["ValidationLoss"], record["ValidationMetric"] = self.validate(batch_statistics=not self.moving)
+        if record["ValidationLoss"] < s.best_loss:
+            s.best_loss, s.best_iteration, s.patience = record["ValidationLoss"], s.iteration, 0
+            if self.options.OutputNetwork == "best-validation-loss":
+                self.best_layers = copy.deepcopy(self.net.Layers)
+            return None
+        s.patience += 1
+        return "Met validation criterion" if s.patience >= self.options.ValidationPatience else None
 
     # ---- end of training ---------------------------------------------------------------
-    def _finish(self, X, s, best_layers, record, reason, progress, batch):
-        net, options = self.net, self.options
+    def _finish(self, X, s, reason, progress, batch):
+        net, options, record = self.net, self.options, self.record
+        if self.validation is not None and record is not None and record["ValidationLoss"] is None:
+            # MATLAB validates at the finish when the last iteration did not (an early stop).
+            record["ValidationLoss"], record["ValidationMetric"] = self.validate(batch_statistics=not self.moving)
+            s.history["ValidationLoss"][-1] = record["ValidationLoss"]
+            s.history["ValidationMetric"][-1] = record["ValidationMetric"]
         output_iteration = s.iteration
-        if options.OutputNetwork == "best-validation-loss" and best_layers is not None:
-            net.Layers[:] = best_layers
+        if options.OutputNetwork == "best-validation-loss" and self.best_layers is not None:
+            net.Layers[:] = self.best_layers
             output_iteration = s.best_iteration
         if not self.moving:
-            bn_statistics.finalize_population(net, X, batch)
+            # One more training-mode pass, in the last shuffle's order (MATLAB's dispatcher).
+            bn_statistics.finalize_population(net, X[s.order], batch)
         metric = self.task.metric
         info = Struct()
         for key in HISTORY:
@@ -334,10 +370,9 @@ class Trainer:
         counter = s.iteration if unit == "iteration" else s.epoch - 1
         return counter > 0 and counter % options.CheckpointFrequency == 0
 
-    def _save_checkpoint(self, s, solver, best_layers):
+    def _save_checkpoint(self, s, solver):
+        best_layers = self.best_layers
         folder = self.options.CheckpointPath
-        if not os.path.isdir(folder):
-            raise ValueError(f"trainNetwork: CheckpointPath {folder!r} is not an existing folder; create it first.")
         stamp = datetime.datetime.now().strftime("%Y_%m_%d__%H_%M_%S")
         filename = os.path.join(folder, f"convnet_checkpoint__{s.iteration}__{stamp}.npz")
         scalars, arrays = solver_state(solver)
@@ -372,3 +407,24 @@ class Trainer:
             from ..io.format import layers_from_archive
             return layers_from_archive(state["best_layers"], arrays)
         return None
+
+
+class _StopOnInterrupt:
+    """The first Ctrl-C asks training to stop after the current iteration (so no layer is left
+    half-updated); a second one interrupts at once. Only the main thread can install it."""
+
+    def __enter__(self):
+        self.requested, self.previous = False, None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False

@@ -118,7 +118,11 @@ def _validated(v):
     v["VerboseFrequency"] = _number("VerboseFrequency", v["VerboseFrequency"], 1, integer=True)
     v["Plots"] = choice("trainingOptions", "Plots", v["Plots"], ("none", "training-progress"))
     v["OutputNetwork"] = choice("trainingOptions", "OutputNetwork", v["OutputNetwork"],
-                                ("last-iteration", "best-validation-loss"))
+                                ("last-iteration", "best-validation-loss", "best-validation", "auto"))
+    # Newer releases: 'auto' is the last iteration here, and 'best-validation' the same as
+    # 'best-validation-loss' for the loss objective.
+    v["OutputNetwork"] = {"auto": "last-iteration", "best-validation": "best-validation-loss"}.get(
+        v["OutputNetwork"], v["OutputNetwork"])
     v["BatchNormalizationStatistics"] = choice("trainingOptions", "BatchNormalizationStatistics",
                                                v["BatchNormalizationStatistics"],
                                                ("population", "moving", "auto"))

@@ -211,3 +211,17 @@ def test_plot_and_dot(tmp_path):
     assert (tmp_path / "graph.png").read_bytes()[:4] == b"\x89PNG"
     dot = lgraph.to_dot()
     assert dot.startswith("digraph") and '"relu_1" -> "add" [label="in2"];' in dot
+
+
+def test_assemble_network_requires_every_learnable_and_statistic():
+    fc = minidl.fullyConnectedLayer(2, Weights=np.ones((2, 4)))
+    with pytest.raises(ValueError, match=r"assembleNetwork: these properties are empty: fc.Bias"):
+        minidl.assembleNetwork([minidl.imageInputLayer([2, 2, 1], Normalization="none"), fc,
+                                minidl.softmaxLayer(), minidl.classificationLayer(Classes=[0, 1])])
+    layers = [minidl.imageInputLayer([2, 2, 1]), minidl.batchNormalizationLayer(Scale=[1], Offset=[0]),
+              minidl.fullyConnectedLayer(2, Weights=np.ones((2, 4)), Bias=np.zeros((2, 1))),
+              minidl.softmaxLayer(), minidl.classificationLayer(Classes=[0, 1])]
+    with pytest.raises(ValueError, match=r"imageinput.Mean, batchnorm.TrainedMean, batchnorm.TrainedVariance"):
+        minidl.assembleNetwork(layers)
+    with pytest.raises(minidl.NetworkValidationError, match="^assembleNetwork: the network is invalid"):
+        minidl.assembleNetwork(layers[:2] + layers[3:])

@@ -253,3 +253,61 @@ def test_given_input_statistics_are_kept_without_reset():
     np.testing.assert_array_equal(net.Layers[0].Mean, given)
     net, _ = minidl.trainNetwork(X, Y, layers_given, options(MaxEpochs=1))
     np.testing.assert_allclose(net.Layers[0].Mean.reshape(()), X.astype(np.float64).mean(), rtol=1e-5)
+
+
+def test_given_class_order_is_kept():
+    X, Y = data()
+    labels = np.where(Y == 1, "yes", "no")
+    layer_list = layers()
+    layer_list[-1] = minidl.classificationLayer(Classes=["yes", "no"])
+    net, _ = minidl.trainNetwork(X, labels, layer_list, options(MaxEpochs=1))
+    assert list(net.Layers[-1].Classes) == ["yes", "no"]
+    predicted, scores = minidl.classify(net, X)
+    assert list(predicted) == list(np.array(["yes", "no"])[scores.argmax(1)])
+
+
+def test_early_stop_still_validates_at_the_finish():
+    X, Y = data()
+    _, info = minidl.trainNetwork(X, Y, layers(), options(
+        ValidationData=data(16, seed=3), ValidationFrequency=50, OutputFcn=lambda i: i.Iteration == 3))
+    assert np.flatnonzero(~np.isnan(info.ValidationLoss)).tolist() == [0, 2]
+
+
+def test_options_checked_before_training(tmp_path):
+    X, Y = data()
+    with pytest.raises(ValueError, match="CheckpointPath .* is not an existing folder"):
+        minidl.trainNetwork(X, Y, layers(), options(CheckpointPath=str(tmp_path / "missing")))
+    with pytest.raises(ValueError, match="'best-validation-loss' needs ValidationData"):
+        minidl.trainNetwork(X, Y, layers(), options(OutputNetwork="best-validation-loss"))
+    assert options(OutputNetwork="auto").OutputNetwork == "last-iteration"
+
+
+def test_data_format_for_numpy_native_images():
+    X, Y = data()
+    minidl.rng(2)
+    _, a = minidl.trainNetwork(X, Y, layers(), options(MaxEpochs=1))
+    minidl.rng(2)
+    _, b = minidl.trainNetwork(X.transpose(3, 2, 0, 1), Y, layers(), options(MaxEpochs=1), DataFormat="BCSS")
+    np.testing.assert_array_equal(a.TrainingLoss, b.TrainingLoss)
+
+
+def test_rng_settings_round_trip():
+    minidl.rng(7)
+    saved = minidl.rng()
+    first = minidl._rng.generator().random(3)
+    minidl.rng(saved)
+    np.testing.assert_array_equal(minidl._rng.generator().random(3), first)
+    assert saved.Seed == 7 and saved.Type == "pcg64"
+
+
+def test_sigint_requests_a_stop_after_the_current_iteration():
+    import signal
+    X, Y = data()
+
+    def send_sigint(info):
+        if info.State == "iteration" and info.Iteration == 2:
+            signal.raise_signal(signal.SIGINT)
+
+    net, info = minidl.trainNetwork(X, Y, layers(), options(OutputFcn=send_sigint))
+    assert len(info.TrainingLoss) == 2 and info.StopReason.startswith("Stopped manually")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -203,7 +203,7 @@ def test_number_formats():
     (lambda X, Y, L, o: minidl.trainNetwork(X[:, :, 0, :], Y, L, o), r"received 4×4×60 .*X\[:, :, None, :\]"),
     (lambda X, Y, L, o: minidl.trainNetwork(np.where(X > 1, np.nan, X), Y, L, o), "X contains NaN"),
     (lambda X, Y, L, o: minidl.trainNetwork(X, Y, L, minidl.trainingOptions(
-        "sgdm", ValidationData=(X, Y + 5), Verbose=False)), r"labels \[5, 6, 7\] do not occur"),
+        "sgdm", ValidationData=(X, Y + 5), Verbose=False)), r"labels \[5, 6, 7\] are not among the classes \[0, 1, 2\]"),
     (lambda X, Y, L, o: minidl.trainNetwork(X, Y, L[:-2] + L[-1:], o), "must be preceded by a softmax layer; it follows .fc."),
     (lambda X, Y, L, o: minidl.trainNetwork(X, Y, L), "call as trainNetwork"),
 ])
