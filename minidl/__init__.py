@@ -24,3 +24,15 @@ from . import datasets
 from .data import digits, splitEachLabel
 
 __version__ = "0.1.0"
+
+__all__ = ["imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchNormalizationLayer",
+           "groupNormalizationLayer", "layerNormalizationLayer", "reluLayer", "leakyReluLayer",
+           "dropoutLayer", "maxPooling2dLayer", "averagePooling2dLayer",
+           "globalAveragePooling2dLayer", "fullyConnectedLayer", "additionLayer",
+           "concatenationLayer", "depthConcatenationLayer", "softmaxLayer", "classificationLayer",
+           "regressionLayer", "trainingOptions", "trainNetwork", "rng", "predict", "classify",
+           "activations", "assembleNetwork", "SeriesNetwork", "DAGNetwork", "layerGraph",
+           "LayerGraph", "addLayers", "removeLayers", "replaceLayer", "connectLayers",
+           "disconnectLayers", "analyzeNetwork", "plot", "NetworkValidationError", "Layer",
+           "Memory", "checkLayer", "LayerCheckError", "digits", "splitEachLabel", "save", "load",
+           "OptionError"]

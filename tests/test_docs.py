@@ -98,3 +98,17 @@ def test_every_public_name_has_a_runnable_example_in_docs():
     missing = [name for name in public_names() if not re.search(rf"\b{re.escape(name)}\b", code)]
     assert not missing, (f"these public names of minidl appear in no runnable ```python block of "
                          f"docs/*.md: {missing}")
+
+
+def test_docs_site_builds_strictly(tmp_path):
+    """``make docs``: mkdocs with --strict, the API reference generated from the docstrings."""
+    import subprocess
+    import sys
+    root = pathlib.Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
+                            cwd=root, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    api = (tmp_path / "api" / "index.html").read_text()
+    import minidl
+    for name in minidl.__all__:
+        assert f'id="minidl.{name}"' in api, name
