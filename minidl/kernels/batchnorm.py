@@ -50,13 +50,13 @@ BLOCK = 32768     # elements per row block (features); rows = max(1, BLOCK // C)
 
 # ---------------------------------------------------------------- inner loops
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _zero(acc):
     for l in range(acc.size):
         acc[l] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _fold(acc):
     """Sum of the lanes by halving (fixed order); acc.size is a power of two."""
     w = acc.size
@@ -99,7 +99,7 @@ def _lanes_shifted(acc1, acc2, v, k):
         p += LANES
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _gate(g, d, a, off, relu):
     """g, or 0 where the ReLU after the normalization was off (a*d + off <= 0)."""
     return g if not relu or a * d + off > 0.0 else 0.0
@@ -157,7 +157,7 @@ def _dx(g, v, out, a, m, off, k0, k1, relu):
         out[j] = a * _gate(g[j], d, a, off, relu) + k0 + k1 * d
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _merge(na, ma, m2a, nb, mb, m2b):
     """Chan's exact merge of (count, mean, M2); na may be 0."""
     n = na + nb
@@ -178,7 +178,7 @@ def _merge(na, ma, m2a, nb, mb, m2b):
 # decides who computes which chunks, never how, so it may follow the thread count.
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _chunking(N, HW):
     """(S, P, R, number of image blocks)."""
     S = min(HW, CHUNK)
@@ -186,7 +186,7 @@ def _chunking(N, HW):
     return S, (HW + S - 1) // S, R, (N + R - 1) // R
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _task(t, C, G, P, S, HW):
     """Task t -> (b, c0, c1, j, lo, w): image block b, channels [c0, c1), piece j
     covering positions [lo, lo + w) of each run."""
@@ -198,7 +198,7 @@ def _task(t, C, G, P, S, HW):
     return b, g * G, min(g * G + G, C), j, j * S, min(S, HW - j * S)
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _span_fold(acc, lo, n, tmp):
     """sum(acc[lo:lo + n]) in a fixed order: into LANES lanes, then _fold."""
     _zero(tmp)
@@ -284,7 +284,7 @@ def _span_grad(acc1, acc2, dy, x, C, HW, n0, n1, c0, mv, av, ov, relu):
         n += 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _per_lane(v, c0, c1, HW):
     """v[c] repeated over the HW positions of each channel c in [c0, c1)."""
     out = np.empty((c1 - c0) * HW)
@@ -294,7 +294,7 @@ def _per_lane(v, c0, c1, HW):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _task_sums(x, dy, N, C, HW, G, t, mean, a, off, relu, grad, s1, s2, k):
     """Chunk sums of task t for each of its channels c0 + i: s1[i], s2[i] and k[i].
     grad False: shifted sums of x (k = the chunk's first element, the shift).
@@ -395,7 +395,7 @@ def _forward_nchw(x, N, C, HW, scale, offset, eps, relu, y, G):
     return mean, var
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _grad_coefs(u, w, M, var, scale, eps):
     """From u = sum(g'), w = sum(g'*(x - mean)): a = scale/sqrt(var + eps) (as in the
     forward), dscale = w/sqrt(var + eps), and k0, k1 with dx = a*g' + k0 + k1*(x - mean)."""
