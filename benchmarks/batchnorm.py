@@ -126,7 +126,7 @@ def kernel_ops(x, dy, scale, offset):
             return bn._backward_nc(gf, xf, N, C, mean, var, scale, offset, EPS, False, out)
 
         def inf():
-            bn._affine_nc(xf, N, C, a, zero, b, False, out)
+            bn._affine_nchw(xf, N, C, 1, a, zero, b, False, out)
 
     def fwd_bwd():
         fwd()

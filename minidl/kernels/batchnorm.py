@@ -157,6 +157,26 @@ def _dx(g, v, out, a, m, off, k0, k1, relu):
         out[j] = a * _gate(g[j], d, a, off, relu) + k0 + k1 * d
 
 
+@njit(cache=True)
+def _affine_lanes(v, out, av, mv, bv, relu):
+    """_affine with per-lane coefficients: out[p] = av[p]*(v[p] - mv[p]) + bv[p]."""
+    if relu:
+        for p in range(v.size):
+            t = av[p] * (v[p] - mv[p]) + bv[p]
+            out[p] = t if t > 0.0 else 0.0
+    else:
+        for p in range(v.size):
+            out[p] = av[p] * (v[p] - mv[p]) + bv[p]
+
+
+@njit(cache=True)
+def _dx_lanes(g, v, out, av, mv, ov, k0v, k1v, relu):
+    """_dx with per-lane coefficients."""
+    for p in range(v.size):
+        d = v[p] - mv[p]
+        out[p] = av[p] * _gate(g[p], d, av[p], ov[p], relu) + k0v[p] + k1v[p] * d
+
+
 @njit(cache=True, inline='always')
 def _merge(na, ma, m2a, nb, mb, m2b):
     """Chan's exact merge of (count, mean, M2); na may be 0."""
@@ -377,10 +397,41 @@ def _moments_nchw(x, N, C, HW, G):
 
 @njit(cache=True, parallel=True)
 def _affine_nchw(x, N, C, HW, a, m, b, relu, y):
-    for r in prange(N * C):
-        c = r % C
-        o = r * HW
-        _affine(x[o:o + HW], y[o:o + HW], a[c], m[c], b[c], relu)
+    """y = a[c]*(x - m[c]) + b[c] (then ReLU), one image or one run per iteration."""
+    if HW <= SMALL_RUN:
+        L = C * HW
+        av = _per_lane(a, 0, C, HW)
+        mv = _per_lane(m, 0, C, HW)
+        bv = _per_lane(b, 0, C, HW)
+        for n in prange(N):
+            o = n * L
+            _affine_lanes(x[o:o + L], y[o:o + L], av, mv, bv, relu)
+    else:
+        for r in prange(N * C):
+            c = r % C
+            o = r * HW
+            _affine(x[o:o + HW], y[o:o + HW], a[c], m[c], b[c], relu)
+
+
+@njit(cache=True, parallel=True)
+def _dx_nchw(dy, x, N, C, HW, a, m, off, k0, k1, relu, dx):
+    """dx = a[c]*g' + k0[c] + k1[c]*(x - m[c]), laid out as _affine_nchw."""
+    if HW <= SMALL_RUN:
+        L = C * HW
+        av = _per_lane(a, 0, C, HW)
+        mv = _per_lane(m, 0, C, HW)
+        ov = _per_lane(off, 0, C, HW)
+        k0v = _per_lane(k0, 0, C, HW)
+        k1v = _per_lane(k1, 0, C, HW)
+        for n in prange(N):
+            o = n * L
+            _dx_lanes(dy[o:o + L], x[o:o + L], dx[o:o + L], av, mv, ov, k0v, k1v, relu)
+    else:
+        for r in prange(N * C):
+            c = r % C
+            o = r * HW
+            _dx(dy[o:o + HW], x[o:o + HW], dx[o:o + HW], a[c], m[c], off[c], k0[c], k1[c],
+                relu)
 
 
 @njit(cache=True)
@@ -435,11 +486,7 @@ def _backward_nchw(dy, x, N, C, HW, mean, var, scale, offset, eps, relu, dx, G):
             w += s2[k]
         a[c], dscale[c], k0[c], k1[c] = _grad_coefs(u, w, M, var[c], scale[c], eps)
         doffset[c] = u
-    for r in prange(N * C):
-        c = r % C
-        o = r * HW
-        _dx(dy[o:o + HW], x[o:o + HW], dx[o:o + HW], a[c], mean[c], offset[c],
-            k0[c], k1[c], relu)
+    _dx_nchw(dy, x, N, C, HW, a, mean, offset, k0, k1, relu, dx)
     return dscale, doffset
 
 
@@ -488,24 +535,6 @@ def _moments_nc(x, N, C):
     return mean, msq
 
 
-@njit(cache=True, parallel=True)
-def _affine_nc(x, N, C, a, m, b, relu, y):
-    R = max(1, BLOCK // C)
-    K = (N + R - 1) // R
-    for k in prange(K):
-        for r in range(k * R, min(k * R + R, N)):
-            o = r * C
-            xr = x[o:o + C]
-            yr = y[o:o + C]
-            if relu:
-                for c in range(C):
-                    t = a[c] * (xr[c] - m[c]) + b[c]
-                    yr[c] = t if t > 0.0 else 0.0
-            else:
-                for c in range(C):
-                    yr[c] = a[c] * (xr[c] - m[c]) + b[c]
-
-
 @njit(cache=True)
 def _forward_nc(x, N, C, scale, offset, eps, relu, y):
     mean, msq = _moments_nc(x, N, C)
@@ -514,7 +543,7 @@ def _forward_nc(x, N, C, scale, offset, eps, relu, y):
     for c in range(C):
         var[c] = msq[c] / N
         a[c] = scale[c] / np.sqrt(var[c] + eps)
-    _affine_nc(x, N, C, a, mean, offset, relu, y)
+    _affine_nchw(x, N, C, 1, a, mean, offset, relu, y)   # features: HW = 1
     return mean, var
 
 
@@ -544,15 +573,7 @@ def _backward_nc(dy, x, N, C, mean, var, scale, offset, eps, relu, dx):
             w += s2[k, c]
         a[c], dscale[c], k0[c], k1[c] = _grad_coefs(u, w, N, var[c], scale[c], eps)
         doffset[c] = u
-    for k in prange(K):
-        for r in range(k * R, min(k * R + R, N)):
-            o = r * C
-            xr = x[o:o + C]
-            gr = dy[o:o + C]
-            dr = dx[o:o + C]
-            for c in range(C):
-                d = xr[c] - mean[c]
-                dr[c] = a[c] * _gate(gr[c], d, a[c], offset[c], relu) + k0[c] + k1[c] * d
+    _dx_nchw(dy, x, N, C, 1, a, mean, offset, k0, k1, relu, dx)
     return dscale, doffset
 
 
@@ -636,7 +657,7 @@ def bn_inference(x, a, b, relu=False):
         _affine_nchw(x.reshape(-1), N, C, _hw(x), a, zero, b, relu, y.reshape(-1))
     else:
         N, C = x.shape
-        _affine_nc(x.reshape(-1), N, C, a, zero, b, relu, y.reshape(-1))
+        _affine_nchw(x.reshape(-1), N, C, 1, a, zero, b, relu, y.reshape(-1))
     return y
 
 
