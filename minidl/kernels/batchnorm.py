@@ -45,6 +45,7 @@ CHUNK = 16384     # at most this many elements of one channel per partial (image
 LANES = 32        # float64 accumulators per sum; a power of two
 SMALL_RUN = 256   # runs (H*W) up to this long use span lanes
 SPAN = 2048       # target lanes per task for short runs (schedule only)
+SHORT_ROW = 64    # second passes over runs up to this long use per-lane coefficients
 BLOCK = 32768     # elements per row block (features); rows = max(1, BLOCK // C)
 
 
@@ -398,7 +399,7 @@ def _moments_nchw(x, N, C, HW, G):
 @njit(cache=True, parallel=True)
 def _affine_nchw(x, N, C, HW, a, m, b, relu, y):
     """y = a[c]*(x - m[c]) + b[c] (then ReLU), one image or one run per iteration."""
-    if HW <= SMALL_RUN:
+    if HW <= SHORT_ROW:
         L = C * HW
         av = _per_lane(a, 0, C, HW)
         mv = _per_lane(m, 0, C, HW)
@@ -416,7 +417,7 @@ def _affine_nchw(x, N, C, HW, a, m, b, relu, y):
 @njit(cache=True, parallel=True)
 def _dx_nchw(dy, x, N, C, HW, a, m, off, k0, k1, relu, dx):
     """dx = a[c]*g' + k0[c] + k1[c]*(x - m[c]), laid out as _affine_nchw."""
-    if HW <= SMALL_RUN:
+    if HW <= SHORT_ROW:
         L = C * HW
         av = _per_lane(a, 0, C, HW)
         mv = _per_lane(m, 0, C, HW)

@@ -114,7 +114,7 @@ _NO_JIT_SCRIPT = textwrap.dedent("""
     rng = np.random.default_rng(1)
     cases = [(3, 2, 5, 7), (9, 2, 2, 3), (2, 1, 3, 3), (23, 3), (4, 1)]
     for chunk, small_run, shape in [(c, s, x) for c in (16, 64) for s in (0, 256) for x in cases]:
-        bn.CHUNK, bn.BLOCK, bn.SMALL_RUN = chunk, chunk // 2, small_run
+        bn.CHUNK, bn.BLOCK, bn.SMALL_RUN, bn.SHORT_ROW = chunk, chunk // 2, small_run, small_run
         for dtype in (np.float32, np.float64):
             for relu in (False, True):
                 x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
