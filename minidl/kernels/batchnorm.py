@@ -19,19 +19,26 @@ Maths, per channel c (``eps`` = epsilon)::
     dscale  = sum(g*xhat)
     dx      = a * (g - doffset/M - xhat*dscale/M)
 
-Determinism: every reduction is split by the shape alone. Images: each channel's M
-elements are cut into chunks of ``CHUNK`` consecutive elements (in n, h, w order);
-features: the rows are cut into blocks of ``max(1, BLOCK // C)`` rows. Each chunk
-or block gives a partial (count, mean, M2) by an exact two-pass inside the chunk,
-and partials are merged in chunk order with Chan's formula::
+Passes: the forward reads x once for the statistics, then reads x and writes y;
+the backward reads x and dy once for the two sums, then reads both and writes dx;
+inference reads x and writes y. Arithmetic is float64 whatever the data type.
+
+Determinism: every reduction is split by the shape alone into chunks (images: up
+to ``CHUNK`` elements of one channel, whole runs of R = CHUNK // (H*W) images, or
+pieces of a run longer than CHUNK; features: blocks of ``max(1, BLOCK // C)``
+rows). Each chunk gives a partial (count, mean, M2) from sums shifted by its first
+element x0 (see _moments_nchw: stable, never E[x^2] - E[x]^2), and the partials
+are merged in chunk order with Chan's formula::
 
     n = na + nb;  d = mb - ma
     mean = ma + d*nb/n;  M2 = M2a + M2b + d*d*na*nb/n
 
-The thread count only decides who computes a chunk, never what is summed, so the
-output is bit-identical under any ``NUMBA_NUM_THREADS``. Inside a chunk, sums run
-over ``LANES`` float64 accumulators (lane l takes every LANES-th element of a run)
-folded by halving at the end: a fixed order that LLVM can vectorize as written,
+The backward's sums are summed per chunk the same way, then in chunk order. The
+thread count only decides who computes a chunk (and how many channels one task
+takes), never what is summed or in which order, so the output is bit-identical
+under any ``NUMBA_NUM_THREADS``. Inside a chunk the sums run over float64 lanes
+(a lane takes every LANES-th element of a run, or, for short runs, one position of
+each image) folded in a fixed order at the end: LLVM vectorizes this as written,
 so no fastmath is needed or used.
 
 All Numba functions take flat 1-D views plus the shape, and float64 per-channel
@@ -187,8 +194,6 @@ def _merge(na, ma, m2a, nb, mb, m2b):
     d = mb - ma
     return n, ma + d * (nb / n), m2a + m2b + d * d * (na * (nb / n))
 
-
-# ---------------------------------------------------------------- NCHW kernels
 
 # ---------------------------------------------------------------- NCHW kernels
 #
