@@ -13,6 +13,7 @@ import argparse
 import datetime
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -46,21 +47,69 @@ EPS = 1e-5
 PASSES = {"forward": 3, "backward": 5, "forward+backward": 8, "inference": 2}
 
 
-def timeit(fn, setup=None, budget=0.4, least=7, most=60):
-    """Median wall time in seconds of fn(), after one warm-up call; setup() runs
-    untimed before each call."""
+def _preemptions():
+    """Involuntary context switches of this process so far (all threads)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
+
+
+def timeit(fn, setup=None, least=7, budget=3.0, most=400):
+    """Median wall time in seconds of fn() over calls that no other process
+    interrupted (the machine may be shared: a preempted thread stalls a parallel
+    region for a whole scheduler slice). One warm-up call; setup() runs untimed
+    before each call. If too few calls run undisturbed within the budget, the
+    median of all calls is returned and counted in DISTURBED."""
     if setup:
         setup()
     fn()
-    times = []
+    clean, every = [], []
     start = time.perf_counter()
-    while len(times) < least or (time.perf_counter() - start < budget and len(times) < most):
+    while len(clean) < least and len(every) < most and (
+            time.perf_counter() - start < budget or len(every) < least):
         if setup:
             setup()
+        before = _preemptions()
         t = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
+        dt = time.perf_counter() - t
+        every.append(dt)
+        if _preemptions() == before:
+            clean.append(dt)
+    if len(clean) < 3:
+        DISTURBED.append(fn)
+        return float(np.median(every))
+    return float(np.median(clean))
+
+
+DISTURBED = []
+
+
+def _idle_fraction(seconds=1.0):
+    """Fraction of all CPUs idle over the next `seconds` (Linux; 1.0 elsewhere)."""
+    def sample():
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        values = [int(v) for v in fields]
+        return values[3] + values[4], sum(values)
+    try:
+        idle0, total0 = sample()
+        time.sleep(seconds)
+        idle1, total1 = sample()
+    except OSError:
+        return 1.0
+    return (idle1 - idle0) / max(1, total1 - total0)
+
+
+def wait_for_quiet(least=0.85, patience=120.0):
+    """Wait (at most `patience` s) until other processes leave the CPUs idle: on a
+    shared machine their load would be measured as ours. Returns the idle fraction."""
+    deadline = time.monotonic() + patience
+    idle = _idle_fraction()
+    while idle < least and time.monotonic() < deadline:
+        idle = _idle_fraction()
+    QUIET.append(idle)
+    return idle
+
+
+QUIET = []
 
 
 @njit(parallel=True, cache=True)
@@ -282,16 +331,18 @@ def main():
     rng = np.random.default_rng(0)
 
     print(f"threads: {threads}; measuring streaming bandwidth ...", flush=True)
+    wait_for_quiet()
     stream_before = stream_bandwidth()
     rows = []
     for shape in SHAPES:
+        wait_for_quiet()
         x = (rng.standard_normal(shape) * 2 + 0.5).astype(np.float32)
         dy = rng.standard_normal(shape).astype(np.float32)
         C = shape[1]
         scale, offset = rng.uniform(0.5, 2.0, C), rng.standard_normal(C)
         ours = {k: timeit(f) for k, f in minidl_ops(x, dy, scale, offset).items()}
         kern = {k: timeit(f) for k, f in kernel_ops(x, dy, scale, offset).items()}
-        twin = ({k: timeit(f, least=3, budget=0.2) for k, f in twin_ops(x, dy, scale, offset).items()}
+        twin = ({k: timeit(f, least=3, budget=1.0) for k, f in twin_ops(x, dy, scale, offset).items()}
                 if not args.no_twin else dict.fromkeys(PASSES))
         theirs = (torch_times(x, dy, scale, offset) if torch is not None
                   else dict.fromkeys(PASSES))
@@ -300,6 +351,7 @@ def main():
                              torch=theirs[op], bytes=passes * x.nbytes))
             print(f"{str(shape):18} {op:17} minidl {ms(ours[op]):>8} ms  kernel {ms(kern[op]):>8}"
                   f"  twin {ms(twin[op]):>9}  torch {ms(theirs[op]):>8}", flush=True)
+    wait_for_quiet()
     stream_after = stream_bandwidth()
     stream = max(stream_before, stream_after)
     load_end = load_average()
@@ -326,14 +378,18 @@ def write_report(path, rows, threads, stream, stream_before, stream_after, load_
         f"(Numba threading layer `{numba.threading_layer()}`, `torch.set_num_threads({threads})`).",
         f"- Python {platform.python_version()}, NumPy {np.__version__}, Numba {numba.__version__}, "
         f"PyTorch {torch_version}.",
-        f"- Load average at start / end: {load_start} / {load_end} (the machine is shared; "
-        "a load above the thread count means other processes competed for the cores).",
+        f"- Load average at start / end: {load_start} / {load_end}. The machine is shared: "
+        "before each shape the script waits (up to 2 min) for the CPUs to be 85% idle; "
+        "idle fraction found: " + ", ".join(f"{q:.0%}" for q in QUIET) + ".",
         f"- Streaming bandwidth: {stream / 1e9:.1f} GB/s, the better of "
         f"{stream_before / 1e9:.1f} (before) and {stream_after / 1e9:.1f} (after) "
         "for a Numba parallel triad `a = b + s*c` over three 128 MiB float32 arrays "
         "(12 bytes per element, STREAM's count).",
         "",
-        "All arrays float32. Times are medians of repeated calls, in ms. "
+        "All arrays float32. Times are medians, in ms, of repeated calls that no other "
+        "process preempted (counted by the process's involuntary context switches); "
+        f"{len(DISTURBED)} of the measurements below had fewer than 3 such calls and "
+        "report the median of all calls instead. "
         "*minidl* calls the public kernels (`bn_forward_train`, `bn_backward`, "
         "`bn_inference`), which allocate their output; *kernel* calls the Numba functions "
         "behind them with a preallocated output. *NumPy twin* is `minidl.kernels.reference` "
