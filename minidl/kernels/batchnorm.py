@@ -383,7 +383,8 @@ def _moments_nchw(x, N, C, HW, G):
         s1 = np.empty(G)
         s2 = np.empty(G)
         k0 = np.empty(G)
-        k, c0, c1, n = _task_sums(x, x, N, C, HW, G, t, mu, mu, mu, False, False, s1, s2, k0)
+        # mean, a and offset (here k0 thrice) are only read for gradients.
+        k, c0, c1, n = _task_sums(x, x, N, C, HW, G, t, k0, k0, k0, False, False, s1, s2, k0)
         for c in range(c0, c1):
             u = s1[c - c0]
             q = c * K + k
