@@ -84,7 +84,8 @@ for label, learnRate, withBatchNorm, inputNormalization in runs:
     YPred, _ = classify(net, XValidation)
     accuracy = np.mean(YPred == YValidation)
     results.append(dict(label=label, net=net, info=info, accuracy=accuracy,
-                        seconds=time.perf_counter() - start, warned=bool(caught)))
+                        seconds=time.perf_counter() - start,
+                        stoppedEarly=info.StopReason != "Max epochs completed"))
     print(f"{label:44s} validation accuracy {accuracy:.4f}   ({info.StopReason}, "
           f"{len(info.TrainingLoss)} iterations, {results[-1]['seconds']:.0f} s)")
 
@@ -95,7 +96,7 @@ Summary (final validation accuracy on {YValidation.size} images, {maxEpochs} epo
 for r in results:
     loss = r["info"].TrainingLoss
     print(f"  {r['label']:44s} {r['accuracy']:9.4f}  {loss[0]:10.2f}  {np.nanmean(loss[-10:]):14.3f}"
-          + ("   stopped: " + r["info"].StopReason if r["warned"] else ""))
+          + ("   stopped: " + r["info"].StopReason if r["stoppedEarly"] else ""))
 if QUICK:
     print("\n(Quick mode: a few iterations on 600 images; the numbers above mean nothing yet.)")
 print("""
