@@ -77,9 +77,9 @@ for label, learnRate, withBatchNorm, inputNormalization in runs:
         Verbose=False)
     start = time.perf_counter()
     # A diverging run can reach a NaN or Inf loss; trainNetwork then stops early with a
-    # RuntimeWarning and says so in info.StopReason. We record it instead of crashing.
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RuntimeWarning)
+    # RuntimeWarning and says so in info.StopReason; the summary below reports it.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         net, info = trainNetwork(XTrain, YTrain, digitNetwork(withBatchNorm, inputNormalization), options)
     YPred, _ = classify(net, XValidation)
     accuracy = np.mean(YPred == YValidation)
