@@ -64,34 +64,29 @@ class LayerGraph:
     def _copy(self):
         return LayerGraph(copy.deepcopy(self._graph))
 
-    def _add(self, layers):
+    def _add(self, layers, owner="addLayers"):
         """Add copies of ``layers`` (auto-named) and connect them in sequence; returns their names."""
         layers = [layers] if isinstance(layers, Layer) else list(layers)
+        if not layers and owner == "replaceLayer":
+            raise ValueError("replaceLayer: the replacement must contain at least one layer.")
         for index, layer in enumerate(layers):
             if not isinstance(layer, Layer):
-                raise TypeError(f"addLayers: element {index + 1} is a {type(layer).__name__}, not a minidl layer.")
+                raise TypeError(f"{owner}: element {index + 1} is a {type(layer).__name__}, not a minidl layer.")
         layers = [copy.deepcopy(layer) for layer in layers]
-        taken = set(self._graph.nodes)
-        names = []
-        for layer, name in zip(layers, assign_names(layers)):
-            if layer.Name and layer.Name in taken:
-                raise ValueError(f"addLayers: a layer named {layer.Name!r} is already in the graph; layer names "
+        for layer in layers:
+            if layer.Name and layer.Name in self._graph:
+                raise ValueError(f"{owner}: a layer named {layer.Name!r} is already in the graph; layer names "
                                  f"must be unique. Rename the new layer.")
-            if not layer.Name:
-                suffix = 1
-                while name in taken:
-                    name = f"{layer.DefaultName}_{suffix}"
-                    suffix += 1
+        names = assign_names(layers, taken=self._graph.nodes)
+        for layer, name in zip(layers, names):
             layer.Name = name
-            taken.add(name)
-            names.append(name)
         start = max((d["order"] for _, d in self._graph.nodes(data=True)), default=-1) + 1
         for offset, layer in enumerate(layers):
             self._graph.add_node(layer.Name, layer=layer, order=start + offset)
         for first, second in zip(layers, layers[1:]):
             if first.OutputNames and second.InputNames:  # sequential links use in1 of multi-input layers
                 self._connect(f"{first.Name}/{first.OutputNames[0]}", f"{second.Name}/{second.InputNames[0]}",
-                              "addLayers")
+                              owner)
         return names
 
     def _parse(self, endpoint, side, owner):
@@ -165,7 +160,7 @@ def layerGraph(layers=None):
     if hasattr(layers, "to_layer_graph"):
         return layers.to_layer_graph()
     graph = LayerGraph()
-    graph._add(layers)
+    graph._add(layers, "layerGraph")
     return graph
 
 
@@ -265,7 +260,7 @@ def replaceLayer(lgraph, layerName, larray, ReconnectBy="name"):
     outgoing = [(v, p) for _, v, d in graph.out_edges(layerName, data=True) for p in d["ports"]]
     order = graph.nodes[layerName]["order"]
     graph.remove_node(layerName)
-    names = result._add(larray)
+    names = result._add(larray, "replaceLayer")
     for offset, name in enumerate(names):  # keep the replaced layer's place in Layers
         graph.nodes[name]["order"] = order + offset / (len(names) + 1)
     first, last = result._layer(names[0]), result._layer(names[-1])

@@ -21,7 +21,7 @@ def prepare_layers(layers, rng):
 
     The caller's layer objects are never changed (MATLAB's value semantics).
     """
-    return build_series_network(layers, rng).Layers
+    return build_series_network(layers, rng)._layers
 
 
 def _series_graph(layers):
@@ -57,7 +57,7 @@ class Network:
         names = lgraph._ordered_names()
         order = list(nx.lexicographical_topological_sort(graph, key=names.index))
         position = {name: i for i, name in enumerate(order)}
-        self.Layers = [layers_by_name[name] for name in order]
+        self._layers = [layers_by_name[name] for name in order]
         self._pairs = lgraph.connection_pairs()
         self._sources = []
         for name in order:
@@ -67,27 +67,32 @@ class Network:
         for index, sources in enumerate(self._sources):
             for source in sources:
                 consumers[source].append(index)
-        self._fused = {i for i, layer in enumerate(self.Layers)
+        self._fused = {i for i, layer in enumerate(self._layers)
                        if isinstance(layer, BatchNormalizationLayer) and len(consumers[i]) == 1
-                       and type(self.Layers[consumers[i][0]]) is ReLULayer}
+                       and type(self._layers[consumers[i][0]]) is ReLULayer}
         self._fused_relu = {consumers[i][0]: i for i in self._fused}
-        self._output_index = next(i for i, layer in enumerate(self.Layers) if isinstance(layer, OutputLayer))
+        self._output_index = next(i for i, layer in enumerate(self._layers) if isinstance(layer, OutputLayer))
+
+    @property
+    def Layers(self):
+        """Copies of the layers in execution order: a trained network is not changed through them."""
+        return copy.deepcopy(self._layers)
 
     @property
     def InputNames(self):
-        return [layer.Name for layer in self.Layers if layer.NumInputs == 0]
+        return [layer.Name for layer in self._layers if layer.NumInputs == 0]
 
     @property
     def OutputNames(self):
-        return [layer.Name for layer in self.Layers if isinstance(layer, OutputLayer)]
+        return [layer.Name for layer in self._layers if isinstance(layer, OutputLayer)]
 
     @property
     def input_layer(self):
-        return self.Layers[0]
+        return self._layers[0]
 
     @property
     def output_layer(self):
-        return self.Layers[self._output_index]
+        return self._layers[self._output_index]
 
     def connection_pairs(self):
         return list(self._pairs)
@@ -96,7 +101,7 @@ class Network:
         """``layerGraph(net)``: the network's layers (copies) and connections as a LayerGraph."""
         from .layer_graph import LayerGraph
         graph = LayerGraph()
-        for order, layer in enumerate(self.Layers):
+        for order, layer in enumerate(self._layers):
             graph._graph.add_node(layer.Name, layer=copy.deepcopy(layer), order=order)
         for source, destination in self._pairs:
             graph._connect(source, destination, "layerGraph")
@@ -104,8 +109,8 @@ class Network:
 
     def _run(self, X, step, stop=None):
         """Run layers in order with ``step(index, layer, inputs, fused)``; returns all outputs."""
-        outputs = [None] * len(self.Layers)
-        for index, layer in enumerate(self.Layers):
+        outputs = [None] * len(self._layers)
+        for index, layer in enumerate(self._layers):
             if index == self._output_index:
                 break
             if index in self._fused_relu and stop is None:
@@ -134,7 +139,7 @@ class Network:
 
     def forward_train(self, X):
         """Training-mode forward through every layer but the output; returns (Y, memories)."""
-        memories = [None] * len(self.Layers)
+        memories = [None] * len(self._layers)
 
         def step(index, layer, inputs, fused):
             if fused:
@@ -148,8 +153,8 @@ class Network:
     def backward(self, dLdY, memories):
         """Gradients of every learnable, as a list of dicts (one per layer); gradients that
         reach one output by several paths (fan-out) are summed."""
-        grads = [{} for _ in self.Layers]
-        upstream = [None] * len(self.Layers)
+        grads = [{} for _ in self._layers]
+        upstream = [None] * len(self._layers)
         upstream[self._sources[self._output_index][0]] = dLdY
         for index in range(self._output_index - 1, 0, -1):
             dZ = upstream[index]
@@ -158,7 +163,7 @@ class Network:
             if index in self._fused_relu:  # the ReLU half of a fused pair: its batch norm does both
                 upstream[self._fused_relu[index]] = dZ
                 continue
-            layer = self.Layers[index]
+            layer = self._layers[index]
             dX, grads[index] = layer.backward(dZ, memories[index])
             sources = self._sources[index]
             if len(sources) == 1:
@@ -168,8 +173,8 @@ class Network:
         return grads
 
     def __repr__(self):
-        lines = [f"{type(self).__name__} with {len(self.Layers)} layers:"]
-        lines += [f"  {i + 1:2d}  {layer.Name:<16s} {layer.Description}" for i, layer in enumerate(self.Layers)]
+        lines = [f"{type(self).__name__} with {len(self._layers)} layers:"]
+        lines += [f"  {i + 1:2d}  {layer.Name:<16s} {layer.Description}" for i, layer in enumerate(self._layers)]
         return "\n".join(lines)
 
 
@@ -313,7 +318,7 @@ def assembleNetwork(layers, Classes=None):
     else:
         net = build_series_network(layers, _NoRandom(), owner="assembleNetwork") if not missing else None
     if net is not None:
-        missing = [f"{layer.Name}.{name}" for layer in net.Layers for name in _required_state(layer)
+        missing = [f"{layer.Name}.{name}" for layer in net._layers for name in _required_state(layer)
                    if getattr(layer, name, None) is None]
     if missing:
         raise ValueError(f"assembleNetwork: these properties are empty: {', '.join(missing)}. Set them "
@@ -359,7 +364,8 @@ def _check_environment(owner, value):
 
 
 def _positive_int(owner, name, value):
-    if not (np.ndim(value) == 0 and float(value) == int(value) and int(value) >= 1):
+    if not (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            and np.isfinite(value) and float(value) == int(value) and int(value) >= 1):
         raise ValueError(f"{owner}: {name} must be a positive integer; received {value!r}.")
     return int(value)
 
@@ -386,7 +392,7 @@ def activations(net, X, layer, OutputAs="channels", MiniBatchSize=128, DataForma
                [16., 16.]], dtype=float32)
     """
     from ..layers.dense import flatten_matlab
-    names = [l.Name for l in net.Layers]
+    names = [l.Name for l in net._layers]
     if isinstance(layer, str):
         if layer not in names:
             raise ValueError(f"activations: the network has no layer named {layer!r}. Layers: {', '.join(names)}.")
@@ -396,7 +402,7 @@ def activations(net, X, layer, OutputAs="channels", MiniBatchSize=128, DataForma
     else:
         raise ValueError(f"activations: layer must be a layer name or an index from 1 to {len(names)}; "
                          f"received {layer!r}.")
-    if isinstance(net.Layers[index], OutputLayer):
+    if isinstance(net._layers[index], OutputLayer):
         raise ValueError(f"activations: {names[index]!r} is an output layer and has no activations; "
                          f"use predict for the network output.")
     mode = str(OutputAs).lower()

@@ -5,7 +5,7 @@ from .format import FileFormatError, layers_from_archive, layers_to_archive, rea
 
 
 def network_to_archive(net, arrays):
-    header = {"kind": type(net).__name__, "layers": layers_to_archive(net.Layers, arrays)}
+    header = {"kind": type(net).__name__, "layers": layers_to_archive(net._layers, arrays)}
     if isinstance(net, DAGNetwork):
         header["connections"] = [list(pair) for pair in net.connection_pairs()]
     return header
@@ -61,6 +61,7 @@ def save_checkpoint(filename, net, state, state_arrays):
 
 
 def load_checkpoint(filename, CustomLayers=None):
+    """(network, state, state arrays) of a checkpoint file written under CheckpointPath."""
     header, arrays = read_archive(filename)
     if header.get("contents") != "checkpoint":
         raise FileFormatError(f"trainNetwork: {filename!r} is a saved network, not a training checkpoint; "

@@ -125,8 +125,14 @@ def write_archive(filename, header, arrays):
 
 
 def read_archive(filename):
+    filename = os.fspath(filename)
+    if not os.path.exists(filename) and os.path.exists(filename + ".npz"):
+        filename += ".npz"  # save adds the extension, so load accepts the name without it
     try:
-        with np.load(os.fspath(filename), allow_pickle=False) as archive:
+        loaded = np.load(filename, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single array, not a .npz archive")
+        with loaded as archive:
             arrays = {key: archive[key] for key in archive.files}
     except (OSError, ValueError) as error:
         raise FileFormatError(f"load: {os.fspath(filename)!r} is not a readable minidl file ({error}).") from None

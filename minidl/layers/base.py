@@ -3,6 +3,7 @@
 A layer maps internal-layout activations: images are N×C×H×W, features N×C. Sizes are
 in MATLAB order: ``(h, w, c)`` for images and ``(c,)`` for features.
 """
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -76,6 +77,30 @@ def _short(value):
 def layer_options(owner, pairs, kwargs, defaults):
     """Parse a layer constructor's Name=Value options (``Name`` always allowed)."""
     return parse_name_value(owner, pairs, kwargs, {"Name": "", **defaults})
+
+
+def auto_or_count(owner, name, value):
+    """'auto' (any case) or a positive integer, as MATLAB's NumChannels / InputSize."""
+    if isinstance(value, str) and value.lower() == "auto":
+        return "auto"
+    if (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            and np.isfinite(value) and float(value) == int(value) and value >= 1):
+        return int(value)
+    raise OptionError(f"{owner}: {name} must be 'auto' or a positive integer; received {value!r}.")
+
+
+def factor(owner, name, value):
+    """A learn-rate or L2 factor: a finite nonnegative number."""
+    if (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            and np.isfinite(value) and value >= 0):
+        return float(value) if not float(value).is_integer() else int(value)
+    raise OptionError(f"{owner}: {name} must be a finite nonnegative number; received {value!r}.")
+
+
+def factors(owner, layer, **values):
+    """Validate and set learn-rate and L2 factor properties on ``layer``."""
+    for name, value in values.items():
+        setattr(layer, name, factor(owner, name, value))
 
 
 def as_pair(owner, name, value, minimum=1):
@@ -212,27 +237,45 @@ def check_channels(layer, input_size, expected, what="channels"):
                          f"preceding layer or leave the property unset ('auto').")
 
 
-def assign_names(layers):
-    """MATLAB's automatic names: an empty Name becomes the type's DefaultName; a name used by
-    several layers gets ``_1``, ``_2``, … on every member of the group, avoiding names users gave.
+def assign_names(layers, taken=()):
+    """MATLAB's automatic names (``iDeduceNames`` + ``makeUniqueStrings``).
 
+    A name the user gave is kept; an empty Name becomes the type's DefaultName. Deduced
+    names shared by several layers, or clashing with a name already used (a user's name or
+    one in ``taken``), get ``_1``, ``_2``, … on every member of the group, skipping used
+    names. Names users duplicated are renamed the same way, with a warning, as in MATLAB.
     Returns the list of names; the layers themselves are not changed.
     """
-    wanted = [layer.Name or layer.DefaultName for layer in layers]
-    given = {layer.Name for layer in layers if layer.Name}
+    taken = set(taken)
+    given = [layer.Name for layer in layers]
     counts = {}
-    for name in wanted:
-        counts[name] = counts.get(name, 0) + 1
-    names, taken, next_suffix = [], set(), {}
-    for layer, name in zip(layers, wanted):
-        if counts[name] == 1 and name not in taken:
+    for name in given:
+        if name:
+            counts[name] = counts.get(name, 0) + 1
+    duplicated = sorted(name for name, count in counts.items() if count > 1 or name in taken)
+    if duplicated:
+        warnings.warn(f"Layer names {duplicated} are used more than once; the layers were renamed "
+                      f"with suffixes _1, _2, ... (MATLAB's Names:DuplicatedNames).", UserWarning, stacklevel=3)
+    used = taken | {name for name in given if name and name not in duplicated}
+    wanted = [name if name and name not in duplicated else (name or layer.DefaultName)
+              for layer, name in zip(layers, given)]
+    group_size = {}
+    for name, original in zip(wanted, given):
+        if not original or original in duplicated:
+            group_size[name] = group_size.get(name, 0) + 1
+    names, next_suffix = [], {}
+    for name, original in zip(wanted, given):
+        if original and original not in duplicated:
             names.append(name)
-            taken.add(name)
+            continue
+        if group_size[name] == 1 and name not in used:
+            names.append(name)
+            used.add(name)
             continue
         suffix = next_suffix.get(name, 1)
-        while f"{name}_{suffix}" in taken or (f"{name}_{suffix}" in given and f"{name}_{suffix}" != layer.Name):
+        while f"{name}_{suffix}" in used:
             suffix += 1
         next_suffix[name] = suffix + 1
         names.append(f"{name}_{suffix}")
-        taken.add(f"{name}_{suffix}")
+        used.add(f"{name}_{suffix}")
     return names

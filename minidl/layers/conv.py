@@ -2,8 +2,8 @@
 import numpy as np
 
 from ..options import OptionError
-from .base import (Layer, Memory, as_padding, as_pair, check_channels, initial_constant,
-                   initial_weights, layer_options, learnable_array, output_hw, resolve_padding)
+from .base import (Layer, Memory, as_padding, as_pair, auto_or_count, check_channels, factors,
+                   initial_constant, initial_weights, layer_options, learnable_array, output_hw, resolve_padding)
 
 
 class Convolution2DLayer(Layer):
@@ -38,10 +38,10 @@ class Convolution2DLayer(Layer):
         self.DilationFactor = as_pair(owner, "DilationFactor", DilationFactor)
         self.Padding = as_padding(owner, Padding)
         self.PaddingMode = "same" if self.Padding == "same" else "manual"
-        self.NumChannels = NumChannels if NumChannels == "auto" else int(NumChannels)
+        self.NumChannels = auto_or_count(owner, "NumChannels", NumChannels)
         self.WeightsInitializer, self.BiasInitializer = WeightsInitializer, BiasInitializer
-        self.WeightLearnRateFactor, self.BiasLearnRateFactor = WeightLearnRateFactor, BiasLearnRateFactor
-        self.WeightL2Factor, self.BiasL2Factor = WeightL2Factor, BiasL2Factor
+        factors(owner, self, WeightLearnRateFactor=WeightLearnRateFactor, BiasLearnRateFactor=BiasLearnRateFactor,
+                WeightL2Factor=WeightL2Factor, BiasL2Factor=BiasL2Factor)
         kh, kw = self.FilterSize
         channels = None if self.NumChannels == "auto" else self.NumChannels
         if Weights is not None and np.size(Weights) and channels is None:

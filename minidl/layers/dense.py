@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..options import OptionError
-from .base import (Layer, Memory, initial_constant, initial_weights, layer_options,
+from .base import (Layer, Memory, auto_or_count, factors, initial_constant, initial_weights, layer_options,
                    learnable_array)
 
 
@@ -34,10 +34,11 @@ class FullyConnectedLayer(Layer):
             raise OptionError(f"fullyConnectedLayer: OutputSize must be a positive integer; "
                               f"received {OutputSize!r}.")
         self.OutputSize = int(OutputSize)
-        self.InputSize = InputSize if InputSize == "auto" else int(InputSize)
+        owner = "fullyConnectedLayer"
+        self.InputSize = auto_or_count(owner, "InputSize", InputSize)
         self.WeightsInitializer, self.BiasInitializer = WeightsInitializer, BiasInitializer
-        self.WeightLearnRateFactor, self.BiasLearnRateFactor = WeightLearnRateFactor, BiasLearnRateFactor
-        self.WeightL2Factor, self.BiasL2Factor = WeightL2Factor, BiasL2Factor
+        factors(owner, self, WeightLearnRateFactor=WeightLearnRateFactor, BiasLearnRateFactor=BiasLearnRateFactor,
+                WeightL2Factor=WeightL2Factor, BiasL2Factor=BiasL2Factor)
         self.Weights = learnable_array("fullyConnectedLayer", "Weights", Weights)
         if self.Weights is not None:
             if self.Weights.ndim != 2 or self.Weights.shape[0] != self.OutputSize:

@@ -16,7 +16,7 @@ import numpy as np
 from ..kernels import batchnorm as kernels
 from ..kernels import groupnorm as gn_kernels
 from ..options import OptionError, choice
-from .base import (Layer, Memory, check_channels, initial_constant, layer_options,
+from .base import (Layer, Memory, auto_or_count, check_channels, factors, initial_constant, layer_options,
                    learnable_array)
 
 
@@ -45,13 +45,15 @@ class BatchNormalizationLayer(Layer):
         self.MeanDecay = _unit_interval("MeanDecay", MeanDecay)
         self.VarianceDecay = _unit_interval("VarianceDecay", VarianceDecay)
         self.ScaleInitializer, self.OffsetInitializer = ScaleInitializer, OffsetInitializer
-        self.ScaleLearnRateFactor, self.OffsetLearnRateFactor = ScaleLearnRateFactor, OffsetLearnRateFactor
-        self.ScaleL2Factor, self.OffsetL2Factor = ScaleL2Factor, OffsetL2Factor
+        factors("batchNormalizationLayer", self, ScaleLearnRateFactor=ScaleLearnRateFactor,
+                OffsetLearnRateFactor=OffsetLearnRateFactor, ScaleL2Factor=ScaleL2Factor,
+                OffsetL2Factor=OffsetL2Factor)
         given = {"Scale": Scale, "Offset": Offset, "TrainedMean": TrainedMean,
                  "TrainedVariance": TrainedVariance}
         sizes = {int(np.size(v)) for v in given.values() if v is not None and np.size(v)}
+        NumChannels = auto_or_count("batchNormalizationLayer", "NumChannels", NumChannels)
         if NumChannels != "auto":
-            sizes.add(int(NumChannels))
+            sizes.add(NumChannels)
         if len(sizes) > 1:
             raise ValueError(f"batchNormalizationLayer: NumChannels, Scale, Offset, TrainedMean and "
                              f"TrainedVariance must agree on the channel count; received sizes {sorted(sizes)}.")

@@ -25,6 +25,10 @@ class _Pooling2DLayer(Layer):
                              f"received size {input_size}.")
         h, w, c = input_size
         self.PaddingSize = resolve_padding(self.Padding, (h, w), self.PoolSize, self.Stride)
+        (ph, pw), (top, bottom, left, right) = self.PoolSize, self.PaddingSize
+        if max(top, bottom) >= ph or max(left, right) >= pw:
+            raise ValueError(f"{self.Name}: padding {list(self.PaddingSize)} must be smaller than the pool size "
+                             f"{list(self.PoolSize)}, or some windows would hold padding only. Reduce Padding.")
         return (*output_hw(self.Name, (h, w), self.PoolSize, self.Stride, self.PaddingSize), c)
 
     def _slices(self, Ho, Wo):

@@ -44,7 +44,7 @@ def update_moving(layers, memories):
 
 def finalize_population(net, X, batch_size):
     """Set TrainedMean/TrainedVariance from one training-mode pass over all of ``X``."""
-    indices = batchnorm_indices(net.Layers)
+    indices = batchnorm_indices(net._layers)
     if not indices:
         return
     totals = {i: None for i in indices}
@@ -57,7 +57,7 @@ def finalize_population(net, X, batch_size):
             totals[i] = stats if totals[i] is None else kernels.chan_merge(*totals[i], *stats)
     for i in indices:
         count, mean, m2 = totals[i]
-        layer = net.Layers[i]
+        layer = net._layers[i]
         shape = layer.Scale.shape
         layer.TrainedMean = mean.reshape(shape).astype(np.float32)
         layer.TrainedVariance = (m2 / count).reshape(shape).astype(np.float32)

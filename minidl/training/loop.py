@@ -57,16 +57,22 @@ class RegressionTask:
 
     metric = "RMSE"
 
-    def __init__(self, output, Y, owner):
+    def __init__(self, output, Y, owner, data_format="SSCB"):
         self.output = output
+        self.data_format = data_format
         self.targets = self.encode(Y, owner)
 
     def encode(self, Y, owner):
-        Y = np.asarray(Y, dtype=np.float32)
+        try:
+            Y = np.asarray(Y, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise TypeError(f"{owner}: regression responses must be numeric (an N×R array, or "
+                            f"H×W×C×N for image responses).") from None
         if Y.ndim == 1:
             Y = Y[:, None]
-        if Y.ndim == 4:  # image responses in MATLAB layout H×W×C×N
-            Y = Y.transpose(3, 2, 0, 1)
+        if Y.ndim == 4:  # image responses, laid out like X
+            from ..graph.network import _FORMATS
+            Y = Y.transpose(_FORMATS[str(self.data_format).upper()])
         if not np.all(np.isfinite(Y)):
             raise ValueError(f"{owner}: the responses contain NaN or Inf values.")
         return np.ascontiguousarray(Y)
@@ -84,6 +90,16 @@ def encode_labels(Y, owner, classes=None):
     if Y.ndim != 1:
         raise ValueError(f"{owner}: classification labels must be a vector with one label per "
                          f"observation; received an array of size {'×'.join(map(str, Y.shape))}.")
+    if Y.dtype == object:  # e.g. a pandas column of strings
+        kinds = {type(label) for label in Y.tolist()}
+        if not kinds <= {str} and not all(issubclass(k, (int, np.integer)) for k in kinds):
+            raise TypeError(f"{owner}: labels must be all strings or all integers; received values of "
+                            f"types {sorted(k.__name__ for k in kinds)}.")
+        Y = Y.astype(str) if kinds <= {str} else Y.astype(np.int64)
+    if Y.dtype.kind == "f" and np.any(np.isnan(Y)):
+        raise ValueError(f"{owner}: the labels contain NaN; every observation needs a label.")
+    if Y.dtype.kind not in "iufUSb":
+        raise TypeError(f"{owner}: labels must be integers or strings; received an array of {Y.dtype}.")
     if classes is None:
         classes = np.unique(Y)
     lookup = {label: index for index, label in enumerate(classes.tolist())}
@@ -113,7 +129,7 @@ def _check_data(X, targets, owner):
         raise ValueError(f"{owner}: X contains NaN or Inf values; remove or replace them before training.")
 
 
-def trainNetwork(*args, ResumeFrom=None, DataFormat="SSCB"):
+def trainNetwork(*args, ResumeFrom=None, DataFormat="SSCB", CustomLayers=None):
     """``net, info = trainNetwork(X, Y, layers, options)``.
 
     X is H×W×C×N (images) or N×C (features); Y has one label per observation
@@ -151,7 +167,7 @@ def trainNetwork(*args, ResumeFrom=None, DataFormat="SSCB"):
     _check_options_against_data(options)
     rng = _rng.generator()
     if ResumeFrom is not None:
-        net, state, arrays = load_checkpoint(ResumeFrom)
+        net, state, arrays = load_checkpoint(ResumeFrom, CustomLayers)
         return Trainer(net, options, rng, DataFormat).train(X, Y, resume=(state, arrays))
     return Trainer(build_network(layers, rng), options, rng, DataFormat).train(X, Y)
 
@@ -191,8 +207,10 @@ class Trainer:
     def _prepare(self, X, Y, resume):
         net, options = self.net, self.options
         X = to_internal(X, net.input_layer, self.data_format, owner="trainNetwork")
-        task_class = ClassificationTask if isinstance(self.output, ClassificationOutputLayer) else RegressionTask
-        self.task = task_class(self.output, Y, "trainNetwork")
+        if isinstance(self.output, ClassificationOutputLayer):
+            self.task = ClassificationTask(self.output, Y, "trainNetwork")
+        else:
+            self.task = RegressionTask(self.output, Y, "trainNetwork", self.data_format)
         _check_data(X, self.task.targets, "trainNetwork")
         self.validation = None
         if options.ValidationData is not None:
@@ -200,6 +218,12 @@ class Trainer:
             Xv = to_internal(options.ValidationData[0], net.input_layer, self.data_format, owner=owner)
             Tv = self.task.encode(options.ValidationData[1], owner)
             _check_data(Xv, Tv, owner)
+            if (Xv.shape[0] == 1 and Xv.ndim == 2 and not self.moving
+                    and bn_statistics.batchnorm_indices(net._layers)):
+                raise ValueError(f"{owner}: one validation observation is too few: during 'population' "
+                                 f"training batch normalization normalizes each validation mini-batch with "
+                                 f"its own statistics, which needs at least 2 observations of feature data. "
+                                 f"Give more validation data or BatchNormalizationStatistics='moving'.")
             self.validation = (Xv, Tv)
         messages = ["Training on single CPU."]
         statistics = getattr(net.input_layer, "statistics", None)
@@ -211,14 +235,14 @@ class Trainer:
             for name, value in values.items():
                 setattr(net.input_layer, name, value)
         if self.moving and resume is None:
-            bn_statistics.start_moving(net.Layers)
+            bn_statistics.start_moving(net._layers)
         return X, messages
 
     def train(self, X, Y, resume=None):
         net, options = self.net, self.options
         X, messages = self._prepare(X, Y, resume)
         targets = self.task.targets
-        count = X.shape[0]
+        count = self.count = X.shape[0]
         batch = min(options.MiniBatchSize, count)
         per_epoch = count // batch
         total = per_epoch * options.MaxEpochs
@@ -231,12 +255,15 @@ class Trainer:
             best_layers = self._restore(s, solver, *resume)
         progress = Progress(options, self.validation is not None, total, metric=self.task.metric)
         progress.start(messages)
-        self._output_functions(dict(State="start", Epoch=s.epoch, Iteration=s.iteration,
-                                    TimeSinceStart=0.0, BaseLearnRate=s.learn_rate))
+        stop_at_start = self._output_functions(dict(State="start", Epoch=s.epoch, Iteration=s.iteration,
+                                                    TimeSinceStart=0.0, BaseLearnRate=s.learn_rate))
         self.record, self.best_layers = None, best_layers
         with _StopOnInterrupt() as interrupt:
             try:
-                reason = self._epochs(X, s, solver, progress, batch, per_epoch, total, interrupt)
+                if stop_at_start:
+                    reason = "Stopped by OutputFcn"
+                else:
+                    reason = self._epochs(X, s, solver, progress, batch, per_epoch, total, interrupt)
             except KeyboardInterrupt:
                 reason = STOPPED_MANUALLY
         return self._finish(X, s, reason, progress, batch)
@@ -273,9 +300,9 @@ class Trainer:
                           f"smaller InitialLearnRate or a GradientThreshold.", RuntimeWarning, stacklevel=4)
             return f"Training loss is {loss} at iteration {s.iteration + 1}"
         grads = net.backward(self.output.backwardLoss(scores, targets[indices]), memories)
-        update_learnables(net.Layers, grads, solver, options, s.learn_rate)
+        update_learnables(net._layers, grads, solver, options, s.learn_rate)
         if self.moving:
-            bn_statistics.update_moving(net.Layers, memories)
+            bn_statistics.update_moving(net._layers, memories)
         s.step += 1
         s.iteration += 1
         record = self.record = dict(
@@ -299,7 +326,7 @@ class Trainer:
         if record["ValidationLoss"] < s.best_loss:
             s.best_loss, s.best_iteration, s.patience = record["ValidationLoss"], s.iteration, 0
             if self.options.OutputNetwork == "best-validation-loss":
-                self.best_layers = copy.deepcopy(self.net.Layers)
+                self.best_layers = copy.deepcopy(self.net._layers)
             return None
         s.patience += 1
         return "Met validation criterion" if s.patience >= self.options.ValidationPatience else None
@@ -312,9 +339,13 @@ class Trainer:
             record["ValidationLoss"], record["ValidationMetric"] = self.validate(batch_statistics=not self.moving)
             s.history["ValidationLoss"][-1] = record["ValidationLoss"]
             s.history["ValidationMetric"][-1] = record["ValidationMetric"]
+            if record["ValidationLoss"] < s.best_loss:
+                s.best_loss, s.best_iteration = record["ValidationLoss"], s.iteration
+                if options.OutputNetwork == "best-validation-loss":
+                    self.best_layers = copy.deepcopy(net._layers)
         output_iteration = s.iteration
         if options.OutputNetwork == "best-validation-loss" and self.best_layers is not None:
-            net.Layers[:] = self.best_layers
+            net._layers[:] = self.best_layers
             output_iteration = s.best_iteration
         if not self.moving:
             # One more training-mode pass, in the last shuffle's order (MATLAB's dispatcher).
@@ -359,7 +390,10 @@ class Trainer:
                 info[key] = value
         stop = False
         for function in self.options.OutputFcn or []:
-            stop = bool(function(info)) or stop
+            result = function(info)
+            # A logical or numeric true stops training; anything else (None, a plot handle) does not.
+            if isinstance(result, (bool, np.bool_, int, float, np.number)) and bool(result):
+                stop = True
         return stop
 
     # ---- checkpoints ---------------------------------------------------------------------
@@ -388,7 +422,7 @@ class Trainer:
             state["best_layers"] = layers_to_archive(best_layers, arrays, prefix="best.L")
         try:
             save_checkpoint(filename, self.net, state, arrays)
-        except OSError as error:
+        except (OSError, ValueError) as error:
             warnings.warn(f"trainNetwork: could not write checkpoint {filename!r} ({error}); training continues.",
                           RuntimeWarning, stacklevel=3)
 
@@ -398,6 +432,9 @@ class Trainer:
                              f"use {self.options.SolverName!r}; resume with the same solver.")
         restore_solver_state(solver, state["solver_scalars"],
                              {k: v for k, v in arrays.items() if k.split(".")[0] in vars(solver)})
+        if len(arrays["order"]) != self.count:
+            raise ValueError(f"trainNetwork: the checkpoint was trained on {len(arrays['order'])} observations "
+                             f"but X has {self.count}; resume with the same training data.")
         s.order = arrays["order"]
         s.history = {key: arrays["history." + key].tolist() for key in HISTORY}
         for key in ("epoch", "step", "iteration", "learn_rate", "best_loss", "best_iteration", "patience"):

@@ -67,6 +67,12 @@ def trainingOptions(solverName, *pairs, **options):
     """
     solver = choice("trainingOptions", "the solver name", solverName, SOLVERS)
     defaults = {**_COMMON, **_SOLVER_SPECIFIC[solver]}
+    for name in list(options) + list(pairs[0::2]):
+        other = [s for s in SOLVERS if s != solver and str(name).lower() in
+                 (n.lower() for n in _SOLVER_SPECIFIC[s])]
+        if other and str(name).lower() not in (n.lower() for n in defaults):
+            raise OptionError(f"trainingOptions: {name!r} is an option of the {' and '.join(repr(s) for s in other)} "
+                              f"solver{'s' if len(other) > 1 else ''}, not of {solver!r}.")
     values = parse_name_value("trainingOptions", pairs, options, defaults)
     if values["InitialLearnRate"] is None:
         values["InitialLearnRate"] = _DEFAULT_LEARN_RATE[solver]
@@ -112,9 +118,10 @@ def _validated(v):
     v["ValidationFrequency"] = _number("ValidationFrequency", v["ValidationFrequency"], 1, integer=True)
     v["ValidationPatience"] = _number("ValidationPatience", v["ValidationPatience"], 1, integer=True,
                                       allow_inf=True)
-    if not isinstance(v["Verbose"], (bool, np.bool_, int)) or v["Verbose"] not in (0, 1):
-        raise OptionError(f"trainingOptions: Verbose must be true or false; received {v['Verbose']!r}.")
-    v["Verbose"] = bool(v["Verbose"])
+    for name in ("Verbose", "ResetInputNormalization"):
+        if not isinstance(v[name], (bool, np.bool_, int, float)) or v[name] not in (0, 1):
+            raise OptionError(f"trainingOptions: {name} must be true or false (or 1 or 0); received {v[name]!r}.")
+        v[name] = bool(v[name])
     v["VerboseFrequency"] = _number("VerboseFrequency", v["VerboseFrequency"], 1, integer=True)
     v["Plots"] = choice("trainingOptions", "Plots", v["Plots"], ("none", "training-progress"))
     v["OutputNetwork"] = choice("trainingOptions", "OutputNetwork", v["OutputNetwork"],

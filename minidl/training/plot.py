@@ -41,6 +41,14 @@ class TrainingPlot:
             self.draw()
             self.plt.pause(0.001)
 
+    def add_final_validation(self, record):
+        """Validation computed at the finish (after an early stop) joins the plot."""
+        d = self.data
+        if record.get("ValidationLoss") is not None and (not d["vit"] or d["vit"][-1] != record["Iteration"]):
+            d["vit"].append(record["Iteration"])
+            d["vmetric"].append(record["ValidationMetric"])
+            d["vloss"].append(record["ValidationLoss"])
+
     def draw(self, title=""):
         d = self.data
         for axes, train, valid in ((self.top, d["metric"], d["vmetric"]), (self.bottom, d["loss"], d["vloss"])):

@@ -68,7 +68,7 @@ class Progress:
         self.table = VerboseTable(has_validation, metric)
         self.stream = stream or sys.stdout
         self.start_time = time.perf_counter()
-        self.last_printed = 0
+        self.last_printed, self.last_printed_validated = 0, False
         self.bar = None
         self.plot = None
         if options.Plots == "training-progress":
@@ -109,6 +109,7 @@ class Progress:
         if self.verbose and (force or self.due(record["Iteration"])) and record["Iteration"] != self.last_printed:
             self._write(self.table.row(self._cells(record)))
             self.last_printed = record["Iteration"]
+            self.last_printed_validated = record.get("ValidationLoss") is not None
 
     def _cells(self, record):
         cells = [str(record["Epoch"]), str(record["Iteration"]), format_time(record["TimeSinceStart"]),
@@ -127,17 +128,21 @@ class Progress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-        if self.plot is not None:
-            saved = self.plot.finish(reason)
-            if saved and self.verbose:
-                self._write(f"Training progress plot saved to {saved}.")
         if self.verbose:
             if last_record is not None:
                 self.iteration_row_if_missing(last_record)
             self._write(self.table.rule())
             self._write(f"Training finished: {reason}.")
+        if self.plot is not None:
+            if last_record is not None:
+                self.plot.add_final_validation(last_record)
+            saved = self.plot.finish(reason)
+            if saved and self.verbose:
+                self._write(f"Training progress plot saved to {saved}.")
 
     def iteration_row_if_missing(self, record):
-        if record["Iteration"] != self.last_printed:
+        """The final row: printed again if validation was added at the finish."""
+        validated = record.get("ValidationLoss") is not None
+        if record["Iteration"] != self.last_printed or (validated and not self.last_printed_validated):
             self._write(self.table.row(self._cells(record)))
             self.last_printed = record["Iteration"]

@@ -107,7 +107,7 @@ def test_dag_gradient_with_fan_out_and_merge_matches_finite_differences():
     minidl.rng(1)
     net = residual_graph().build_network(np.random.default_rng(3))
     assert isinstance(net, minidl.DAGNetwork)
-    for layer in net.Layers:
+    for layer in net._layers:  # the live layers (net.Layers returns copies)
         for name in layer.learnables:
             setattr(layer, name, getattr(layer, name).astype(np.float64))
     rng = np.random.default_rng(4)
@@ -121,7 +121,7 @@ def test_dag_gradient_with_fan_out_and_merge_matches_finite_differences():
     scores, memories = net.forward_train(X)
     grads = net.backward(output.backwardLoss(scores, T), memories)
     for index, name in [(1, "Weights"), (2, "Scale"), (4, "Weights"), (7, "Weights")]:
-        array = getattr(net.Layers[index], name)
+        array = getattr(net._layers[index], name)
         picks = rng.choice(array.size, min(12, array.size), replace=False)
         numeric = minidl.layers.check.numerical_gradient(loss, array, picks)
         np.testing.assert_allclose(grads[index][name].reshape(-1)[picks], numeric, rtol=1e-5, atol=1e-8)
@@ -225,3 +225,31 @@ def test_assemble_network_requires_every_learnable_and_statistic():
         minidl.assembleNetwork(layers)
     with pytest.raises(minidl.NetworkValidationError, match="^assembleNetwork: the network is invalid"):
         minidl.assembleNetwork(layers[:2] + layers[3:])
+
+
+def test_user_names_are_kept_and_duplicates_warned():
+    lgraph = minidl.layerGraph([minidl.imageInputLayer([4, 4, 1]), minidl.fullyConnectedLayer(4, Name="fc"),
+                                minidl.fullyConnectedLayer(3)])
+    assert [l.Name for l in lgraph.Layers] == ["imageinput", "fc", "fc_1"]
+    with pytest.warns(UserWarning, match=r"\['a'\] are used more than once"):
+        lgraph = minidl.layerGraph([minidl.reluLayer(Name="a"), minidl.reluLayer(Name="a")])
+    assert [l.Name for l in lgraph.Layers] == ["a_1", "a_2"]
+    lgraph = minidl.layerGraph([minidl.convolution2dLayer(1, 1, Name="conv_1")])
+    lgraph = minidl.addLayers(lgraph, [minidl.convolution2dLayer(1, 1), minidl.convolution2dLayer(1, 1),
+                                       minidl.convolution2dLayer(1, 1, Name="conv_3")])
+    assert [l.Name for l in lgraph.Layers] == ["conv_1", "conv_2", "conv_4", "conv_3"]
+
+
+def test_replace_layer_errors_name_replace_layer():
+    lgraph = residual_graph()
+    with pytest.raises(ValueError, match="^replaceLayer: a layer named 'fc' is already in the graph"):
+        minidl.replaceLayer(lgraph, "relu_2", minidl.reluLayer(Name="fc"))
+    with pytest.raises(ValueError, match="^replaceLayer: the replacement must contain at least one layer"):
+        minidl.replaceLayer(lgraph, "relu_2", [])
+
+
+def test_network_layers_are_copies():
+    net = residual_graph().build_network(np.random.default_rng(0))
+    layers = net.Layers
+    layers[1].Weights *= 0
+    assert np.any(net.Layers[1].Weights != 0)

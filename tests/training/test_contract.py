@@ -311,3 +311,69 @@ def test_sigint_requests_a_stop_after_the_current_iteration():
     net, info = minidl.trainNetwork(X, Y, layers(), options(OutputFcn=send_sigint))
     assert len(info.TrainingLoss) == 2 and info.StopReason.startswith("Stopped manually")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_object_string_labels_train_and_save(tmp_path):
+    X, Y = data()
+    labels = np.array(["cat", "dog"] * 32, dtype=object)
+    net, _ = minidl.trainNetwork(X, labels, layers(), options(MaxEpochs=1, CheckpointPath=str(tmp_path)))
+    again = minidl.load(minidl.save(tmp_path / "net", net))  # load finds net.npz too
+    assert list(again.net.Layers[-1].Classes) == ["cat", "dog"]
+
+
+@pytest.mark.parametrize("labels,message", [
+    ([None, 1] * 32, "labels must be all strings or all integers"),
+    (np.r_[np.arange(63) % 2, np.nan], "labels contain NaN"),
+])
+def test_bad_labels_get_clear_errors(labels, message):
+    X, _ = data()
+    with pytest.raises((TypeError, ValueError), match=message):
+        minidl.trainNetwork(X, labels, layers(), options(MaxEpochs=1))
+
+
+def test_resume_with_different_data_is_refused(tmp_path):
+    X, Y = data(40)
+    minidl.trainNetwork(X, Y, layers(), options(MaxEpochs=2, CheckpointPath=str(tmp_path)))
+    checkpoint = glob.glob(os.path.join(tmp_path, "*.npz"))[0]
+    with pytest.raises(ValueError, match="trained on 40 observations but X has 30"):
+        minidl.trainNetwork(X[..., :30], Y[:30], layers(), options(MaxEpochs=2), ResumeFrom=checkpoint)
+
+
+def test_best_validation_includes_the_validation_at_the_finish():
+    X, Y = data()
+    _, info = minidl.trainNetwork(X, Y, layers(), options(
+        MaxEpochs=10, ValidationData=data(32, seed=1), ValidationFrequency=4, InitialLearnRate=0.3,
+        OutputNetwork="best-validation-loss", OutputFcn=lambda i: i.Iteration == 6))
+    validated = np.flatnonzero(~np.isnan(info.ValidationLoss))
+    assert validated.tolist() == [0, 3, 5]
+    assert info.OutputNetworkIteration == validated[np.argmin(info.ValidationLoss[validated])] + 1
+
+
+def test_option_validation_messages():
+    with pytest.raises(ValueError, match="'Epsilon' is an option of the 'adam' and 'rmsprop' solvers, not of 'sgdm'"):
+        minidl.trainingOptions("sgdm", Epsilon=1e-8)
+    with pytest.raises(ValueError, match="ResetInputNormalization must be true or false"):
+        minidl.trainingOptions("sgdm", ResetInputNormalization="false")
+
+
+def test_output_function_can_stop_at_start():
+    X, Y = data()
+    _, info = minidl.trainNetwork(X, Y, layers(), options(OutputFcn=lambda i: i.State == "start"))
+    assert len(info.TrainingLoss) == 0 and info.StopReason == "Stopped by OutputFcn"
+
+
+def test_image_regression_responses_follow_data_format():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6, 2, 4, 4)).astype(np.float32)  # BCSS
+    Y = 2 * X[:, :1]
+    layer_list = [minidl.imageInputLayer([4, 4, 2], Normalization="none"), minidl.convolution2dLayer(1, 1),
+                  minidl.regressionLayer()]
+    net, info = minidl.trainNetwork(X, Y, layer_list, options(MaxEpochs=2, MiniBatchSize=3), DataFormat="BCSS")
+    assert len(info.TrainingRMSE) == 4
+
+
+def test_pooling_padding_must_be_smaller_than_the_pool():
+    with pytest.raises(ValueError, match=r"padding \[1, 1, 1, 1\] must be smaller than the pool size"):
+        minidl.analyzeNetwork([minidl.imageInputLayer([4, 4, 1]), minidl.maxPooling2dLayer(1, Padding=1),
+                               minidl.fullyConnectedLayer(2), minidl.softmaxLayer(),
+                               minidl.classificationLayer()], Print=False).raise_errors("test")
