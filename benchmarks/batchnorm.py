@@ -246,15 +246,17 @@ _STARTUP = textwrap.dedent("""
     from numba import njit
     t1 = time.perf_counter()
     import numpy as np
-    from minidl.kernels import batchnorm as bn
     t2 = time.perf_counter()
+    from minidl.kernels import batchnorm as bn
+    t3 = time.perf_counter()
 
     @njit(cache=True)
     def _trivial(v):
         return v + 1
 
-    out = {"import numba": t1 - t0, "import minidl.kernels.batchnorm": t2 - t1}
-    if sys.argv[1] == "init-first":
+    out = {"import numba": t1 - t0, "import minidl.kernels.batchnorm": t3 - t2}
+    mode, only = sys.argv[1], sys.argv[2:]
+    if mode == "init-first":
         t = time.perf_counter()
         _trivial(1)
         out["Numba's one-time initialisation (first call of any cached function)"] = time.perf_counter() - t
@@ -265,32 +267,38 @@ _STARTUP = textwrap.dedent("""
              ("bn_inference", lambda: bn.bn_inference(x, one, zero)),
              ("bn_stats", lambda: bn.bn_stats(x))]
     for name, call in calls:
+        if only and name not in only:
+            continue
         t = time.perf_counter()
         call()
         out[name] = time.perf_counter() - t
     print(json.dumps(out))
 """)
 
+KERNELS = ("bn_forward_train", "bn_backward", "bn_inference", "bn_stats")
+
 
 def startup_times():
-    """Cold compile (fresh NUMBA_CACHE_DIR) and first calls with that cache warm, in
-    fresh processes; float32 images, the specialisation a CNN uses first."""
+    """In fresh processes, float32 images (the specialisation a CNN uses first):
+    cold compile of each kernel alone (its own empty NUMBA_CACHE_DIR, so shared
+    helpers are compiled again for each), then first calls with a warm cache."""
     import json
 
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "startup.py"
         script.write_text(_STARTUP)
-        env = dict(os.environ, NUMBA_CACHE_DIR=str(Path(tmp) / "cache"),
-                   PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
 
-        def run(mode):
-            out = subprocess.run([sys.executable, str(script), mode], env=env, cwd=ROOT,
+        def run(cache, *args):
+            env = dict(os.environ, NUMBA_CACHE_DIR=str(Path(tmp) / cache),
+                       PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+            out = subprocess.run([sys.executable, str(script), *args], env=env, cwd=ROOT,
                                  capture_output=True, text=True, check=True)
             return json.loads(out.stdout)
 
-        cold = run("init-first")
-        warm = [run("direct") for _ in range(3)]
-        warm_init = [run("init-first") for _ in range(3)]
+        cold = {name: run(f"cold-{name}", "init-first", name)[name] for name in KERNELS}
+        run("warm", "init-first")  # fills the cache used below
+        warm = [run("warm", "direct") for _ in range(3)]
+        warm_init = [run("warm", "init-first") for _ in range(3)]
     med = lambda runs, key: float(np.median([r[key] for r in runs]))  # noqa: E731
     return cold, {k: med(warm, k) for k in warm[0]}, {k: med(warm_init, k) for k in warm_init[0]}
 
@@ -415,13 +423,15 @@ def write_report(path, rows, threads, stream, stream_before, stream_after, load_
         "",
         "## Start-up",
         "",
-        "Fresh processes, float32 image kernels (one specialisation each).",
+        "Fresh processes, float32 image kernels (one specialisation each); medians of "
+        "three processes for the warm-cache rows. `import minidl.kernels.batchnorm` "
+        "includes the `minidl` package's own `__init__`.",
         "",
         "| what | ms |",
         "|---|---:|",
     ]
-    for name in ("bn_forward_train", "bn_backward", "bn_inference", "bn_stats"):
-        lines.append(f"| cold compile + first call of `{name}` (empty `NUMBA_CACHE_DIR`) "
+    for name in KERNELS:
+        lines.append(f"| cold: compile + first call of `{name}` alone (empty `NUMBA_CACHE_DIR`) "
                      f"| {cold[name] * 1e3:.0f} |")
     for key, value in warm.items():
         if key.startswith("bn_"):
