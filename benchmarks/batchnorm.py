@@ -414,7 +414,13 @@ def write_report(path, rows, threads, stream, stream_before, stream_after, load_
         "autograd (backward = `y.backward(dy)` after an untimed forward), inference under "
         "`no_grad` with running statistics. Bandwidth counts x-sized arrays moved per call: "
         "forward 3 (x for the statistics, then x in and y out), backward 5 (x, dy; then x, "
-        "dy in, dx out), forward+backward 8, inference 2; divided by the time.",
+        "dy in, dx out), forward+backward 8, inference 2; divided by the time. The gap "
+        "between the *minidl* and *kernel* columns is the fresh output array: NumPy gets "
+        "new pages from the operating system for large arrays, which it zeroes on first "
+        "touch (with transparent huge pages on `madvise`, after compacting memory when "
+        "no huge page is free); in forward+backward y is still alive when dx is "
+        "allocated, as in training, so both are fresh. A caller that reuses buffers "
+        "sees the *kernel* column.",
         "",
         "| shape (N, C, H, W) | pass | minidl ms | kernel ms | NumPy twin ms | PyTorch ms "
         "| minidl / PyTorch | minidl GB/s | % of stream | kernel % of stream |",

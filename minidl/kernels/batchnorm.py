@@ -601,7 +601,8 @@ def _group(N, C, HW):
     R = max(1, CHUNK // HW)
     P = -(-HW // min(HW, CHUNK))
     G = max(1, min(C, SPAN // HW)) if P == 1 and HW <= SMALL_RUN else C
-    while G > 1 and -(-N // R) * P * -(-C // G) < 4 * get_num_threads():
+    tasks = 4 * get_num_threads()
+    while G > 1 and -(-N // R) * P * -(-C // G) < tasks:
         G = -(-G // 2)
     return G
 
