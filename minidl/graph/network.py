@@ -222,6 +222,8 @@ def to_internal(X, input_layer, DataFormat="SSCB", owner="predict"):
     X = np.asarray(X)
     if not np.issubdtype(X.dtype, np.number) and X.dtype != bool:
         raise TypeError(f"{owner}: X must be numeric; received an array of {X.dtype}.")
+    if str(DataFormat).upper() not in _FORMATS:
+        raise ValueError(f"{owner}: DataFormat must be 'SSCB', 'BCSS' or 'BSSC'; received {DataFormat!r}.")
     if isinstance(input_layer, ImageInputLayer):
         h, w, c = input_layer.InputSize
         fmt = str(DataFormat).upper()
@@ -250,9 +252,13 @@ def to_internal(X, input_layer, DataFormat="SSCB", owner="predict"):
     return np.ascontiguousarray(internal, dtype=np.float32)
 
 
-def from_internal(Y):
-    """Internal outputs → MATLAB layout: N×K stays, N×C×H×W becomes H×W×C×N."""
-    return Y if Y.ndim == 2 else np.ascontiguousarray(Y.transpose(2, 3, 1, 0))
+def from_internal(Y, DataFormat="SSCB"):
+    """Internal outputs → the caller's layout: N×K stays; N×C×H×W becomes H×W×C×N ('SSCB'),
+    stays N×C×H×W ('BCSS') or becomes N×H×W×C ('BSSC')."""
+    if Y.ndim == 2:
+        return Y
+    order = {"SSCB": (2, 3, 1, 0), "BCSS": (0, 1, 2, 3), "BSSC": (0, 2, 3, 1)}[str(DataFormat).upper()]
+    return np.ascontiguousarray(Y.transpose(order))
 
 
 def _batches(count, size):
@@ -276,7 +282,7 @@ def predict(net, X, MiniBatchSize=128, DataFormat="SSCB", ExecutionEnvironment="
     X = to_internal(X, net.input_layer, DataFormat)
     size = _positive_int("predict", "MiniBatchSize", MiniBatchSize)
     parts = [net.predict_internal(X[batch]) for batch in _batches(X.shape[0], size)]
-    return from_internal(np.concatenate(parts) if parts else net.predict_internal(X))
+    return from_internal(np.concatenate(parts) if parts else net.predict_internal(X), DataFormat)
 
 
 def classify(net, X, MiniBatchSize=128, DataFormat="SSCB", ExecutionEnvironment="auto"):
@@ -417,4 +423,4 @@ def activations(net, X, layer, OutputAs="channels", MiniBatchSize=128, DataForma
         return np.ascontiguousarray(flatten_matlab(Z).T)
     if Z.ndim == 2 and isinstance(net.input_layer, ImageInputLayer):
         Z = Z[:, :, None, None]
-    return from_internal(Z)
+    return from_internal(Z, DataFormat)

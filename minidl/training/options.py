@@ -16,6 +16,10 @@ _COMMON = {
     "BatchNormalizationStatistics": "population", "ResetInputNormalization": True,
     "CheckpointPath": "", "CheckpointFrequency": 1, "CheckpointFrequencyUnit": "epoch",
     "ExecutionEnvironment": "auto", "OutputFcn": None,
+    # Accepted so that MATLAB code runs unchanged; they do not apply to in-memory arrays on the
+    # CPU (no sequences, no datastores, no parallel workers), so they have no effect.
+    "SequenceLength": "longest", "SequencePaddingValue": 0, "SequencePaddingDirection": "right",
+    "DispatchInBackground": False, "WorkerLoad": None, "PreprocessingEnvironment": "serial",
 }
 _SOLVER_SPECIFIC = {
     "sgdm": {"Momentum": 0.9},

@@ -377,3 +377,26 @@ def test_pooling_padding_must_be_smaller_than_the_pool():
         minidl.analyzeNetwork([minidl.imageInputLayer([4, 4, 1]), minidl.maxPooling2dLayer(1, Padding=1),
                                minidl.fullyConnectedLayer(2), minidl.softmaxLayer(),
                                minidl.classificationLayer()], Print=False).raise_errors("test")
+
+
+def test_matlab_options_without_effect_are_accepted():
+    o = minidl.trainingOptions("sgdm", SequenceLength="longest", DispatchInBackground=False,
+                               PreprocessingEnvironment="serial")
+    assert o.SequenceLength == "longest"
+
+
+def test_predict_answers_in_the_callers_data_format():
+    rng = np.random.default_rng(0)
+    layer_list = [minidl.imageInputLayer([4, 5, 2], Normalization="none"),
+                  minidl.convolution2dLayer(1, 3, Weights=rng.standard_normal((1, 1, 2, 3)), Bias=np.zeros((1, 1, 3))),
+                  minidl.regressionLayer()]
+    net = minidl.assembleNetwork(layer_list)
+    X = rng.standard_normal((4, 5, 2, 6)).astype(np.float32)
+    sscb = minidl.predict(net, X)
+    assert sscb.shape == (4, 5, 3, 6)
+    np.testing.assert_array_equal(minidl.predict(net, X.transpose(3, 2, 0, 1), DataFormat="BCSS"),
+                                  sscb.transpose(3, 2, 0, 1))
+    np.testing.assert_array_equal(minidl.predict(net, X.transpose(3, 0, 1, 2), DataFormat="BSSC"),
+                                  sscb.transpose(3, 0, 1, 2))
+    with pytest.raises(ValueError, match="DataFormat must be 'SSCB', 'BCSS' or 'BSSC'"):
+        minidl.predict(net, X, DataFormat="CB")
