@@ -408,19 +408,19 @@ def write_report(path, rows, threads, stream, stream_before, stream_after, load_
         f"involuntary context switches); {len(DISTURBED)} of the measurements below had "
         "fewer than 3 such calls and use the median of all calls instead. "
         "*minidl* calls the public kernels (`bn_forward_train`, `bn_backward`, "
-        "`bn_inference`), which allocate their output; *kernel* calls the Numba functions "
-        "behind them with a preallocated output. *NumPy twin* is `minidl.kernels.reference` "
+        "`bn_inference`), which return a recycled output array once the caller has released "
+        "the previous one (a fresh large array costs a page fault per page), as in a training "
+        "loop; *kernel* calls the Numba functions behind them with a preallocated output. *NumPy twin* is `minidl.kernels.reference` "
         "(float64 maths). *PyTorch* is `torch.nn.functional.batch_norm`: training=True with "
         "autograd (backward = `y.backward(dy)` after an untimed forward), inference under "
         "`no_grad` with running statistics. Bandwidth counts x-sized arrays moved per call: "
         "forward 3 (x for the statistics, then x in and y out), backward 5 (x, dy; then x, "
-        "dy in, dx out), forward+backward 8, inference 2; divided by the time. The gap "
-        "between the *minidl* and *kernel* columns is the fresh output array: NumPy gets "
-        "new pages from the operating system for large arrays, which it zeroes on first "
-        "touch (with transparent huge pages on `madvise`, after compacting memory when "
-        "no huge page is free); in forward+backward y is still alive when dx is "
-        "allocated, as in training, so both are fresh. A caller that reuses buffers "
-        "sees the *kernel* column.",
+        "dy in, dx out), forward+backward 8, inference 2; divided by the time. Any gap "
+        "left between the *minidl* and *kernel* columns is Python dispatch and, on the "
+        "first calls, fresh pages: NumPy gets new pages from the operating system for "
+        "large arrays, which it zeroes on first touch; minidl keeps up to three released "
+        "outputs per shape to avoid that (in forward+backward y is still alive when dx "
+        "is requested, as in training).",
         "",
         "| shape (N, C, H, W) | pass | minidl ms | kernel ms | NumPy twin ms | PyTorch ms "
         "| minidl / PyTorch | minidl GB/s | % of stream | kernel % of stream |",

@@ -45,6 +45,8 @@ All Numba functions take flat 1-D views plus the shape, and float64 per-channel
 vectors, so each compiles at most twice (float32 and float64 data).
 """
 
+import sys
+
 import numpy as np
 from numba import get_num_threads, njit, prange
 
@@ -607,6 +609,32 @@ def _group(N, C, HW):
     return G
 
 
+_RECYCLED = {}          # (shape, dtype) -> outputs handed out earlier, kept for reuse
+_RECYCLE_MIN_BYTES = 1 << 20
+_RECYCLE_SLOTS = 3
+
+
+def _output(shape, dtype):
+    """An uninitialised output array, reusing an earlier output nobody references any more.
+
+    A fresh large array costs the operating system one page fault per page on first touch,
+    which for tens of MB takes longer than the kernel itself. Training and inference ask for
+    the same shapes again and again, so a few such arrays are kept and handed out again once
+    the caller has let go of them (no view or reference left: only this cache holds them).
+    """
+    dtype = np.dtype(dtype)
+    if int(np.prod(shape)) * dtype.itemsize < _RECYCLE_MIN_BYTES:
+        return np.empty(shape, dtype)
+    slots = _RECYCLED.setdefault((tuple(shape), dtype.str), [])
+    for array in slots:
+        if sys.getrefcount(array) <= 3:  # the list, the loop variable and getrefcount's argument
+            return array
+    array = np.empty(shape, dtype)
+    if len(slots) < _RECYCLE_SLOTS:
+        slots.append(array)
+    return array
+
+
 def bn_forward_train(x, scale, offset, epsilon, relu=False):
     """Training forward: batch statistics, normalize, scale, shift (and ReLU).
 
@@ -617,8 +645,7 @@ def bn_forward_train(x, scale, offset, epsilon, relu=False):
     mean and var float64 of length C.
     """
     scale, offset, eps, relu = _vec(scale), _vec(offset), float(epsilon), bool(relu)
-    # numpy's allocator (not Numba's) asks for huge pages on large arrays: fewer faults.
-    y = np.empty(x.shape, x.dtype)
+    y = _output(x.shape, x.dtype)
     if x.ndim == 4:
         N, C = x.shape[:2]
         mean, var = _forward_nchw(x.reshape(-1), N, C, _hw(x), scale, offset, eps, relu,
@@ -642,7 +669,7 @@ def bn_backward(dy, x, mean, var, scale, offset, epsilon, relu=False):
     mean, var = _vec(mean), _vec(var)
     scale, offset, eps, relu = _vec(scale), _vec(offset), float(epsilon), bool(relu)
     dy = np.ascontiguousarray(dy, dtype=x.dtype)
-    dx = np.empty(x.shape, x.dtype)
+    dx = _output(x.shape, x.dtype)
     if x.ndim == 4:
         N, C = x.shape[:2]
         dscale, doffset = _backward_nchw(dy.reshape(-1), x.reshape(-1), N, C, _hw(x), mean,
@@ -659,7 +686,7 @@ def bn_inference(x, a, b, relu=False):
     """Folded inference: y = a[c]*x + b[c], then max(y, 0) if relu; x's dtype."""
     a, b, relu = _vec(a), _vec(b), bool(relu)
     zero = np.zeros(a.size)
-    y = np.empty(x.shape, x.dtype)
+    y = _output(x.shape, x.dtype)
     if x.ndim == 4:
         N, C = x.shape[:2]
         _affine_nchw(x.reshape(-1), N, C, _hw(x), a, zero, b, relu, y.reshape(-1))

@@ -348,3 +348,20 @@ def test_repeated_calls_are_bit_identical():
             assert u.tobytes() == w.tobytes()
         for u, w in zip(bn.bn_backward(dy, x, first[1], first[2], scale, offset, EPS), back):
             assert u.tobytes() == w.tobytes()
+
+
+def test_recycled_outputs_are_never_shared_while_referenced(bn_warm):
+    """Large outputs are reused only once nothing references them (no view, no name)."""
+    x = np.random.default_rng(0).standard_normal((8, 4, 128, 128)).astype(np.float32)
+    scale, offset = np.ones(4), np.zeros(4)
+    y1, _, _ = bn.bn_forward_train(x, scale, offset, 1e-5)
+    view = y1[:, :1]
+    expected = y1.copy()
+    y2, _, _ = bn.bn_forward_train(x * 2, scale, offset, 1e-5)
+    assert not np.shares_memory(y1, y2)
+    np.testing.assert_array_equal(y1, expected)
+    addresses = {y1.__array_interface__["data"][0], y2.__array_interface__["data"][0]}
+    del y1, view, y2
+    y3, _, _ = bn.bn_forward_train(x, scale, offset, 1e-5)
+    assert y3.__array_interface__["data"][0] in addresses  # released memory is handed out again
+    np.testing.assert_array_equal(y3, expected)
