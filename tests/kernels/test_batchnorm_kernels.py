@@ -1,23 +1,19 @@
 """Batch-norm kernels: Numba vs NumPy twin, gradients, fused ReLU, Chan merge,
 stability, and bit-identical results under any thread count."""
 
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kernel_cases import assert_close, kernel_data, run_python
 from minidl.kernels import batchnorm as bn
 from minidl.kernels import reference as ref
 
 pytestmark = pytest.mark.usefixtures("bn_warm")
 
-ROOT = Path(__file__).resolve().parents[2]
 EPS = 1e-5
 
 # Images: odd sizes, C = 1, a single element per channel, and channels of more than
@@ -27,24 +23,8 @@ SHAPES = [(2, 3, 4, 5), (3, 1, 7, 9), (1, 4, 1, 1), (5, 2, 41, 43), (3, 2, 64, 6
           (7, 5), (1, 3), (300, 1), (2000, 33), (5000, 7)]
 
 
-def _data(shape, dtype, seed=0, loc=0.5, spread=2.0):
-    rng = np.random.default_rng(seed)
-    C = shape[1]
-    x = (rng.standard_normal(shape) * spread + loc).astype(dtype)
-    dy = rng.standard_normal(shape).astype(dtype)
-    scale = rng.uniform(0.5, 2.0, C) * rng.choice([-1.0, 1.0], C)
-    offset = rng.standard_normal(C)
-    return x, dy, scale, offset
 
 
-def _close(got, want, dtype):
-    """float64: a few ulps of float64. float32: one or two float32 ulps of the output,
-    relative to the largest value (the outputs are float64 maths rounded once)."""
-    got = np.asarray(got, np.float64)
-    want = np.asarray(want, np.float64)
-    scale = max(1.0, float(np.abs(want).max(initial=0.0)))
-    rtol = 1e-10 if dtype == np.float64 else 3e-7
-    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * scale)
 
 
 # ---------------------------------------------------------------- kernel vs twin
@@ -53,37 +33,37 @@ def _close(got, want, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_kernels_match_twins(shape, dtype, relu):
-    x, dy, scale, offset = _data(shape, dtype)
+    x, dy, scale, offset = kernel_data(shape, dtype)
 
     y, mean, var = bn.bn_forward_train(x, scale, offset, EPS, relu=relu)
     y_r, mean_r, var_r = ref.bn_forward_train(x, scale, offset, EPS, relu=relu)
     assert y.dtype == dtype and y.shape == shape and y.flags.c_contiguous
     assert mean.dtype == var.dtype == np.float64 and mean.shape == (shape[1],)
-    _close(mean, mean_r, np.float64)
-    _close(var, var_r, np.float64)
-    _close(y, y_r, dtype)
+    assert_close(mean, mean_r, np.float64)
+    assert_close(var, var_r, np.float64)
+    assert_close(y, y_r, dtype)
 
     dx, dscale, doffset = bn.bn_backward(dy, x, mean, var, scale, offset, EPS, relu=relu)
     dx_r, dscale_r, doffset_r = ref.bn_backward(dy, x, mean, var, scale, offset, EPS, relu=relu)
     assert dx.dtype == dtype and dx.shape == shape
     assert dscale.dtype == doffset.dtype == np.float64
-    _close(dx, dx_r, dtype)
-    _close(dscale, dscale_r, np.float64)
-    _close(doffset, doffset_r, np.float64)
+    assert_close(dx, dx_r, dtype)
+    assert_close(dscale, dscale_r, np.float64)
+    assert_close(doffset, doffset_r, np.float64)
 
     a, b = bn.bn_fold(scale, offset, mean, var, EPS)
     a_r, b_r = ref.bn_fold(scale, offset, mean, var, EPS)
-    _close(a, a_r, np.float64)
-    _close(b, b_r, np.float64)
+    assert_close(a, a_r, np.float64)
+    assert_close(b, b_r, np.float64)
     yi = bn.bn_inference(x, a, b, relu=relu)
     assert yi.dtype == dtype and yi.shape == shape
-    _close(yi, ref.bn_inference(x, a, b, relu=relu), dtype)
+    assert_close(yi, ref.bn_inference(x, a, b, relu=relu), dtype)
 
     count, mean_s, m2 = bn.bn_stats(x)
     count_r, mean_sr, m2_r = ref.bn_stats(x)
     assert count == count_r == x.size // shape[1]
-    _close(mean_s, mean_sr, np.float64)
-    _close(m2, m2_r, np.float64)
+    assert_close(mean_s, mean_sr, np.float64)
+    assert_close(m2, m2_r, np.float64)
 
 
 @settings(deadline=None, max_examples=30)
@@ -93,17 +73,17 @@ def test_kernels_match_twins(shape, dtype, relu):
 def test_kernels_match_twins_random(n, c, h, w, images, double, relu, seed, loc):
     shape = (n, c, h, w) if images else (n * h * w, c)
     dtype = np.float64 if double else np.float32
-    x, dy, scale, offset = _data(shape, dtype, seed, loc=loc)
+    x, dy, scale, offset = kernel_data(shape, dtype, seed, loc=loc)
     y, mean, var = bn.bn_forward_train(x, scale, offset, EPS, relu)
     y_r, mean_r, var_r = ref.bn_forward_train(x, scale, offset, EPS, relu)
-    _close(mean, mean_r, np.float64)
+    assert_close(mean, mean_r, np.float64)
     np.testing.assert_allclose(var, var_r, rtol=1e-9, atol=1e-12 * (1 + loc * loc))
-    _close(y, y_r, dtype)
+    assert_close(y, y_r, dtype)
     dx, dscale, doffset = bn.bn_backward(dy, x, mean, var, scale, offset, EPS, relu)
     dx_r, dscale_r, doffset_r = ref.bn_backward(dy, x, mean, var, scale, offset, EPS, relu)
-    _close(dx, dx_r, dtype)
-    _close(dscale, dscale_r, np.float64)
-    _close(doffset, doffset_r, np.float64)
+    assert_close(dx, dx_r, dtype)
+    assert_close(dscale, dscale_r, np.float64)
+    assert_close(doffset, doffset_r, np.float64)
 
 
 _NO_JIT_SCRIPT = textwrap.dedent("""
@@ -139,17 +119,10 @@ _NO_JIT_SCRIPT = textwrap.dedent("""
 """)
 
 
-def _run(script, **env):
-    full_env = dict(os.environ, **env)
-    full_env["PYTHONPATH"] = os.pathsep.join([str(ROOT), full_env.get("PYTHONPATH", "")])
-    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=full_env,
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
 
 
 def test_kernels_match_twins_without_jit():
-    assert _run(_NO_JIT_SCRIPT, NUMBA_DISABLE_JIT="1").strip() == "ok"
+    assert run_python(_NO_JIT_SCRIPT, NUMBA_DISABLE_JIT="1").strip() == "ok"
 
 
 # ---------------------------------------------------------------- gradients
@@ -159,7 +132,7 @@ def test_kernels_match_twins_without_jit():
 def test_backward_matches_finite_differences(shape, relu):
     """Loss L = sum(G*y) with random G (sum(y) alone has a zero gradient through
     the normalization and would hide errors)."""
-    x, G, scale, offset = _data(shape, np.float64, seed=3)
+    x, G, scale, offset = kernel_data(shape, np.float64, seed=3)
 
     def loss(x, scale, offset):
         return float(np.sum(G * bn.bn_forward_train(x, scale, offset, EPS, relu)[0]))
@@ -195,7 +168,7 @@ def test_fused_relu_is_bitwise_unfused_bn_then_relu(shape, dtype):
     by (y > 0) and running the plain backward. The kernel masks on the float64
     pre-activation; y > 0 on the rounded output agrees unless a positive
     pre-activation underflows the output dtype (below 1e-45 in float32)."""
-    x, dy, scale, offset = _data(shape, dtype, seed=5)
+    x, dy, scale, offset = kernel_data(shape, dtype, seed=5)
     y, mean, var = bn.bn_forward_train(x, scale, offset, EPS)
     y_relu, mean_relu, var_relu = bn.bn_forward_train(x, scale, offset, EPS, relu=True)
     assert np.array_equal(y_relu, np.maximum(y, 0))
@@ -217,7 +190,7 @@ def test_fused_relu_is_bitwise_unfused_bn_then_relu(shape, dtype):
 
 @pytest.mark.parametrize("shape", [(7, 3, 5, 6), (5, 2, 41, 43), (301, 4)])
 def test_chan_merge_of_two_parts_equals_whole(shape):
-    x = _data(shape, np.float64, seed=7, loc=50.0)[0]
+    x = kernel_data(shape, np.float64, seed=7, loc=50.0)[0]
     count, mean, m2 = bn.bn_stats(x)
     for cut in (1, shape[0] // 3, shape[0] - 1):
         merged = bn.chan_merge(*bn.bn_stats(x[:cut]), *bn.bn_stats(x[cut:]))
@@ -232,7 +205,7 @@ def test_chan_merge_of_two_parts_equals_whole(shape):
 def test_chan_merge_into_empty_and_batch_by_batch():
     """The population pass: start from count 0 and merge batches (the last one
     partial); the result is the biased variance over everything."""
-    x = _data((50, 3, 4, 4), np.float32, seed=8, loc=-3.0)[0]
+    x = kernel_data((50, 3, 4, 4), np.float32, seed=8, loc=-3.0)[0]
     C = x.shape[1]
     count, mean, m2 = 0, np.zeros(C), np.zeros(C)
     first = bn.bn_stats(x[:16])
@@ -248,7 +221,7 @@ def test_chan_merge_into_empty_and_batch_by_batch():
 
 
 def test_forward_statistics_are_biased_and_consistent_with_stats():
-    x = _data((4, 3, 5, 5), np.float64, seed=9)[0]
+    x = kernel_data((4, 3, 5, 5), np.float64, seed=9)[0]
     _, mean, var = bn.bn_forward_train(x, np.ones(3), np.zeros(3), EPS)
     count, mean_s, m2 = bn.bn_stats(x)
     np.testing.assert_array_equal(mean, mean_s)
@@ -314,9 +287,9 @@ _HASH_SCRIPT = textwrap.dedent("""
 
 
 def test_bit_identical_across_thread_counts_and_runs():
-    one = _run(_HASH_SCRIPT, NUMBA_NUM_THREADS="1")
-    two = _run(_HASH_SCRIPT, NUMBA_NUM_THREADS="2")
-    again = _run(_HASH_SCRIPT, NUMBA_NUM_THREADS="2")
+    one = run_python(_HASH_SCRIPT, NUMBA_NUM_THREADS="1")
+    two = run_python(_HASH_SCRIPT, NUMBA_NUM_THREADS="2")
+    again = run_python(_HASH_SCRIPT, NUMBA_NUM_THREADS="2")
     assert one == two == again and len(one.strip()) == 64
 
 
@@ -324,7 +297,7 @@ def test_bit_identical_across_thread_counts_and_runs():
 def test_task_grouping_does_not_change_a_bit(shape):
     """The channels-per-task count follows the thread count; the chunks and their
     arithmetic must not."""
-    x, dy, scale, offset = _data(shape, np.float32, seed=13)
+    x, dy, scale, offset = kernel_data(shape, np.float32, seed=13)
     N, C, H, W = shape
     xf, gf = x.reshape(-1), dy.reshape(-1)
     mean, m2 = bn._moments_nchw(xf, N, C, H * W, 1)
@@ -340,7 +313,7 @@ def test_task_grouping_does_not_change_a_bit(shape):
 
 
 def test_repeated_calls_are_bit_identical():
-    x, dy, scale, offset = _data((4, 3, 70, 70), np.float32, seed=12)
+    x, dy, scale, offset = kernel_data((4, 3, 70, 70), np.float32, seed=12)
     first = bn.bn_forward_train(x, scale, offset, EPS)
     back = bn.bn_backward(dy, x, first[1], first[2], scale, offset, EPS)
     for _ in range(3):

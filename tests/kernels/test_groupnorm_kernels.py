@@ -1,19 +1,15 @@
 """Group-normalization kernels: Numba vs NumPy twin (also without JIT), stability, and
 bit-identical results under any thread count."""
 
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from kernel_cases import assert_close, kernel_data, run_python
 from minidl.kernels import groupnorm as gn
 from minidl.kernels import reference as ref
 
-ROOT = Path(__file__).resolve().parents[2]
 EPS = 1e-5
 
 # (shape, groups): images and features, one group (layer norm), one channel per group,
@@ -22,49 +18,34 @@ CASES = [((2, 6, 4, 5), 3), ((3, 4, 7, 9), 1), ((2, 4, 1, 1), 4), ((3, 8, 5, 3),
          ((2, 6, 33, 35), 2), ((7, 6), 2), ((5, 9), 1), ((4, 3), 3), ((1, 40), 5)]
 
 
-def _data(shape, dtype, seed=0, loc=0.5, spread=2.0):
-    rng = np.random.default_rng(seed)
-    C = shape[1]
-    x = (rng.standard_normal(shape) * spread + loc).astype(dtype)
-    dy = rng.standard_normal(shape).astype(dtype)
-    scale = rng.uniform(0.5, 2.0, C) * rng.choice([-1.0, 1.0], C)
-    offset = rng.standard_normal(C)
-    return x, dy, scale, offset
 
 
-def _close(got, want, dtype):
-    """float64: a few ulps; float32: about one float32 ulp of the largest value (the
-    outputs are float64 maths rounded once)."""
-    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
-    scale = max(1.0, float(np.abs(want).max(initial=0.0)))
-    rtol = 1e-10 if dtype == np.float64 else 3e-7
-    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * scale)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape,groups", CASES)
 def test_kernels_match_twins(shape, groups, dtype):
-    x, dy, scale, offset = _data(shape, dtype)
+    x, dy, scale, offset = kernel_data(shape, dtype)
     y, mean, rstd = gn.gn_forward(x, groups, scale, offset, EPS)
     y_r, mean_r, rstd_r = ref.gn_forward(x, groups, scale, offset, EPS)
     assert y.dtype == dtype and y.shape == shape and y.flags.c_contiguous
     assert mean.dtype == rstd.dtype == np.float64 and mean.shape == rstd.shape == (shape[0], groups)
-    _close(mean, mean_r, np.float64)
-    _close(rstd, rstd_r, np.float64)
-    _close(y, y_r, dtype)
+    assert_close(mean, mean_r, np.float64)
+    assert_close(rstd, rstd_r, np.float64)
+    assert_close(y, y_r, dtype)
 
     dx, dscale, doffset = gn.gn_backward(dy, x, groups, mean, rstd, scale)
     dx_r, dscale_r, doffset_r = ref.gn_backward(dy, x, groups, mean, rstd, scale)
     assert dx.dtype == dtype and dx.shape == shape
     assert dscale.dtype == doffset.dtype == np.float64 and dscale.shape == (shape[1],)
-    _close(dx, dx_r, dtype)
-    _close(dscale, dscale_r, np.float64)
-    _close(doffset, doffset_r, np.float64)
+    assert_close(dx, dx_r, dtype)
+    assert_close(dscale, dscale_r, np.float64)
+    assert_close(doffset, doffset_r, np.float64)
 
 
 def test_twin_backward_matches_finite_differences():
     """The twin is the definition; check it against central differences of L = Σ G·y."""
-    x, G, scale, offset = _data((2, 4, 3, 2), np.float64, seed=3)
+    x, G, scale, offset = kernel_data((2, 4, 3, 2), np.float64, seed=3)
     dx, dscale, doffset = ref.gn_backward(G, x, 2, *ref.gn_forward(x, 2, scale, offset, EPS)[1:], scale)
 
     def loss(x=x, scale=scale, offset=offset):
@@ -84,16 +65,16 @@ def test_twin_backward_matches_finite_differences():
 
 
 def test_non_contiguous_input_and_float32_parameters():
-    x, dy, scale, offset = _data((3, 4, 5, 6), np.float32)
+    x, dy, scale, offset = kernel_data((3, 4, 5, 6), np.float32)
     view = x.transpose(0, 1, 3, 2)
     y, mean, rstd = gn.gn_forward(view, 2, scale.astype(np.float32).reshape(1, 1, 4), offset, EPS)
-    _close(y, ref.gn_forward(np.ascontiguousarray(view), 2, scale.astype(np.float32), offset, EPS)[0],
+    assert_close(y, ref.gn_forward(np.ascontiguousarray(view), 2, scale.astype(np.float32), offset, EPS)[0],
            np.float32)
 
 
 def test_stable_for_large_mean_small_spread():
     """mean 1e4, std 0.1 in float32: E[x²] − E[x]² would lose every digit; two passes do not."""
-    x, dy, scale, offset = _data((4, 6, 16, 16), np.float32, seed=5, loc=1e4, spread=0.1)
+    x, dy, scale, offset = kernel_data((4, 6, 16, 16), np.float32, seed=5, loc=1e4, spread=0.1)
     y, mean, rstd = gn.gn_forward(x, 3, scale, offset, EPS)
     y64, mean64, rstd64 = ref.gn_forward(x.astype(np.float64), 3, scale, offset, EPS)
     np.testing.assert_allclose(y, y64, atol=1e-3)
@@ -104,7 +85,7 @@ def test_stable_for_large_mean_small_spread():
 
 
 def test_repeated_calls_are_bit_identical():
-    x, dy, scale, offset = _data((4, 8, 30, 30), np.float32, seed=12)
+    x, dy, scale, offset = kernel_data((4, 8, 30, 30), np.float32, seed=12)
     first = gn.gn_forward(x, 4, scale, offset, EPS)
     back = gn.gn_backward(dy, x, 4, first[1], first[2], scale)
     for _ in range(3):
@@ -116,13 +97,6 @@ def test_repeated_calls_are_bit_identical():
 
 # ---------------------------------------------------------------- subprocesses
 
-def _run(script, **env):
-    full_env = dict(os.environ, **env)
-    full_env["PYTHONPATH"] = os.pathsep.join([str(ROOT), full_env.get("PYTHONPATH", "")])
-    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=full_env,
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
 
 
 _NO_JIT_SCRIPT = textwrap.dedent("""
@@ -146,7 +120,7 @@ _NO_JIT_SCRIPT = textwrap.dedent("""
 
 
 def test_kernels_match_twins_without_jit():
-    assert _run(_NO_JIT_SCRIPT, NUMBA_DISABLE_JIT="1").strip() == "ok"
+    assert run_python(_NO_JIT_SCRIPT, NUMBA_DISABLE_JIT="1").strip() == "ok"
 
 
 _HASH_SCRIPT = textwrap.dedent("""
@@ -168,6 +142,6 @@ _HASH_SCRIPT = textwrap.dedent("""
 
 
 def test_bit_identical_across_thread_counts():
-    one = _run(_HASH_SCRIPT, NUMBA_NUM_THREADS="1")
-    two = _run(_HASH_SCRIPT, NUMBA_NUM_THREADS="2")
+    one = run_python(_HASH_SCRIPT, NUMBA_NUM_THREADS="1")
+    two = run_python(_HASH_SCRIPT, NUMBA_NUM_THREADS="2")
     assert one == two and len(one.strip()) == 64
