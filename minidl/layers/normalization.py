@@ -26,50 +26,33 @@ def _unit_interval(name, value):
     return float(value)
 
 
-class BatchNormalizationLayer(Layer):
-    __doc__ = __doc__
+class _ChannelAffine(Layer):
+    """What batch, group and layer normalization share: Epsilon (>= 1e-5, MATLAB's minimum),
+    a per-channel Scale and Offset with their initializers and factors, and per-channel
+    arrays that read back as 1×1×C for images and C×1 for features."""
 
-    DefaultName = "batchnorm"
-    Description = "Batch normalization"
     learnables = {"Scale": "Scale", "Offset": "Offset"}
+    _owner = ""
+    _PER_CHANNEL = ("Scale", "Offset")
 
-    def __init__(self, Name="", NumChannels="auto", TrainedMean=None, TrainedVariance=None,
-                 Epsilon=1e-5, MeanDecay=0.1, VarianceDecay=0.1, ScaleInitializer="ones",
-                 OffsetInitializer="zeros", Scale=None, Offset=None, ScaleLearnRateFactor=1,
-                 OffsetLearnRateFactor=1, ScaleL2Factor=1, OffsetL2Factor=1):
-        super().__init__(Name)
+    def _setup(self, Epsilon, NumChannels, ScaleInitializer, OffsetInitializer, factor_values, arrays):
+        owner = self._owner
         if not (np.ndim(Epsilon) == 0 and np.isfinite(Epsilon) and float(Epsilon) >= 1e-5):
-            raise OptionError(f"batchNormalizationLayer: Epsilon must be a finite scalar >= 1e-5 "
+            raise OptionError(f"{owner}: Epsilon must be a finite scalar >= 1e-5 "
                               f"(MATLAB's minimum); received {Epsilon!r}.")
         self.Epsilon = float(Epsilon)
-        self.MeanDecay = _unit_interval("MeanDecay", MeanDecay)
-        self.VarianceDecay = _unit_interval("VarianceDecay", VarianceDecay)
         self.ScaleInitializer, self.OffsetInitializer = ScaleInitializer, OffsetInitializer
-        factors("batchNormalizationLayer", self, ScaleLearnRateFactor=ScaleLearnRateFactor,
-                OffsetLearnRateFactor=OffsetLearnRateFactor, ScaleL2Factor=ScaleL2Factor,
-                OffsetL2Factor=OffsetL2Factor)
-        given = {"Scale": Scale, "Offset": Offset, "TrainedMean": TrainedMean,
-                 "TrainedVariance": TrainedVariance}
-        sizes = {int(np.size(v)) for v in given.values() if v is not None and np.size(v)}
-        NumChannels = auto_or_count("batchNormalizationLayer", "NumChannels", NumChannels)
+        factors(owner, self, **factor_values)
+        sizes = {int(np.size(v)) for v in arrays.values() if v is not None and np.size(v)}
+        NumChannels = auto_or_count(owner, "NumChannels", NumChannels)
         if NumChannels != "auto":
             sizes.add(NumChannels)
         if len(sizes) > 1:
-            raise ValueError(f"batchNormalizationLayer: NumChannels, Scale, Offset, TrainedMean and "
-                             f"TrainedVariance must agree on the channel count; received sizes {sorted(sizes)}.")
+            raise ValueError(f"{owner}: NumChannels, {', '.join(list(arrays)[:-1])} and {list(arrays)[-1]} "
+                             f"must agree on the channel count; received sizes {sorted(sizes)}.")
         self.NumChannels = sizes.pop() if sizes else "auto"
-        for name, value in given.items():
-            array = learnable_array("batchNormalizationLayer", name, value)
-            setattr(self, name, array)
-        if self.TrainedVariance is not None and np.any(self.TrainedVariance < 0):
-            raise ValueError("batchNormalizationLayer: TrainedVariance must be nonnegative.")
-        self._image = True
-
-    _PER_CHANNEL = ("Scale", "Offset", "TrainedMean", "TrainedVariance")
-
-    def _vector(self, name):
-        value = getattr(self, name)
-        return None if value is None else value.reshape(-1)
+        for name, value in arrays.items():
+            setattr(self, name, learnable_array(owner, name, value))
 
     def initialize(self, input_size, rng):
         check_channels(self, input_size, None if self.NumChannels == "auto" else self.NumChannels)
@@ -84,6 +67,42 @@ class BatchNormalizationLayer(Layer):
             if getattr(self, name) is not None:
                 setattr(self, name, getattr(self, name).reshape(shape))
         return tuple(input_size)
+
+    def _affine_grads(self, dscale, doffset, dtype):
+        shape = self.Scale.shape
+        return {"Scale": dscale.reshape(shape).astype(dtype), "Offset": doffset.reshape(shape).astype(dtype)}
+
+    def _display_properties(self):
+        return {"Name": self.Name, "NumChannels": self.NumChannels, "Epsilon": self.Epsilon}
+
+
+class BatchNormalizationLayer(_ChannelAffine):
+    __doc__ = __doc__
+
+    DefaultName = "batchnorm"
+    Description = "Batch normalization"
+    _owner = "batchNormalizationLayer"
+    _PER_CHANNEL = ("Scale", "Offset", "TrainedMean", "TrainedVariance")
+
+    def __init__(self, Name="", NumChannels="auto", TrainedMean=None, TrainedVariance=None,
+                 Epsilon=1e-5, MeanDecay=0.1, VarianceDecay=0.1, ScaleInitializer="ones",
+                 OffsetInitializer="zeros", Scale=None, Offset=None, ScaleLearnRateFactor=1,
+                 OffsetLearnRateFactor=1, ScaleL2Factor=1, OffsetL2Factor=1):
+        super().__init__(Name)
+        self._setup(Epsilon, NumChannels, ScaleInitializer, OffsetInitializer,
+                    dict(ScaleLearnRateFactor=ScaleLearnRateFactor, OffsetLearnRateFactor=OffsetLearnRateFactor,
+                         ScaleL2Factor=ScaleL2Factor, OffsetL2Factor=OffsetL2Factor),
+                    {"Scale": Scale, "Offset": Offset, "TrainedMean": TrainedMean,
+                     "TrainedVariance": TrainedVariance})
+        self.MeanDecay = _unit_interval("MeanDecay", MeanDecay)
+        self.VarianceDecay = _unit_interval("VarianceDecay", VarianceDecay)
+        if self.TrainedVariance is not None and np.any(self.TrainedVariance < 0):
+            raise ValueError("batchNormalizationLayer: TrainedVariance must be nonnegative.")
+        self._image = True
+
+    def _vector(self, name):
+        value = getattr(self, name)
+        return None if value is None else value.reshape(-1)
 
     def folded(self):
         """Per-channel ``(a, b)`` of the inference affine map ``y = a·x + b``."""
@@ -116,12 +135,7 @@ class BatchNormalizationLayer(Layer):
         dX, dscale, doffset = kernels.bn_backward(dLdZ, memory.X, memory.mean, memory.var,
                                                   self._vector("Scale"), self._vector("Offset"),
                                                   self.Epsilon, memory.relu)
-        shape = self.Scale.shape
-        return dX, {"Scale": dscale.reshape(shape).astype(dLdZ.dtype),
-                    "Offset": doffset.reshape(shape).astype(dLdZ.dtype)}
-
-    def _display_properties(self):
-        return {"Name": self.Name, "NumChannels": self.NumChannels, "Epsilon": self.Epsilon}
+        return dX, self._affine_grads(dscale, doffset, dLdZ.dtype)
 
 
 def batchNormalizationLayer(*pairs, **options):
@@ -161,48 +175,24 @@ _GROUPWISE_MATHS = """
     """
 
 
-class _GroupwiseNormalization(Layer):
+class _GroupwiseNormalization(_ChannelAffine):
     __doc__ = "Shared by group and layer normalization." + _GROUPWISE_MATHS
-
-    learnables = {"Scale": "Scale", "Offset": "Offset"}
-    _owner = ""
 
     def __init__(self, Name="", Epsilon=1e-5, NumChannels="auto", Scale=None, Offset=None,
                  ScaleInitializer="ones", OffsetInitializer="zeros", ScaleLearnRateFactor=1,
                  OffsetLearnRateFactor=1, ScaleL2Factor=1, OffsetL2Factor=1):
         super().__init__(Name)
-        if not (np.ndim(Epsilon) == 0 and np.isfinite(Epsilon) and float(Epsilon) >= 1e-5):
-            raise OptionError(f"{self._owner}: Epsilon must be a finite scalar >= 1e-5 "
-                              f"(MATLAB's minimum); received {Epsilon!r}.")
-        self.Epsilon = float(Epsilon)
-        self.ScaleInitializer, self.OffsetInitializer = ScaleInitializer, OffsetInitializer
-        self.ScaleLearnRateFactor, self.OffsetLearnRateFactor = ScaleLearnRateFactor, OffsetLearnRateFactor
-        self.ScaleL2Factor, self.OffsetL2Factor = ScaleL2Factor, OffsetL2Factor
-        self.Scale = learnable_array(self._owner, "Scale", Scale)
-        self.Offset = learnable_array(self._owner, "Offset", Offset)
-        sizes = {v.size for v in (self.Scale, self.Offset) if v is not None}
-        if NumChannels != "auto":
-            sizes.add(int(NumChannels))
-        if len(sizes) > 1:
-            raise ValueError(f"{self._owner}: NumChannels, Scale and Offset must agree on the channel "
-                             f"count; received sizes {sorted(sizes)}.")
-        self.NumChannels = sizes.pop() if sizes else "auto"
+        self._setup(Epsilon, NumChannels, ScaleInitializer, OffsetInitializer,
+                    dict(ScaleLearnRateFactor=ScaleLearnRateFactor, OffsetLearnRateFactor=OffsetLearnRateFactor,
+                         ScaleL2Factor=ScaleL2Factor, OffsetL2Factor=OffsetL2Factor),
+                    {"Scale": Scale, "Offset": Offset})
 
     def _groups(self, channels):
         return 1
 
     def initialize(self, input_size, rng):
-        check_channels(self, input_size, None if self.NumChannels == "auto" else self.NumChannels)
-        channels = input_size[-1]
-        self._groups(channels)  # validates the grouping against the channel count
-        self.NumChannels = channels
-        shape = (1, 1, channels) if len(input_size) == 3 else (channels, 1)
-        for name, initializer in (("Scale", self.ScaleInitializer), ("Offset", self.OffsetInitializer)):
-            value = getattr(self, name)
-            if value is None:
-                value = initial_constant(self.Name, name + "Initializer", initializer, rng, shape)
-            setattr(self, name, value.reshape(shape))
-        return tuple(input_size)
+        self._groups(input_size[-1])  # validates the grouping against the channel count
+        return super().initialize(input_size, rng)
 
     def predict(self, X):
         return self.forward(X)[0]
@@ -215,12 +205,7 @@ class _GroupwiseNormalization(Layer):
     def backward(self, dLdZ, memory):
         dX, dscale, doffset = gn_kernels.gn_backward(dLdZ, memory.X, memory.groups, memory.mean,
                                                      memory.rstd, self.Scale)
-        shape = self.Scale.shape
-        return dX, {"Scale": dscale.reshape(shape).astype(dLdZ.dtype),
-                    "Offset": doffset.reshape(shape).astype(dLdZ.dtype)}
-
-    def _display_properties(self):
-        return {"Name": self.Name, "NumChannels": self.NumChannels, "Epsilon": self.Epsilon}
+        return dX, self._affine_grads(dscale, doffset, dLdZ.dtype)
 
 
 class GroupNormalizationLayer(_GroupwiseNormalization):
