@@ -10,10 +10,10 @@ import networkx as nx
 import numpy as np
 
 from ..layers.activation import ReLULayer
-from ..layers.base import Layer, assign_names
+from ..layers.base import Layer
 from ..layers.input import ImageInputLayer
 from ..layers.normalization import BatchNormalizationLayer
-from ..layers.output import ClassificationOutputLayer, OutputLayer, SoftmaxLayer
+from ..layers.output import ClassificationOutputLayer, OutputLayer
 
 
 def prepare_layers(layers, rng):

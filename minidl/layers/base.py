@@ -229,9 +229,16 @@ def initial_constant(owner, name, initializer, rng, shape):
                       f"received {initializer!r}.")
 
 
+def require_image(layer, owner, input_size):
+    """Raise unless the incoming activations are images (h×w×c)."""
+    if len(input_size) != 3:
+        raise ValueError(f"{layer.Name}: {owner} needs image input (h×w×c); received size {input_size}.")
+
+
 def check_channels(layer, input_size, expected, what="channels"):
-    """Raise if the incoming channel count differs from the one the layer was built for."""
-    if expected is not None and input_size[-1] != expected:
+    """Raise if the incoming channel count differs from the one the layer was built for
+    (``expected`` None or 'auto': not fixed yet)."""
+    if expected not in (None, "auto") and input_size[-1] != expected:
         raise ValueError(f"{layer.Name or type(layer).__name__}: expected input with {expected} {what} "
                          f"(from its {what} property), received {input_size[-1]}. Check the "
                          f"preceding layer or leave the property unset ('auto').")

@@ -3,7 +3,8 @@ import numpy as np
 
 from ..options import OptionError
 from .base import (Layer, Memory, as_padding, as_pair, auto_or_count, check_channels, factors,
-                   initial_constant, initial_weights, layer_options, learnable_array, output_hw, resolve_padding)
+                   initial_constant, initial_weights, layer_options, learnable_array, output_hw, require_image,
+                   resolve_padding)
 
 
 class Convolution2DLayer(Layer):
@@ -54,11 +55,9 @@ class Convolution2DLayer(Layer):
         self.PaddingSize = None
 
     def initialize(self, input_size, rng):
-        if len(input_size) != 3:
-            raise ValueError(f"{self.Name}: convolution2dLayer needs image input (h×w×c); "
-                             f"received size {input_size}.")
+        require_image(self, "convolution2dLayer", input_size)
         h, w, c = input_size
-        check_channels(self, input_size, None if self.NumChannels == "auto" else self.NumChannels)
+        check_channels(self, input_size, self.NumChannels)
         self.NumChannels = c
         kh, kw = self.FilterSize
         self.PaddingSize = resolve_padding(self.Padding, (h, w), self.FilterSize, self.Stride,

@@ -55,7 +55,7 @@ class _ChannelAffine(Layer):
             setattr(self, name, learnable_array(owner, name, value))
 
     def initialize(self, input_size, rng):
-        check_channels(self, input_size, None if self.NumChannels == "auto" else self.NumChannels)
+        check_channels(self, input_size, self.NumChannels)
         channels = input_size[-1]
         self.NumChannels = channels
         self._image = len(input_size) == 3

@@ -3,7 +3,7 @@ import numpy as np
 
 from ..options import OptionError
 from .activation import is_real_scalar
-from .base import Layer, Memory, as_padding, as_pair, layer_options, output_hw, resolve_padding
+from .base import Layer, Memory, as_padding, as_pair, layer_options, output_hw, require_image, resolve_padding
 
 
 class _Pooling2DLayer(Layer):
@@ -20,9 +20,7 @@ class _Pooling2DLayer(Layer):
         self.PaddingSize = None
 
     def initialize(self, input_size, rng):
-        if len(input_size) != 3:
-            raise ValueError(f"{self.Name}: {self._owner} needs image input (h×w×c); "
-                             f"received size {input_size}.")
+        require_image(self, self._owner, input_size)
         h, w, c = input_size
         self.PaddingSize = resolve_padding(self.Padding, (h, w), self.PoolSize, self.Stride)
         (ph, pw), (top, bottom, left, right) = self.PoolSize, self.PaddingSize
@@ -158,9 +156,7 @@ class GlobalAveragePooling2DLayer(Layer):
     Description = "Global average pooling"
 
     def initialize(self, input_size, rng):
-        if len(input_size) != 3:
-            raise ValueError(f"{self.Name}: globalAveragePooling2dLayer needs image input (h×w×c); "
-                             f"received size {input_size}.")
+        require_image(self, "globalAveragePooling2dLayer", input_size)
         return (1, 1, input_size[2])
 
     def predict(self, X):

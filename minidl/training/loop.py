@@ -239,9 +239,8 @@ class Trainer:
         return X, messages
 
     def train(self, X, Y, resume=None):
-        net, options = self.net, self.options
+        options = self.options
         X, messages = self._prepare(X, Y, resume)
-        targets = self.task.targets
         count = self.count = X.shape[0]
         batch = min(options.MiniBatchSize, count)
         per_epoch = count // batch
