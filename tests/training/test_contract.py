@@ -400,3 +400,19 @@ def test_predict_answers_in_the_callers_data_format():
                                   sscb.transpose(3, 0, 1, 2))
     with pytest.raises(ValueError, match="DataFormat must be 'SSCB', 'BCSS' or 'BSSC'"):
         minidl.predict(net, X, DataFormat="CB")
+
+
+def test_progress_bar_on_a_terminal(monkeypatch):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    X, Y = data()
+    minidl.trainNetwork(X, Y, layers(), options(MaxEpochs=2))
+    text = terminal.getvalue()
+    assert "8/8" in text and "epoch 2" in text and "loss " in text and "acc " in text and "lr 0.0100" in text
