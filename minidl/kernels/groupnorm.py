@@ -26,12 +26,14 @@ output is bit-identical under any ``NUMBA_NUM_THREADS``. No fastmath.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from ._jit import kernel, output
 
 LANES = 16   # float64 accumulators per sum; a power of two
 
 
-@njit(cache=True)
+@kernel()
 def _fold(acc):
     """Sum of the lanes by halving (fixed order)."""
     w = acc.size
@@ -42,7 +44,7 @@ def _fold(acc):
     return acc[0]
 
 
-@njit(cache=True)
+@kernel()
 def _sum(v):
     acc = np.zeros(LANES)
     for p in range(0, v.size, LANES):
@@ -52,7 +54,7 @@ def _sum(v):
     return _fold(acc)
 
 
-@njit(cache=True)
+@kernel()
 def _sum_sqdev(v, m):
     acc = np.zeros(LANES)
     for p in range(0, v.size, LANES):
@@ -63,7 +65,7 @@ def _sum_sqdev(v, m):
     return _fold(acc)
 
 
-@njit(cache=True)
+@kernel()
 def _sum_grad(g, v, m):
     """(sum(g), sum(g*(v - m)))."""
     acc1 = np.zeros(LANES)
@@ -77,7 +79,7 @@ def _sum_grad(g, v, m):
     return _fold(acc1), _fold(acc2)
 
 
-@njit(parallel=True, cache=True)
+@kernel(parallel=True)
 def _forward(x, y, groups, S, scale, offset, eps, mean, rstd):
     N = x.shape[0]
     cg = x.shape[1] // (groups * S)
@@ -98,7 +100,7 @@ def _forward(x, y, groups, S, scale, offset, eps, mean, rstd):
                 y[n, g * M + j] = a * (v[j] - m) + b
 
 
-@njit(parallel=True, cache=True)
+@kernel(parallel=True)
 def _backward(dy, x, dx, groups, S, mean, rstd, scale, part_dy, part_dyx):
     N = x.shape[0]
     cg = x.shape[1] // (groups * S)
@@ -128,7 +130,7 @@ def _backward(dy, x, dx, groups, S, mean, rstd, scale, part_dy, part_dyx):
                 dx[n, j] = r * (scale[c] * dy[n, j] - k0 - xhat * k1)
 
 
-@njit(cache=True)
+@kernel()
 def _column_sums(part):
     """Sum over rows in order 0..N-1, per column."""
     out = np.zeros(part.shape[1])
@@ -149,28 +151,31 @@ def _vector(v):
     return np.ascontiguousarray(np.asarray(v, np.float64).reshape(-1))
 
 
-def gn_forward(x, num_groups, scale, offset, epsilon):
+def gn_forward(x, num_groups, scale, offset, epsilon, out=None):
     """Group-normalize x (N x C x H x W or N x C; C divisible by num_groups).
 
-    Returns ``(y, mean, rstd)``: y of x's dtype and shape, mean and rstd float64 (N, G).
+    Returns ``(y, mean, rstd)``: y of x's dtype and shape (written into ``out`` if given:
+    C-contiguous, x's shape and dtype, x itself allowed), mean and rstd float64 (N, G).
     """
     xf, S = _flat(x)
-    y = np.empty_like(xf)
+    y = output(out, x)
     mean = np.empty((x.shape[0], num_groups))
     rstd = np.empty((x.shape[0], num_groups))
-    _forward(xf, y, num_groups, S, _vector(scale), _vector(offset), float(epsilon), mean, rstd)
-    return y.reshape(x.shape), mean, rstd
+    _forward(xf, y.reshape(xf.shape), num_groups, S, _vector(scale), _vector(offset),
+             float(epsilon), mean, rstd)
+    return y, mean, rstd
 
 
-def gn_backward(dy, x, num_groups, mean, rstd, scale):
-    """Gradients of group normalization: ``(dx, dscale, doffset)``; dx of x's dtype,
-    dscale and doffset float64 of length C."""
+def gn_backward(dy, x, num_groups, mean, rstd, scale, out=None):
+    """Gradients of group normalization: ``(dx, dscale, doffset)``; dx of x's dtype (written
+    into ``out`` if given, as in gn_forward; x or dy allowed), dscale and doffset float64
+    of length C."""
     xf, S = _flat(x)
     dyf, _ = _flat(np.asarray(dy, x.dtype))
     N, C = x.shape[0], x.shape[1]
-    dx = np.empty_like(xf)
+    dx = output(out, x)
     part_dy = np.empty((N, C))
     part_dyx = np.empty((N, C))
-    _backward(dyf, xf, dx, num_groups, S, np.ascontiguousarray(mean, np.float64),
+    _backward(dyf, xf, dx.reshape(xf.shape), num_groups, S, np.ascontiguousarray(mean, np.float64),
               np.ascontiguousarray(rstd, np.float64), _vector(scale), part_dy, part_dyx)
-    return dx.reshape(x.shape), _column_sums(part_dyx), _column_sums(part_dy)
+    return dx, _column_sums(part_dyx), _column_sums(part_dy)

@@ -17,15 +17,10 @@ pytestmark = pytest.mark.usefixtures("bn_warm")
 EPS = 1e-5
 
 # Images: odd sizes, C = 1, a single element per channel, and channels of more than
-# one chunk whose length is not a multiple of bn.CHUNK. Features: one row, C = 1,
+# one chunk whose length is not a multiple of CHUNK (minidl/kernels/_bn_lanes.py). Features: one row, C = 1,
 # and several row blocks with a partial last block.
 SHAPES = [(2, 3, 4, 5), (3, 1, 7, 9), (1, 4, 1, 1), (5, 2, 41, 43), (3, 2, 64, 65),
           (7, 5), (1, 3), (300, 1), (2000, 33), (5000, 7)]
-
-
-
-
-
 
 # ---------------------------------------------------------------- kernel vs twin
 
@@ -89,12 +84,13 @@ def test_kernels_match_twins_random(n, c, h, w, images, double, relu, seed, loc)
 _NO_JIT_SCRIPT = textwrap.dedent("""
     import numpy as np
     from minidl.kernels import batchnorm as bn, reference as ref
+    from minidl.kernels import _bn_lanes as lanes, _bn_layouts as layouts
     # Without the JIT these are plain Python reading the globals at call time:
     # small chunks exercise multi-chunk merges, run pieces and both lane layouts.
     rng = np.random.default_rng(1)
     cases = [(3, 2, 5, 7), (9, 2, 2, 3), (2, 1, 3, 3), (23, 3), (4, 1)]
     for chunk, small_run, shape in [(c, s, x) for c in (16, 64) for s in (0, 256) for x in cases]:
-        bn.CHUNK, bn.BLOCK, bn.SMALL_RUN, bn.SHORT_ROW = chunk, chunk // 2, small_run, small_run
+        lanes.CHUNK, layouts.BLOCK, lanes.SMALL_RUN, layouts.SHORT_ROW = chunk, chunk // 2, small_run, small_run
         for dtype in (np.float32, np.float64):
             for relu in (False, True):
                 x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
@@ -117,8 +113,6 @@ _NO_JIT_SCRIPT = textwrap.dedent("""
                     np.testing.assert_allclose(u, w, **tol)
     print("ok")
 """)
-
-
 
 
 def test_kernels_match_twins_without_jit():
@@ -323,18 +317,73 @@ def test_repeated_calls_are_bit_identical():
             assert u.tobytes() == w.tobytes()
 
 
-def test_recycled_outputs_are_never_shared_while_referenced(bn_warm):
-    """Large outputs are reused only once nothing references them (no view, no name)."""
-    x = np.random.default_rng(0).standard_normal((8, 4, 128, 128)).astype(np.float32)
-    scale, offset = np.ones(4), np.zeros(4)
-    y1, _, _ = bn.bn_forward_train(x, scale, offset, 1e-5)
-    view = y1[:, :1]
-    expected = y1.copy()
-    y2, _, _ = bn.bn_forward_train(x * 2, scale, offset, 1e-5)
-    assert not np.shares_memory(y1, y2)
-    np.testing.assert_array_equal(y1, expected)
-    addresses = {y1.__array_interface__["data"][0], y2.__array_interface__["data"][0]}
-    del y1, view, y2
-    y3, _, _ = bn.bn_forward_train(x, scale, offset, 1e-5)
-    assert y3.__array_interface__["data"][0] in addresses  # released memory is handed out again
-    np.testing.assert_array_equal(y3, expected)
+# ---------------------------------------------------------------- out= and NaN
+
+def _calls(x, dy, scale, offset, relu):
+    """Each public kernel writing an x-sized array, as f(out) -> its result tuple."""
+    _, mean, var = bn.bn_forward_train(x, scale, offset, EPS)
+    a, b = bn.bn_fold(scale, offset, mean, var, EPS)
+    return {
+        "forward": lambda out: bn.bn_forward_train(x, scale, offset, EPS, relu, out=out),
+        "backward": lambda out: bn.bn_backward(dy, x, mean, var, scale, offset, EPS, relu, out=out),
+        "inference": lambda out: (bn.bn_inference(x, a, b, relu, out=out),)}
+
+
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("shape", [(3, 4, 9, 10), (5, 2, 41, 43), (2000, 33)])
+def test_out_receives_the_result_and_is_returned(shape, relu):
+    x, dy, scale, offset = kernel_data(shape, np.float32, seed=14)
+    for name, call in _calls(x, dy, scale, offset, relu).items():
+        fresh = call(None)
+        out = np.full(shape, np.nan, np.float32)
+        given = call(out)
+        assert given[0] is out, name
+        for u, w in zip(given, fresh):
+            assert u.tobytes() == w.tobytes(), name
+        again = call(out)                  # a used buffer: nothing depends on its old contents
+        assert again[0] is out and out.tobytes() == fresh[0].tobytes(), name
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 9, 10), (2000, 33)])
+def test_out_may_be_the_input(shape):
+    """In place: every element is read before its own output is written."""
+    x, dy, scale, offset = kernel_data(shape, np.float64, seed=15)
+    y, mean, var = bn.bn_forward_train(x, scale, offset, EPS, True)
+    dx = bn.bn_backward(dy, x, mean, var, scale, offset, EPS, True)[0]
+    a, b = bn.bn_fold(scale, offset, mean, var, EPS)
+    yi = bn.bn_inference(x, a, b, True)
+    x1, x2, g = x.copy(), x.copy(), dy.copy()
+    assert bn.bn_forward_train(x1, scale, offset, EPS, True, out=x1)[0].tobytes() == y.tobytes()
+    assert bn.bn_backward(g, x, mean, var, scale, offset, EPS, True, out=g)[0].tobytes() == dx.tobytes()
+    assert bn.bn_inference(x2, a, b, True, out=x2).tobytes() == yi.tobytes()
+
+
+def test_out_that_does_not_fit_is_refused():
+    x, dy, scale, offset = kernel_data((4, 3, 5, 6), np.float32)
+    for out in (np.empty((4, 3, 5, 7), np.float32), np.empty(x.shape, np.float64),
+                np.empty((4, 3, 6, 5), np.float32).transpose(0, 1, 3, 2)):
+        with pytest.raises(ValueError, match="out must be a C-contiguous float32 array"):
+            bn.bn_forward_train(x, scale, offset, EPS, out=out)
+
+
+@pytest.mark.parametrize("shape", [(3, 2, 5, 6), (5, 2, 41, 43), (40, 2)])
+def test_nan_input_gives_nan_output_with_and_without_fused_relu(shape):
+    """NaN propagates like np.maximum (a fused max written as t > 0 ? t : 0 gives 0). In
+    training a NaN makes its channel's statistics, and so the whole channel, NaN; the
+    backward's ReLU mask is 0 there, as the ReLU layer's [Z > 0]. The other channel is
+    untouched."""
+    x, dy, scale, offset = kernel_data(shape, np.float32, seed=16)
+    x[(1, 0) + (2,) * (x.ndim - 2)] = np.nan
+    for relu in (False, True):
+        y, mean, var = bn.bn_forward_train(x, scale, offset, EPS, relu)
+        assert np.isnan(y[:, 0]).all() and np.isnan(mean[0]) and np.isnan(var[0])
+        assert not np.isnan(y[:, 1]).any()
+        y_r = ref.bn_forward_train(x, scale, offset, EPS, relu)[0]
+        np.testing.assert_array_equal(np.isnan(y), np.isnan(y_r))
+        dx = bn.bn_backward(dy, x, mean, var, scale, offset, EPS, relu)[0]
+        assert np.isnan(dx[:, 0]).all() and not np.isnan(dx[:, 1]).any()
+
+        a, b = bn.bn_fold(scale, offset, np.zeros(2), np.ones(2), EPS)
+        yi = bn.bn_inference(x, a, b, relu)
+        np.testing.assert_array_equal(np.isnan(yi), np.isnan(x))
+        np.testing.assert_array_equal(yi, ref.bn_inference(x, a, b, relu))

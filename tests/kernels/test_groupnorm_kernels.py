@@ -18,10 +18,6 @@ CASES = [((2, 6, 4, 5), 3), ((3, 4, 7, 9), 1), ((2, 4, 1, 1), 4), ((3, 8, 5, 3),
          ((2, 6, 33, 35), 2), ((7, 6), 2), ((5, 9), 1), ((4, 3), 3), ((1, 40), 5)]
 
 
-
-
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape,groups", CASES)
 def test_kernels_match_twins(shape, groups, dtype):
@@ -95,8 +91,26 @@ def test_repeated_calls_are_bit_identical():
             assert u.tobytes() == w.tobytes()
 
 
-# ---------------------------------------------------------------- subprocesses
+@pytest.mark.parametrize("shape,groups", [((3, 8, 7, 9), 4), ((20, 6), 3)])
+def test_out_receives_the_result_and_is_returned(shape, groups):
+    """Identical with and without out=, out is the returned array, and x (forward) or
+    dy (backward) may be the out array itself."""
+    x, dy, scale, offset = kernel_data(shape, np.float32, seed=4)
+    y, mean, rstd = gn.gn_forward(x, groups, scale, offset, EPS)
+    back = gn.gn_backward(dy, x, groups, mean, rstd, scale)
+    out = np.full(shape, np.nan, np.float32)
+    got = gn.gn_forward(x, groups, scale, offset, EPS, out=out)
+    assert got[0] is out and all(u.tobytes() == w.tobytes() for u, w in zip(got, (y, mean, rstd)))
+    got = gn.gn_backward(dy, x, groups, mean, rstd, scale, out=out)
+    assert got[0] is out and all(u.tobytes() == w.tobytes() for u, w in zip(got, back))
+    xi, gi = x.copy(), dy.copy()
+    assert gn.gn_forward(xi, groups, scale, offset, EPS, out=xi)[0].tobytes() == y.tobytes()
+    assert gn.gn_backward(gi, x, groups, mean, rstd, scale, out=gi)[0].tobytes() == back[0].tobytes()
+    with pytest.raises(ValueError, match="out must be a C-contiguous float32 array"):
+        gn.gn_forward(x, groups, scale, offset, EPS, out=np.empty(shape, np.float64))
 
+
+# ---------------------------------------------------------------- subprocesses
 
 
 _NO_JIT_SCRIPT = textwrap.dedent("""

@@ -1,0 +1,234 @@
+"""Batch-normalization kernels, part 2 of 2 (Numba): the entry points for images
+(NCHW) and features (NC) that the dispatch in ``batchnorm.py`` calls: statistics,
+training forward, backward and the affine pass. The loops they run are in
+``_bn_lanes.py``; the maths and the determinism argument are in ``batchnorm.py``.
+"""
+
+import numpy as np
+from numba import prange
+
+from ._bn_lanes import (_affine, _affine_lanes, _chunking, _dx, _dx_lanes, _merge, _per_lane,
+                        _span_grad, _span_shifted, _task_sums, _zero)
+from ._jit import kernel
+
+SHORT_ROW = 64    # second passes over runs up to this long use per-lane coefficients
+BLOCK = 32768     # elements per row block (features); rows = max(1, BLOCK // C)
+
+
+@kernel(parallel=True)
+def _moments_nchw(x, N, C, HW, G):
+    """Per-channel (mean, M2): chunk partials by shifted sums, merged in chunk order.
+    Shifting by x0, the chunk's first element: mean = x0 + S1/n, M2 = S2 - S1**2/n
+    with S1 = sum(x - x0), S2 = sum((x - x0)**2). As x0 is a data point,
+    (mean - x0)**2 <= M2, so the cancellation costs at most a factor n (the chunk
+    size) in relative error: about 1e-12, where E[x**2] - E[x]**2 can lose all."""
+    S, P, R, Kb = _chunking(N, HW)
+    K = Kb * P
+    ng = (C + G - 1) // G
+    cnt = np.empty(C * K, np.int64)
+    mu = np.empty(C * K)
+    m2 = np.empty(C * K)
+    for t in prange(Kb * ng * P):
+        s1 = np.empty(G)
+        s2 = np.empty(G)
+        k0 = np.empty(G)
+        # mean, a and offset (here k0 thrice) are only read for gradients.
+        k, c0, c1, n = _task_sums(x, x, N, C, HW, G, t, k0, k0, k0, False, False, s1, s2, k0)
+        for c in range(c0, c1):
+            u = s1[c - c0]
+            q = c * K + k
+            cnt[q] = n
+            mu[q] = k0[c - c0] + u / n
+            m2[q] = max(s2[c - c0] - u * (u / n), 0.0)
+    mean = np.empty(C)
+    msq = np.empty(C)
+    for c in range(C):
+        n, m, q = 0, 0.0, 0.0
+        for k in range(c * K, c * K + K):
+            n, m, q = _merge(n, m, q, cnt[k], mu[k], m2[k])
+        mean[c] = m
+        msq[c] = q
+    return mean, msq
+
+
+@kernel(parallel=True)
+def _affine_nchw(x, N, C, HW, a, m, b, relu, y):
+    """y = a[c]*(x - m[c]) + b[c] (then ReLU), one image or one run per iteration."""
+    if HW <= SHORT_ROW:
+        L = C * HW
+        av = _per_lane(a, 0, C, HW)
+        mv = _per_lane(m, 0, C, HW)
+        bv = _per_lane(b, 0, C, HW)
+        for n in prange(N):
+            o = n * L
+            _affine_lanes(x[o:o + L], y[o:o + L], av, mv, bv, relu)
+    else:
+        for r in prange(N * C):
+            c = r % C
+            o = r * HW
+            _affine(x[o:o + HW], y[o:o + HW], a[c], m[c], b[c], relu)
+
+
+@kernel(parallel=True)
+def _dx_nchw(dy, x, N, C, HW, a, m, off, k0, k1, relu, dx):
+    """dx = a[c]*g' + k0[c] + k1[c]*(x - m[c]), laid out as _affine_nchw."""
+    if HW <= SHORT_ROW:
+        L = C * HW
+        av = _per_lane(a, 0, C, HW)
+        mv = _per_lane(m, 0, C, HW)
+        ov = _per_lane(off, 0, C, HW)
+        k0v = _per_lane(k0, 0, C, HW)
+        k1v = _per_lane(k1, 0, C, HW)
+        for n in prange(N):
+            o = n * L
+            _dx_lanes(dy[o:o + L], x[o:o + L], dx[o:o + L], av, mv, ov, k0v, k1v, relu)
+    else:
+        for r in prange(N * C):
+            c = r % C
+            o = r * HW
+            _dx(dy[o:o + HW], x[o:o + HW], dx[o:o + HW], a[c], m[c], off[c], k0[c], k1[c],
+                relu)
+
+
+@kernel()
+def _forward_nchw(x, N, C, HW, scale, offset, eps, relu, y, G):
+    mean, msq = _moments_nchw(x, N, C, HW, G)
+    var = np.empty(C)
+    a = np.empty(C)
+    for c in range(C):
+        var[c] = msq[c] / (N * HW)
+        a[c] = scale[c] / np.sqrt(var[c] + eps)
+    _affine_nchw(x, N, C, HW, a, mean, offset, relu, y)
+    return mean, var
+
+
+@kernel(inline='always')
+def _grad_coefs(u, w, M, var, scale, eps):
+    """From u = sum(g'), w = sum(g'*(x - mean)): a = scale/sqrt(var + eps) (as in the
+    forward), dscale = w/sqrt(var + eps), and k0, k1 with dx = a*g' + k0 + k1*(x - mean)."""
+    a = scale / np.sqrt(var + eps)
+    inv = 1.0 / np.sqrt(var + eps)
+    return a, w * inv, -a * (u / M), -a * (inv * inv) * (w / M)
+
+
+@kernel(parallel=True)
+def _backward_nchw(dy, x, N, C, HW, mean, var, scale, offset, eps, relu, dx, G):
+    M = N * HW
+    S, P, R, Kb = _chunking(N, HW)
+    K = Kb * P
+    ng = (C + G - 1) // G
+    a = np.empty(C)
+    for c in range(C):
+        a[c] = scale[c] / np.sqrt(var[c] + eps)
+    s1 = np.empty(C * K)
+    s2 = np.empty(C * K)
+    for t in prange(Kb * ng * P):
+        u = np.empty(G)
+        w = np.empty(G)
+        k0 = np.empty(G)
+        k, c0, c1, n = _task_sums(x, dy, N, C, HW, G, t, mean, a, offset, relu, True, u, w, k0)
+        for c in range(c0, c1):
+            s1[c * K + k] = u[c - c0]
+            s2[c * K + k] = w[c - c0]
+    dscale = np.empty(C)
+    doffset = np.empty(C)
+    k0 = np.empty(C)
+    k1 = np.empty(C)
+    for c in range(C):
+        u = 0.0
+        w = 0.0
+        for k in range(c * K, c * K + K):
+            u += s1[k]
+            w += s2[k]
+        a[c], dscale[c], k0[c], k1[c] = _grad_coefs(u, w, M, var[c], scale[c], eps)
+        doffset[c] = u
+    _dx_nchw(dy, x, N, C, HW, a, mean, offset, k0, k1, relu, dx)
+    return dscale, doffset
+
+
+# ---------------------------------------------------------------- NC kernels
+
+@kernel(parallel=True)
+def _moments_nc(x, N, C):
+    """Per-channel (mean, M2) of x[n, c]: row blocks, sums shifted by the block's
+    first row (as in _moments_nchw), merged in block order."""
+    R = max(1, BLOCK // C)
+    K = (N + R - 1) // R
+    mu = np.empty((K, C))
+    m2 = np.empty((K, C))
+    for k in prange(K):
+        r0 = k * R
+        r1 = min(r0 + R, N)
+        x0 = np.empty(C)
+        for c in range(C):
+            x0[c] = x[r0 * C + c]
+        s1 = mu[k]
+        s2 = m2[k]
+        _zero(s1)
+        _zero(s2)
+        # Features are images of one pixel: lanes are the channels of a row.
+        _span_shifted(s1, s2, x, C, 1, r0, r1, 0, x0)
+        cnt = r1 - r0
+        for c in range(C):
+            t = s1[c]
+            s1[c] = x0[c] + t / cnt
+            s2[c] = max(s2[c] - t * (t / cnt), 0.0)
+    mean = np.empty(C)
+    msq = np.empty(C)
+    for c in range(C):
+        mean[c] = mu[0, c]
+        msq[c] = m2[0, c]
+    # Vectorized over channels; blocks are merged in order k = 1, 2, ...
+    for k in range(1, K):
+        na = k * R
+        nb = min(na + R, N) - na
+        f = nb / (na + nb)
+        g = na * f
+        for c in range(C):
+            d = mu[k, c] - mean[c]
+            mean[c] += d * f
+            msq[c] += m2[k, c] + d * d * g
+    return mean, msq
+
+
+@kernel()
+def _forward_nc(x, N, C, scale, offset, eps, relu, y):
+    mean, msq = _moments_nc(x, N, C)
+    var = np.empty(C)
+    a = np.empty(C)
+    for c in range(C):
+        var[c] = msq[c] / N
+        a[c] = scale[c] / np.sqrt(var[c] + eps)
+    _affine_nchw(x, N, C, 1, a, mean, offset, relu, y)   # features: HW = 1
+    return mean, var
+
+
+@kernel(parallel=True)
+def _backward_nc(dy, x, N, C, mean, var, scale, offset, eps, relu, dx):
+    R = max(1, BLOCK // C)
+    K = (N + R - 1) // R
+    a = np.empty(C)
+    for c in range(C):
+        a[c] = scale[c] / np.sqrt(var[c] + eps)
+    s1 = np.empty((K, C))
+    s2 = np.empty((K, C))
+    for k in prange(K):
+        _zero(s1[k])
+        _zero(s2[k])
+        _span_grad(s1[k], s2[k], dy, x, C, 1, k * R, min(k * R + R, N), 0, mean, a, offset,
+                   relu)
+    doffset = np.empty(C)
+    dscale = np.empty(C)
+    k0 = np.empty(C)
+    k1 = np.empty(C)
+    for c in range(C):
+        u = 0.0
+        w = 0.0
+        for k in range(K):
+            u += s1[k, c]
+            w += s2[k, c]
+        a[c], dscale[c], k0[c], k1[c] = _grad_coefs(u, w, N, var[c], scale[c], eps)
+        doffset[c] = u
+    _dx_nchw(dy, x, N, C, 1, a, mean, offset, k0, k1, relu, dx)
+    return dscale, doffset
+
