@@ -3,7 +3,8 @@ from ._rng import rng
 from .graph.analyze import NetworkValidationError, analyzeNetwork
 from .graph.layer_graph import (LayerGraph, addLayers, connectLayers, disconnectLayers, layerGraph,
                                 removeLayers, replaceLayer)
-from .graph.network import DAGNetwork, SeriesNetwork, activations, assembleNetwork, classify, predict
+from .graph.inference import activations, assembleNetwork, classify, predict
+from .graph.network import DAGNetwork, SeriesNetwork
 from .graph.plot import plot
 from .layers.activation import leakyReluLayer, reluLayer
 from .layers.base import Layer, Memory
@@ -17,6 +18,7 @@ from .layers.normalization import batchNormalizationLayer, groupNormalizationLay
 from .layers.output import classificationLayer, regressionLayer, softmaxLayer
 from .layers.pooling import averagePooling2dLayer, globalAveragePooling2dLayer, maxPooling2dLayer
 from .options import OptionError
+from .threads import maxNumCompThreads
 from .io.files import load, save
 from .training.loop import trainNetwork
 from .training.options import trainingOptions
@@ -35,4 +37,4 @@ __all__ = ["imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchN
            "LayerGraph", "addLayers", "removeLayers", "replaceLayer", "connectLayers",
            "disconnectLayers", "analyzeNetwork", "plot", "NetworkValidationError", "Layer",
            "Memory", "checkLayer", "LayerCheckError", "digits", "splitEachLabel", "save", "load",
-           "OptionError"]
+           "OptionError", "maxNumCompThreads"]

@@ -40,3 +40,60 @@ def test_kernels_import_nothing_from_minidl():
     for path in (PACKAGE / "kernels").rglob("*.py"):
         targets = [t for t in imported_subpackages(path) if t != "kernels"]
         assert targets == [], f"{path.name} imports {targets}"
+
+
+def _module_name(path):
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return ".".join(("minidl",) + (parts[:-1] if parts[-1] == "__init__" else parts))
+
+
+def imported_modules(path):
+    """Every minidl module ``path`` imports, at module level or inside a function."""
+    known = {_module_name(p) for p in PACKAGE.rglob("*.py")}
+    parts = ["minidl", *path.relative_to(PACKAGE).with_suffix("").parts]
+    package = parts[:-1]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = (node.module or "").split(".") if node.level == 0 else \
+                package[:len(package) - node.level + 1] + ((node.module or "").split(".") if node.module else [])
+            base = ".".join(p for p in base if p)
+            if not base.startswith("minidl"):
+                continue
+            for alias in node.names:
+                yield f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("minidl"):
+                    yield alias.name
+
+
+def test_no_import_cycles_between_modules():
+    """Module-level circles (a imports b imports a), lazy imports inside functions included;
+    a package's __init__ re-exporting its modules does not count."""
+    import networkx as nx
+    graph = nx.DiGraph()
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        for target in imported_modules(path):
+            if target != _module_name(path) and not (PACKAGE / "/".join(target.split(".")[1:]) / "__init__.py").exists():
+                graph.add_edge(_module_name(path), target)
+    cycles = list(nx.simple_cycles(graph))
+    assert not cycles, cycles
+
+
+def test_graph_and_training_ask_layers_instead_of_testing_their_types():
+    """DESIGN §4/§5: fusion and state are the layers' own business (Layer.fuse, state_names),
+    and the trainer uses the network's methods, never its private layer list."""
+    for folder in ("graph", "training"):
+        for path in (PACKAGE / folder).glob("*.py"):
+            text = path.read_text()
+            for forbidden in ("BatchNormalizationLayer", "ReLULayer", "relu=", "ConvolutionLayer"):
+                assert forbidden not in text, f"{path.name} mentions {forbidden}"
+            if folder == "training":
+                assert "._layers" not in text, f"{path.name} reaches into net._layers"
+
+
+def test_every_module_stays_small():
+    for path in PACKAGE.rglob("*.py"):
+        assert len(path.read_text().splitlines()) <= 420, f"{path.relative_to(PACKAGE)} is too long"

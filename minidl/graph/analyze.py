@@ -11,6 +11,7 @@ import networkx as nx
 import numpy as np
 
 from ..layers.output import ClassificationOutputLayer, OutputLayer, SoftmaxLayer
+from .layer_graph import LayerGraph, layerGraph
 
 
 class NetworkValidationError(ValueError):
@@ -173,7 +174,6 @@ def analyzeNetwork(net_or_layers, Print=True):
         >>> report.rows[1]["ActivationSize"], report.rows[1]["Learnables"]["Weights"], report.Errors
         ((6, 6, 4), (3, 3, 1, 4), [])
     """
-    from .layer_graph import LayerGraph, layerGraph
     if isinstance(net_or_layers, LayerGraph):
         lgraph = net_or_layers
     else:

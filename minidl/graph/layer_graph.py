@@ -136,14 +136,6 @@ class LayerGraph:
         lines.append("}")
         return "\n".join(lines)
 
-    def build_network(self, rng, owner="trainNetwork"):
-        """Validate, initialize (drawing weights from ``rng``) and compile into a network."""
-        from .analyze import analyze
-        from .network import DAGNetwork
-        report = analyze(self, rng)
-        report.raise_errors(owner)
-        return DAGNetwork(self, report.layers)
-
 
 def layerGraph(layers=None):
     """``lgraph = layerGraph()``, ``layerGraph(layers)`` (connected in sequence) or ``layerGraph(net)``.

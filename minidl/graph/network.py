@@ -1,56 +1,46 @@
-"""Trained networks and the execution plan they run.
+"""Trained networks: validated, initialized layers compiled into execution plans.
 
-A network is compiled once from validated, initialized layers into a plan: the layer
-order, and which batch-normalization layers run fused with the ReLU that follows them
-(one pass over memory instead of two, in both directions).
+A network holds its layers in topological order and two plans over them (see plan.py):
+one for training (batch norm + ReLU fused, softmax + cross-entropy fused) and one for
+inference (convolution → batch norm → ReLU folded into one convolution). Everything a
+trainer does to a network goes through the methods here: the loss and its gradients, the
+learnables, the state of stateful layers, snapshots for the best network.
 """
 import copy
 
 import networkx as nx
-import numpy as np
 
-from ..layers.activation import ReLULayer
 from ..layers.base import Layer
-from ..layers.input import ImageInputLayer
-from ..layers.normalization import BatchNormalizationLayer
-from ..layers.output import ClassificationOutputLayer, OutputLayer
+from ..layers.output import OutputLayer
+from .analyze import analyze
+from .layer_graph import LayerGraph, layerGraph
+from .plan import Plan
 
 
-def prepare_layers(layers, rng):
-    """Copy, name, validate and initialize a layer array (connected in sequence).
-
-    The caller's layer objects are never changed (MATLAB's value semantics).
-    """
-    return build_series_network(layers, rng)._layers
-
-
-def _series_graph(layers):
-    from .layer_graph import layerGraph
-    if isinstance(layers, Layer):
-        layers = [layers]
-    for index, layer in enumerate(layers):
-        if not isinstance(layer, Layer):
-            raise TypeError(f"Layer array element {index + 1} is a {type(layer).__name__}, not a "
-                            f"minidl layer. Build the array from layer functions such as reluLayer().")
-    return layerGraph(list(layers))
-
-
-def build_series_network(layers, rng, owner="trainNetwork"):
-    """Validate, initialize and compile a layer array into a SeriesNetwork."""
-    from .analyze import analyze
-    lgraph = _series_graph(layers)
+def build_network(layers, rng, owner="trainNetwork"):
+    """Validate, initialize (drawing weights from ``rng``) and compile a layer array (a
+    SeriesNetwork) or a LayerGraph (a DAGNetwork). The caller's layers are never changed."""
+    if isinstance(layers, LayerGraph):
+        lgraph, kind = layers, DAGNetwork
+    else:
+        if isinstance(layers, tuple):
+            layers = list(layers)
+        if not isinstance(layers, (Layer, list)):
+            raise TypeError(f"{owner}: layers must be a list of layers or a LayerGraph; received a "
+                            f"{type(layers).__name__}.")
+        for index, layer in enumerate([layers] if isinstance(layers, Layer) else layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Layer array element {index + 1} is a {type(layer).__name__}, not a "
+                                f"minidl layer. Build the array from layer functions such as reluLayer().")
+        lgraph, kind = layerGraph(layers), SeriesNetwork
     report = analyze(lgraph, rng)
     report.raise_errors(owner)
-    return SeriesNetwork(lgraph, report.layers)
+    return kind(lgraph, report.layers)
 
 
 class Network:
-    """A compiled network: layers in topological order, where each input comes from, and
-    which batch-normalization layers run fused with the ReLU that is their only consumer.
-
-    ``predict``/``classify`` (module functions) take MATLAB layouts; the methods here work
-    on the internal layout (N×C×H×W or N×C).
-    """
+    """A compiled network. ``predict``/``classify`` (module functions) take MATLAB layouts;
+    the methods here work on the internal layout (N×C×H×W or N×C)."""
 
     def __init__(self, lgraph, layers_by_name):
         graph = lgraph._graph
@@ -63,16 +53,16 @@ class Network:
         for name in order:
             ports = {p[1]: u for u, _, d in graph.in_edges(name, data=True) for p in d["ports"]}
             self._sources.append([position[ports[port]] for port in layers_by_name[name].InputNames])
-        consumers = [[] for _ in order]
-        for index, sources in enumerate(self._sources):
-            for source in sources:
-                consumers[source].append(index)
-        self._fused = {i for i, layer in enumerate(self._layers)
-                       if isinstance(layer, BatchNormalizationLayer) and len(consumers[i]) == 1
-                       and type(self._layers[consumers[i][0]]) is ReLULayer}
-        self._fused_relu = {consumers[i][0]: i for i in self._fused}
         self._output_index = next(i for i, layer in enumerate(self._layers) if isinstance(layer, OutputLayer))
+        self._plans = {}
 
+    def plan(self, mode):
+        """The execution plan for 'train' or 'predict', compiled on first use."""
+        if mode not in self._plans:
+            self._plans[mode] = Plan(self._layers, self._sources, self._output_index, mode)
+        return self._plans[mode]
+
+    # ---- MATLAB properties ------------------------------------------------------------------
     @property
     def Layers(self):
         """Copies of the layers in execution order: a trained network is not changed through them."""
@@ -94,12 +84,14 @@ class Network:
     def output_layer(self):
         return self._layers[self._output_index]
 
+    def layer_names(self):
+        return [layer.Name for layer in self._layers]
+
     def connection_pairs(self):
         return list(self._pairs)
 
     def to_layer_graph(self):
         """``layerGraph(net)``: the network's layers (copies) and connections as a LayerGraph."""
-        from .layer_graph import LayerGraph
         graph = LayerGraph()
         for order, layer in enumerate(self._layers):
             graph._graph.add_node(layer.Name, layer=copy.deepcopy(layer), order=order)
@@ -107,70 +99,97 @@ class Network:
             graph._connect(source, destination, "layerGraph")
         return graph
 
-    def _run(self, X, step, stop=None):
-        """Run layers in order with ``step(index, layer, inputs, fused)``; returns all outputs."""
-        outputs = [None] * len(self._layers)
-        for index, layer in enumerate(self._layers):
-            if index == self._output_index:
-                break
-            if index in self._fused_relu and stop is None:
-                outputs[index] = outputs[self._fused_relu[index]]
-            else:
-                inputs = [outputs[s] for s in self._sources[index]] or [X]
-                outputs[index] = step(index, layer, inputs, index in self._fused and stop is None)
-            if stop == index:
-                break
-        return outputs
-
+    # ---- computing --------------------------------------------------------------------------
     def predict_internal(self, X, batch_statistics=False):
-        """Outputs for internal-layout X. With ``batch_statistics`` batch-norm layers normalize
-        with the statistics of X itself (MATLAB's behaviour while training runs)."""
-        def step(index, layer, inputs, fused):
-            if isinstance(layer, BatchNormalizationLayer):
-                if batch_statistics:
-                    return layer.forward(inputs[0], relu=fused)[0]
-                return layer.predict(inputs[0], relu=fused)
-            return layer.predict(*inputs)
-        return self._run(X, step)[self._sources[self._output_index][0]]
+        """Network outputs (a new array) for internal-layout X. With ``batch_statistics``
+        batch normalization uses the statistics of X itself (MATLAB's behaviour while
+        'population' training runs)."""
+        plan = self.plan("train" if batch_statistics else "predict")
+        outputs, _ = plan.run(X, train=batch_statistics)
+        Y = outputs[plan.result]
+        return (plan.loss.predict(Y) if plan.result != self._sources[self._output_index][0] else Y).copy()
 
     def activations_internal(self, X, index):
-        """The output of layer ``index`` (prediction mode, no fusion)."""
-        return self._run(X, lambda i, layer, inputs, fused: layer.predict(*inputs), stop=index)[index]
+        """The output of layer ``index`` (a new array; prediction mode). A layer inside a
+        fused step is computed unfused from the step's input."""
+        plan = self.plan("predict")
+        k = plan.step_of(index)
+        outputs, _ = plan.run(X, train=False, stop=k)
+        step, covered, inputs = plan.steps[k]
+        if covered[-1] == index:
+            return outputs[index].copy()
+        Z = outputs[inputs[0]] if inputs else X
+        for member in covered[:covered.index(index) + 1]:
+            Z = self._layers[member].predict(Z)
+        return Z.copy()
 
-    def forward_train(self, X):
-        """Training-mode forward through every layer but the output; returns (Y, memories)."""
-        memories = [None] * len(self._layers)
+    def forward_loss(self, X, T):
+        """Training-mode forward and loss: ``(loss, Y, trace)``; ``trace`` feeds ``backward``
+        and ``commit_state``. Y and the trace live in the plan's buffers until the next call."""
+        plan = self.plan("train")
+        outputs, memories = plan.run(X, train=True)
+        loss, Y, dLdX = plan.loss.loss(outputs[plan.result], T)
+        return loss, Y, (memories, dLdX)
 
-        def step(index, layer, inputs, fused):
-            if fused:
-                Z, memories[index] = layer.forward(inputs[0], relu=True)
-            else:
-                Z, memories[index] = layer.forward(*inputs)
-            return Z
-        outputs = self._run(X, step)
-        return outputs[self._sources[self._output_index][0]], memories
+    def backward(self, trace):
+        """Gradients of every learnable: one dict per layer, in layer order."""
+        memories, dLdX = trace
+        return self.plan("train").backward(dLdX, memories, len(self._layers))
 
-    def backward(self, dLdY, memories):
-        """Gradients of every learnable, as a list of dicts (one per layer); gradients that
-        reach one output by several paths (fan-out) are summed."""
-        grads = [{} for _ in self._layers]
-        upstream = [None] * len(self._layers)
-        upstream[self._sources[self._output_index][0]] = dLdY
-        for index in range(self._output_index - 1, 0, -1):
-            dZ = upstream[index]
-            if dZ is None:
-                continue
-            if index in self._fused_relu:  # the ReLU half of a fused pair: its batch norm does both
-                upstream[self._fused_relu[index]] = dZ
-                continue
-            layer = self._layers[index]
-            dX, grads[index] = layer.backward(dZ, memories[index])
-            sources = self._sources[index]
-            if len(sources) == 1:
-                dX = (dX,)
-            for source, d in zip(sources, dX):
-                upstream[source] = d if upstream[source] is None else upstream[source] + d
-        return grads
+    # ---- learnables -------------------------------------------------------------------------
+    def learnables(self, grads):
+        """``(key, value, gradient, (LearnRateFactor, L2Factor))`` for every learnable with a
+        gradient; ``key`` is ``(layer index, property name)``, stable across checkpoints."""
+        for index, (layer, layer_grads) in enumerate(zip(self._layers, grads)):
+            for name, grad in layer_grads.items():
+                yield (index, name), getattr(layer, name), grad, layer.learnable_factors(name)
+
+    def set_learnable(self, key, value):
+        index, name = key
+        setattr(self._layers[index], name, value)
+
+    def snapshot(self):
+        """Copies of the layers, for ``restore`` (OutputNetwork 'best-validation-loss')."""
+        return copy.deepcopy(self._layers)
+
+    def restore(self, layers):
+        self._layers[:] = layers
+        self._plans.clear()
+
+    # ---- state (batch-norm statistics) ------------------------------------------------------
+    def has_state(self):
+        return any(layer.state_names for layer in self._layers)
+
+    def _set_state(self, layer, values):
+        for name, value in values.items():
+            setattr(layer, name, value)
+
+    def start_moving_state(self):
+        """Give empty state its starting values ('moving' statistics)."""
+        for layer in self._layers:
+            self._set_state(layer, layer.initial_state())
+
+    def commit_state(self, trace):
+        """After an iteration: every stateful layer's state from its memory ('moving')."""
+        memories, _ = trace
+        for (step, _, _), memory in zip(self.plan("train").steps, memories):
+            for layer, layer_memory in step.state_memories(memory):
+                self._set_state(layer, layer.moving_state(layer_memory))
+
+    def commit_population_state(self, X, batches):
+        """'population' statistics: one training-mode pass over ``X`` in ``batches``; each
+        stateful layer combines the mini-batches' statistics exactly."""
+        if not self.has_state():
+            return
+        plan, totals = self.plan("train"), {}
+        for part in batches:
+            _, memories = plan.run(X[part], train=True)
+            for (step, _, _), memory in zip(plan.steps, memories):
+                for layer, layer_memory in step.state_memories(memory):
+                    totals[id(layer)] = (layer, layer.population_total(
+                        totals.get(id(layer), (None, None))[1], layer_memory))
+        for layer, total in totals.values():
+            self._set_state(layer, layer.population_state(total))
 
     def __repr__(self):
         lines = [f"{type(self).__name__} with {len(self._layers)} layers:"]
@@ -183,7 +202,6 @@ class SeriesNetwork(Network):
 
     @classmethod
     def from_layers(cls, layers):
-        from .layer_graph import LayerGraph
         graph = LayerGraph()
         for order, layer in enumerate(layers):
             graph._graph.add_node(layer.Name, layer=layer, order=order)
@@ -202,225 +220,9 @@ class DAGNetwork(Network):
 
     @classmethod
     def from_layers_and_connections(cls, layers, pairs):
-        from .layer_graph import LayerGraph
         graph = LayerGraph()
         for order, layer in enumerate(layers):
             graph._graph.add_node(layer.Name, layer=layer, order=order)
         for source, destination in pairs:
             graph._connect(source, destination, "load")
         return cls(graph, {layer.Name: layer for layer in layers})
-
-
-# ---- MATLAB data layouts ----------------------------------------------------------------
-
-_FORMATS = {"SSCB": (3, 2, 0, 1), "BCSS": (0, 1, 2, 3), "BSSC": (0, 3, 1, 2)}
-
-
-def to_internal(X, input_layer, DataFormat="SSCB", owner="predict"):
-    """MATLAB-layout data (H×W×C×N by default, or N×C features) → C-contiguous float32
-    in the internal layout (N×C×H×W or N×C)."""
-    X = np.asarray(X)
-    if not np.issubdtype(X.dtype, np.number) and X.dtype != bool:
-        raise TypeError(f"{owner}: X must be numeric; received an array of {X.dtype}.")
-    if str(DataFormat).upper() not in _FORMATS:
-        raise ValueError(f"{owner}: DataFormat must be 'SSCB', 'BCSS' or 'BSSC'; received {DataFormat!r}.")
-    if isinstance(input_layer, ImageInputLayer):
-        h, w, c = input_layer.InputSize
-        fmt = str(DataFormat).upper()
-        if fmt not in _FORMATS:
-            raise ValueError(f"{owner}: DataFormat must be 'SSCB', 'BCSS' or 'BSSC'; received {DataFormat!r}.")
-        hint = ""
-        if fmt == "SSCB" and X.ndim in (2, 3):  # one image; MATLAB drops trailing singletons
-            if X.ndim == 3 and X.shape[2] != c:
-                hint = (f" A 3-D array is one H×W×C image; for {X.shape[2]} images of one channel "
-                        f"add the channel dimension: X[:, :, None, :].")
-            X = X.reshape(X.shape[0], X.shape[1], -1, 1)
-        if X.ndim != 4:
-            raise ValueError(f"{owner}: image data must be 4-D ({fmt}, with {h}×{w}×{c} images); "
-                             f"received an array of size {'×'.join(map(str, X.shape))}.")
-        internal = X.transpose(_FORMATS[fmt])
-        if internal.shape[1:] != (c, h, w):
-            got = internal.shape
-            raise ValueError(f"{owner}: the input layer {input_layer.Name!r} expects images of size "
-                             f"{h}×{w}×{c}; received {got[2]}×{got[3]}×{got[1]} (data format {fmt}).{hint}")
-    else:
-        internal = X if X.ndim == 2 else X.reshape(1, -1)
-        expected = input_layer.InputSize[-1] if hasattr(input_layer, "InputSize") else internal.shape[1]
-        if internal.shape[1] != expected:
-            raise ValueError(f"{owner}: the input layer {input_layer.Name!r} expects {expected} features "
-                             f"per observation (N×{expected}); received {'×'.join(map(str, X.shape))}.")
-    return np.ascontiguousarray(internal, dtype=np.float32)
-
-
-def from_internal(Y, DataFormat="SSCB"):
-    """Internal outputs → the caller's layout: N×K stays; N×C×H×W becomes H×W×C×N ('SSCB'),
-    stays N×C×H×W ('BCSS') or becomes N×H×W×C ('BSSC')."""
-    if Y.ndim == 2:
-        return Y
-    order = {"SSCB": (2, 3, 1, 0), "BCSS": (0, 1, 2, 3), "BSSC": (0, 2, 3, 1)}[str(DataFormat).upper()]
-    return np.ascontiguousarray(Y.transpose(order))
-
-
-def _batches(count, size):
-    return [slice(start, min(start + size, count)) for start in range(0, count, size)]
-
-
-def predict(net, X, MiniBatchSize=128, DataFormat="SSCB", ExecutionEnvironment="auto"):
-    """``Y = predict(net, X)``: network outputs in MATLAB layout (N×K scores for classification).
-
-    Example::
-
-        >>> import numpy as np, minidl
-        >>> layers = [minidl.imageInputLayer([4, 4, 1], Normalization="none"),
-        ...           minidl.fullyConnectedLayer(3, Weights=np.ones((3, 16)), Bias=np.zeros((3, 1))),
-        ...           minidl.softmaxLayer(), minidl.classificationLayer()]
-        >>> net = minidl.assembleNetwork(layers, Classes=["a", "b", "c"])
-        >>> minidl.predict(net, np.zeros((4, 4, 1, 2))).shape
-        (2, 3)
-    """
-    _check_environment("predict", ExecutionEnvironment)
-    X = to_internal(X, net.input_layer, DataFormat)
-    size = _positive_int("predict", "MiniBatchSize", MiniBatchSize)
-    parts = [net.predict_internal(X[batch]) for batch in _batches(X.shape[0], size)]
-    return from_internal(np.concatenate(parts) if parts else net.predict_internal(X), DataFormat)
-
-
-def classify(net, X, MiniBatchSize=128, DataFormat="SSCB", ExecutionEnvironment="auto"):
-    """``YPred, scores = classify(net, X)``: the most likely class of each observation.
-
-    Labels come back as the same kind of values the network was trained on.
-
-    Example::
-
-        >>> import numpy as np, minidl
-        >>> layers = [minidl.imageInputLayer([4, 4, 1], Normalization="none"),
-        ...           minidl.fullyConnectedLayer(3, Weights=np.ones((3, 16)), Bias=np.zeros((3, 1))),
-        ...           minidl.softmaxLayer(), minidl.classificationLayer()]
-        >>> net = minidl.assembleNetwork(layers, Classes=["a", "b", "c"])
-        >>> labels, scores = minidl.classify(net, np.zeros((4, 4, 1, 2)))
-        >>> labels.shape, scores.shape
-        ((2,), (2, 3))
-    """
-    output = net.output_layer
-    if not isinstance(output, ClassificationOutputLayer):
-        raise ValueError(f"classify: the network ends in {type(output).__name__}, not a "
-                         f"classificationLayer; use predict for regression networks.")
-    scores = predict(net, X, MiniBatchSize, DataFormat, ExecutionEnvironment)
-    return np.asarray(output.Classes)[scores.argmax(axis=1)], scores
-
-
-def assembleNetwork(layers, Classes=None):
-    """``net = assembleNetwork(layers)``: a network from layers whose learnables are all set.
-
-    ``Classes`` fills a classification layer whose Classes are 'auto'. Every learnable, every
-    batch-norm TrainedMean/TrainedVariance and the input layer's normalization statistics
-    must be given; a missing one is an error (nothing is initialized), as in MATLAB.
-    """
-    originals = _layer_list(layers)
-    missing = [f"{layer.Name or layer.DefaultName}.{name}" for layer in originals for name in layer.learnables
-               if getattr(layer, name, None) is None]
-    if hasattr(layers, "build_network"):
-        net = layers.build_network(_NoRandom(), owner="assembleNetwork") if not missing else None
-    else:
-        net = build_series_network(layers, _NoRandom(), owner="assembleNetwork") if not missing else None
-    if net is not None:
-        missing = [f"{layer.Name}.{name}" for layer in net._layers for name in _required_state(layer)
-                   if getattr(layer, name, None) is None]
-    if missing:
-        raise ValueError(f"assembleNetwork: these properties are empty: {', '.join(missing)}. Set them "
-                         f"(as Name=Value arguments of the layer functions) or train with trainNetwork.")
-    output = net.output_layer
-    if isinstance(output, ClassificationOutputLayer):
-        if Classes is not None:
-            output.Classes = np.asarray(Classes)
-        if isinstance(output.Classes, str):
-            raise ValueError(f"assembleNetwork: {output.Name} has Classes 'auto'; give "
-                             f"classificationLayer(Classes=[...]) or assembleNetwork(..., Classes=[...]).")
-    return net
-
-
-def _layer_list(layers):
-    if hasattr(layers, "_graph"):
-        return [data["layer"] for _, data in layers._graph.nodes(data=True)]
-    return [layers] if isinstance(layers, Layer) else list(layers)
-
-
-def _required_state(layer):
-    """Statistics a layer needs for prediction (its learnables are checked separately)."""
-    required = []
-    if isinstance(layer, BatchNormalizationLayer):
-        required += ["TrainedMean", "TrainedVariance"]
-    if hasattr(layer, "missing_statistics"):
-        required += layer.missing_statistics()
-    return required
-
-
-class _NoRandom:
-    """Stands in for the generator in assembleNetwork: every learnable must already be set."""
-
-    def __getattr__(self, name):
-        raise ValueError("assembleNetwork: a layer has no Weights/Bias (or Scale/Offset) yet. "
-                         "Give every learnable as a Name=Value argument, or train with trainNetwork.")
-
-
-def _check_environment(owner, value):
-    if str(value).lower() not in ("auto", "cpu"):
-        raise ValueError(f"{owner}: ExecutionEnvironment {value!r} is not supported; minidl runs on "
-                         f"the CPU only. Use 'auto' or 'cpu'.")
-
-
-def _positive_int(owner, name, value):
-    if not (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-            and np.isfinite(value) and float(value) == int(value) and int(value) >= 1):
-        raise ValueError(f"{owner}: {name} must be a positive integer; received {value!r}.")
-    return int(value)
-
-
-def activations(net, X, layer, OutputAs="channels", MiniBatchSize=128, DataFormat="SSCB"):
-    """``act = activations(net, X, layer)``: the output of one layer (name or 1-based index).
-
-    ``OutputAs``: 'channels' gives H×W×C×N for images (1×1×C×N for a vector output of an
-    image network), 'rows' N×M and 'columns' M×N, where each observation is flattened in
-    MATLAB's column-major order. Batch normalization uses its trained statistics.
-
-    Example::
-
-        >>> import numpy as np, minidl
-        >>> layers = [minidl.imageInputLayer([4, 4, 1], Normalization="none"), minidl.reluLayer(),
-        ...           minidl.fullyConnectedLayer(2, Weights=np.ones((2, 16)), Bias=np.zeros((2, 1))),
-        ...           minidl.softmaxLayer(), minidl.classificationLayer(Classes=[0, 1])]
-        >>> net = minidl.assembleNetwork(layers)
-        >>> minidl.activations(net, -np.ones((4, 4, 1, 3)), "relu").shape
-        (4, 4, 1, 3)
-        >>> minidl.activations(net, np.ones((4, 4, 1, 3)), 3, OutputAs="rows")
-        array([[16., 16.],
-               [16., 16.],
-               [16., 16.]], dtype=float32)
-    """
-    from ..layers.dense import flatten_matlab
-    names = [l.Name for l in net._layers]
-    if isinstance(layer, str):
-        if layer not in names:
-            raise ValueError(f"activations: the network has no layer named {layer!r}. Layers: {', '.join(names)}.")
-        index = names.index(layer)
-    elif np.ndim(layer) == 0 and float(layer) == int(layer) and 1 <= int(layer) <= len(names):
-        index = int(layer) - 1
-    else:
-        raise ValueError(f"activations: layer must be a layer name or an index from 1 to {len(names)}; "
-                         f"received {layer!r}.")
-    if isinstance(net._layers[index], OutputLayer):
-        raise ValueError(f"activations: {names[index]!r} is an output layer and has no activations; "
-                         f"use predict for the network output.")
-    mode = str(OutputAs).lower()
-    if mode not in ("channels", "rows", "columns"):
-        raise ValueError(f"activations: OutputAs must be 'channels', 'rows' or 'columns'; received {OutputAs!r}.")
-    X = to_internal(X, net.input_layer, DataFormat, owner="activations")
-    size = _positive_int("activations", "MiniBatchSize", MiniBatchSize)
-    Z = np.concatenate([net.activations_internal(X[part], index) for part in _batches(X.shape[0], size)])
-    if mode == "rows":
-        return flatten_matlab(Z)
-    if mode == "columns":
-        return np.ascontiguousarray(flatten_matlab(Z).T)
-    if Z.ndim == 2 and isinstance(net.input_layer, ImageInputLayer):
-        Z = Z[:, :, None, None]
-    return from_internal(Z, DataFormat)

@@ -1,25 +1,39 @@
 """Element-wise activations."""
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..options import OptionError
-from .base import Layer, Memory, layer_options
+from .base import Layer, Memory, buffer, layer_options
 
 
 class ReLULayer(Layer):
-    """Rectified linear unit: ``Z = max(X, 0)``; ``dL/dX = dL/dZ · [X > 0]``."""
+    """Rectified linear unit: ``Z = max(X, 0)``; ``dL/dX = dL/dZ · [X > 0]``. NaN stays NaN.
+
+    A normalization or convolution before it may compute it in the same pass
+    (``fusable_activation``; see the execution plan)."""
 
     DefaultName = "relu"
     Description = "ReLU"
+    fusable_activation = "relu"
 
-    def predict(self, X):
-        return np.maximum(X, 0)
+    def predict(self, X, work=None):
+        return np.maximum(X, 0, out=buffer(work, "Z", X.shape, X.dtype))
 
-    def forward(self, X):
-        Z = np.maximum(X, 0)
-        return Z, Memory(Z=Z)
+    def forward(self, X, work=None):
+        Z = self.predict(X, work)
+        return Z, ReLUMemory(Z=Z)
 
-    def backward(self, dLdZ, memory):
-        return dLdZ * (memory.Z > 0), {}
+    def backward(self, dLdZ, memory, work=None):
+        dX = buffer(work, "dX", dLdZ.shape, dLdZ.dtype)
+        dX[...] = 0
+        np.copyto(dX, dLdZ, where=memory.Z > 0)
+        return dX, {}
+
+
+@dataclass(eq=False)
+class ReLUMemory(Memory):
+    Z: np.ndarray
 
 
 def reluLayer(*pairs, **options):

@@ -12,7 +12,11 @@ from ..options import OptionError, parse_name_value
 
 
 class Memory(SimpleNamespace):
-    """What ``forward`` keeps for ``backward`` (and batch statistics for the trainer)."""
+    """What ``forward`` keeps for ``backward`` (and batch statistics for the trainer).
+
+    Built-in layers return a dataclass subclass naming its fields (``BatchNormMemory``);
+    custom layers may fill a plain ``Memory(name=value, ...)``.
+    """
 
 
 class Layer:
@@ -27,6 +31,17 @@ class Layer:
 
     ``learnables`` maps each learnable property to the prefix of its factor properties
     (``"Weights" -> "Weight"`` gives ``WeightLearnRateFactor`` and ``WeightL2Factor``).
+
+    A layer with state (batch normalization's ``TrainedMean``/``TrainedVariance``) names it
+    in ``state_names`` and says how training updates it: ``initial_state``,
+    ``moving_state(memory)`` ('moving' statistics), ``population_total(total, memory)`` and
+    ``population_state(total)`` ('population' statistics). The network commits what these
+    return; the layer never changes itself.
+
+    Built-in layers also accept ``work=``, a dict the execution plan owns (one per plan step
+    and input size) where they keep output and scratch arrays from one mini-batch to the next
+    (see :func:`buffer`), and may offer ``fuse(consumer, mode)``: a :class:`FusedLayers`
+    computing this layer and its only consumer in one step, or None.
     """
 
     DefaultName = "layer"
@@ -54,6 +69,29 @@ class Layer:
     def backward(self, dLdZ, memory):
         raise NotImplementedError(f"{type(self).__name__} must implement backward(dLdZ, memory).")
 
+    state_names = ()
+
+    def initial_state(self):
+        """Starting values of empty state for 'moving' statistics: ``{name: value}``."""
+        return {}
+
+    def moving_state(self, memory):
+        """State after one training iteration whose forward returned ``memory``."""
+        return {}
+
+    def population_total(self, total, memory):
+        """``total`` (None at first) combined with one more mini-batch's ``memory``."""
+        return total
+
+    def population_state(self, total):
+        """State from the total over every training observation."""
+        return {}
+
+    def fuse(self, consumer, mode):
+        """A :class:`FusedLayers` for this layer followed by ``consumer`` in ``mode``
+        ('train' or 'predict'), or None when the two do not fuse."""
+        return None
+
     def learnable_factors(self, name):
         """``(LearnRateFactor, L2Factor)`` of learnable property ``name``."""
         prefix = self.learnables[name]
@@ -66,6 +104,34 @@ class Layer:
     def __repr__(self):
         props = ", ".join(f"{k}={_short(v)}" for k, v in self._display_properties().items())
         return f"{type(self).__name__}({props})"
+
+
+class FusedLayers:
+    """Several layers in a chain (each the only consumer of the one before) computed as one
+    execution-plan step. ``predict(X, work)``, ``forward(X, work) -> (Z, memory)`` and
+    ``backward(dLdZ, memory, work) -> (dLdX, grads)`` where ``grads`` has one dict per layer."""
+
+    def __init__(self, *layers):
+        self.layers = layers
+
+    def fuse(self, consumer, mode):
+        return None
+
+    def state_memories(self, memory):
+        """``(layer, layer_memory)`` for the layers with state."""
+        return []
+
+
+def buffer(work, key, shape, dtype):
+    """An output or scratch array kept in ``work`` (the execution plan's, reused while the
+    size holds), or a new array when there is no ``work``."""
+    shape = tuple(shape)
+    if work is None:
+        return np.empty(shape, dtype)
+    array = work.get(key)
+    if array is None or array.shape != shape or array.dtype != dtype:
+        array = work[key] = np.empty(shape, dtype)
+    return array
 
 
 def _short(value):

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..options import OptionError
-from .base import (Layer, Memory, as_padding, as_pair, auto_or_count, check_channels, factors,
+from .base import (FusedLayers, Layer, Memory, as_padding, as_pair, auto_or_count, check_channels, factors,
                    initial_constant, initial_weights, layer_options, learnable_array, output_hw, require_image,
                    resolve_padding)
 
@@ -86,17 +86,25 @@ class Convolution2DLayer(Layer):
                 cols[:, :, :, u, v, :] = window.transpose(0, 2, 3, 1)
         return cols.reshape(N * Ho * Wo, kh * kw * C), (N, C, H, W, Ho, Wo), Xp.shape
 
-    def predict(self, X):
-        return self.forward(X)[0]
+    def predict(self, X, work=None):
+        return self._convolve(X, self.Weights, self.Bias, work)[0]
 
-    def forward(self, X):
+    def forward(self, X, work=None):
+        return self._convolve(X, self.Weights, self.Bias, work)
+
+    def _convolve(self, X, weights, bias, work):
         cols, dims, padded_shape = self._columns(X)
         N, _, _, _, Ho, Wo = dims
-        weights = self.Weights.astype(X.dtype, copy=False).reshape(-1, self.NumFilters)
+        weights = weights.astype(X.dtype, copy=False).reshape(-1, self.NumFilters)
         Z = cols @ weights
-        Z += self.Bias.astype(X.dtype, copy=False).reshape(-1)
+        Z += bias.astype(X.dtype, copy=False).reshape(-1)
         Z = np.ascontiguousarray(Z.reshape(N, Ho, Wo, self.NumFilters).transpose(0, 3, 1, 2))
         return Z, Memory(cols=cols, dims=dims, padded_shape=padded_shape)
+
+    def fuse(self, consumer, mode):
+        if mode == "predict" and hasattr(consumer, "inference_affine"):
+            return FoldedConvolution(self, consumer)
+        return None
 
     def backward(self, dLdZ, memory):
         N, C, H, W, Ho, Wo = memory.dims
@@ -119,6 +127,33 @@ class Convolution2DLayer(Layer):
     def _display_properties(self):
         return {"Name": self.Name, "FilterSize": self.FilterSize, "NumFilters": self.NumFilters,
                 "Stride": self.Stride, "Padding": self.Padding}
+
+
+class FoldedConvolution(FusedLayers):
+    """Convolution → batch normalization (→ ReLU) at inference, as one convolution: with the
+    normalization's ``y = a·x + b`` per filter f, ``Weights'[..., f] = a_f·Weights[..., f]`` and
+    ``Bias'_f = a_f·Bias_f + b_f``; the ReLU, if any, runs in place on the result. Batch
+    normalization then costs nothing at inference."""
+
+    def __init__(self, conv, norm, relu=None):
+        super().__init__(*(layer for layer in (conv, norm, relu) if layer is not None))
+        self.conv, self.norm, self.relu = conv, norm, relu is not None
+
+    def fuse(self, consumer, mode):
+        if mode == "predict" and not self.relu and getattr(consumer, "fusable_activation", None) == "relu":
+            return FoldedConvolution(self.conv, self.norm, consumer)
+        return None
+
+    def folded(self):
+        """The folded (Weights', Bias') in MATLAB shapes, float32."""
+        a, b = self.norm.inference_affine()
+        weights = (self.conv.Weights * a).astype(np.float32)
+        bias = (self.conv.Bias.reshape(-1) * a + b).astype(np.float32).reshape(self.conv.Bias.shape)
+        return weights, bias
+
+    def predict(self, X, work=None):
+        Z = self.conv._convolve(X, *self.folded(), work)[0]
+        return np.maximum(Z, 0, out=Z) if self.relu else Z
 
 
 def convolution2dLayer(filterSize, numFilters, *pairs, **options):

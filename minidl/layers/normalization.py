@@ -8,16 +8,19 @@ Per channel c, over every non-channel element (N·H·W of them for images, N for
                 dx = Scale / sqrt(σ²_B + ε) · (dy − mean(dy) − x̂·mean(dy·x̂))
     prediction: y = a·x + b,  a = Scale / sqrt(TrainedVariance + ε),  b = Offset − a·TrainedMean
 
-``forward`` returns μ_B and σ²_B in its memory; the trainer alone turns them into
-``TrainedMean``/``TrainedVariance`` ('moving' or 'population', see trainingOptions).
+``forward`` returns μ_B and σ²_B in its memory; the layer says how they become
+``TrainedMean``/``TrainedVariance`` ('moving' or 'population', see trainingOptions) and the
+network commits the result: the layer never changes itself while training.
 """
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..kernels import batchnorm as kernels
 from ..kernels import groupnorm as gn_kernels
 from ..options import OptionError, choice
-from .base import (Layer, Memory, auto_or_count, check_channels, factors, initial_constant, layer_options,
-                   learnable_array)
+from .base import (FusedLayers, Layer, Memory, auto_or_count, buffer, check_channels, factors, initial_constant,
+                   layer_options, learnable_array)
 
 
 def _unit_interval(name, value):
@@ -100,12 +103,14 @@ class BatchNormalizationLayer(_ChannelAffine):
             raise ValueError("batchNormalizationLayer: TrainedVariance must be nonnegative.")
         self._image = True
 
+    state_names = ("TrainedMean", "TrainedVariance")
+
     def _vector(self, name):
         value = getattr(self, name)
         return None if value is None else value.reshape(-1)
 
-    def folded(self):
-        """Per-channel ``(a, b)`` of the inference affine map ``y = a·x + b``."""
+    def inference_affine(self):
+        """Per-channel ``(a, b)`` of the inference map ``y = a·x + b`` (float64)."""
         mean, variance = self._vector("TrainedMean"), self._vector("TrainedVariance")
         if mean is None or variance is None:
             raise ValueError(f"{self.Name}: TrainedMean and TrainedVariance are empty, so the layer "
@@ -116,11 +121,20 @@ class BatchNormalizationLayer(_ChannelAffine):
     def _shape_text(self):
         return f"1×1×{self.NumChannels}" if self._image else f"{self.NumChannels}×1"
 
-    def predict(self, X, relu=False):
-        a, b = self.folded()
-        return kernels.bn_inference(X, a, b, relu)
+    def predict(self, X, work=None):
+        return self._predict(X, work, relu=False)
 
-    def forward(self, X, relu=False):
+    def forward(self, X, work=None):
+        return self._forward(X, work, relu=False)
+
+    def backward(self, dLdZ, memory, work=None):
+        return self._backward(dLdZ, memory, work, relu=False)
+
+    def _predict(self, X, work, relu):
+        a, b = self.inference_affine()
+        return kernels.bn_inference(X, a, b, relu, out=buffer(work, "Z", X.shape, X.dtype))
+
+    def _forward(self, X, work, relu):
         count = X.size // X.shape[1]
         if count < 2:
             raise ValueError(f"{self.Name}: batch normalization in training needs at least 2 values per "
@@ -128,14 +142,75 @@ class BatchNormalizationLayer(_ChannelAffine):
                              f"{'×'.join(map(str, X.shape[2:])) or '1'}); every value would normalize "
                              f"to zero. Use a MiniBatchSize of 2 or more.")
         Z, mean, var = kernels.bn_forward_train(X, self._vector("Scale"), self._vector("Offset"),
-                                                self.Epsilon, relu)
-        return Z, Memory(X=X, mean=mean, var=var, count=count, relu=relu)
+                                                self.Epsilon, relu, out=buffer(work, "Z", X.shape, X.dtype))
+        return Z, BatchNormMemory(X=X, mean=mean, var=var, count=count)
 
-    def backward(self, dLdZ, memory):
+    def _backward(self, dLdZ, memory, work, relu):
         dX, dscale, doffset = kernels.bn_backward(dLdZ, memory.X, memory.mean, memory.var,
                                                   self._vector("Scale"), self._vector("Offset"),
-                                                  self.Epsilon, memory.relu)
+                                                  self.Epsilon, relu,
+                                                  out=buffer(work, "dX", dLdZ.shape, dLdZ.dtype))
         return dX, self._affine_grads(dscale, doffset, dLdZ.dtype)
+
+    def fuse(self, consumer, mode):
+        if getattr(consumer, "fusable_activation", None) == "relu":
+            return BatchNormReLU(self, consumer)
+        return None
+
+    # ---- state: TrainedMean and TrainedVariance (trainingOptions' BatchNormalizationStatistics)
+    def initial_state(self):
+        """'moving' starts from the given estimates, else mean 0 and variance 1 (as PyTorch)."""
+        shape = self.Scale.shape
+        return {name: np.full(shape, value, np.float32) for name, value in
+                (("TrainedMean", 0.0), ("TrainedVariance", 1.0)) if getattr(self, name) is None}
+
+    def moving_state(self, memory):
+        """``TrainedMean ← (1 − MeanDecay)·TrainedMean + MeanDecay·μ_B``, the variance alike."""
+        shape = self.TrainedMean.shape
+        mean = ((1 - self.MeanDecay) * self.TrainedMean.astype(np.float64)
+                + self.MeanDecay * memory.mean.reshape(shape))
+        variance = ((1 - self.VarianceDecay) * self.TrainedVariance.astype(np.float64)
+                    + self.VarianceDecay * memory.var.reshape(shape))
+        return {"TrainedMean": mean.astype(np.float32), "TrainedVariance": variance.astype(np.float32)}
+
+    def population_total(self, total, memory):
+        """Per-channel (count, mean, M2) merged exactly with Chan's formula."""
+        batch = (np.full(memory.mean.shape, memory.count, np.int64), memory.mean, memory.var * memory.count)
+        return batch if total is None else kernels.chan_merge(*total, *batch)
+
+    def population_state(self, total):
+        """The mean and the biased variance M2 / count over the whole training set."""
+        count, mean, m2 = total
+        shape = self.Scale.shape
+        return {"TrainedMean": mean.reshape(shape).astype(np.float32),
+                "TrainedVariance": (m2 / count).reshape(shape).astype(np.float32)}
+
+
+@dataclass(eq=False)
+class BatchNormMemory(Memory):
+    """The input and its batch statistics (per channel, float64), kept for backward and state."""
+    X: np.ndarray
+    mean: np.ndarray
+    var: np.ndarray
+    count: int
+
+
+class BatchNormReLU(FusedLayers):
+    """Batch normalization and the ReLU after it in one pass over memory, both directions:
+    ``Z = max(BN(X), 0)``; backward masks dL/dZ where the normalized value was not positive."""
+
+    def predict(self, X, work=None):
+        return self.layers[0]._predict(X, work, relu=True)
+
+    def forward(self, X, work=None):
+        return self.layers[0]._forward(X, work, relu=True)
+
+    def backward(self, dLdZ, memory, work=None):
+        dX, grads = self.layers[0]._backward(dLdZ, memory, work, relu=True)
+        return dX, (grads, {})
+
+    def state_memories(self, memory):
+        return [(self.layers[0], memory)]
 
 
 def batchNormalizationLayer(*pairs, **options):

@@ -14,8 +14,7 @@ class SoftmaxLayer(Layer):
     Description = "Softmax"
 
     def predict(self, X):
-        shifted = np.exp(X - X.max(axis=1, keepdims=True))
-        return shifted / shifted.sum(axis=1, keepdims=True)
+        return softmax(X)
 
     def forward(self, X):
         Z = self.predict(X)
@@ -37,6 +36,49 @@ class OutputLayer(Layer):
 
     def forward(self, X):
         return X, Memory()
+
+    def loss_step(self, previous):
+        """The training loss ``(loss, Y, dL/dX)`` as one step, absorbing ``previous`` (the
+        layer feeding this one) when the two fuse; returns ``(step, absorbed)``."""
+        return LossStep(self), False
+
+
+class LossStep:
+    """An output layer's loss and its gradient: ``forwardLoss`` then ``backwardLoss``."""
+
+    def __init__(self, output):
+        self.output = output
+
+    def predict(self, X):
+        return X
+
+    def loss(self, X, T):
+        return self.output.forwardLoss(X, T), X, self.output.backwardLoss(X, T)
+
+
+class SoftmaxCrossEntropy(LossStep):
+    """Softmax and cross-entropy in one stable pass over the logits X:
+    ``log Y = X − max X − log Σ exp(X − max X)``, ``loss = −(1/N) Σ T·log Y``,
+    ``dL/dX = (Y − T) / N`` (for targets whose rows sum to one, as one-hot labels do).
+    Equal to softmaxLayer + classificationLayer except that Y is never clamped at the
+    smallest float before the log: the fused form needs no clamp."""
+
+    def predict(self, X):
+        return softmax(X)
+
+    def loss(self, X, T):
+        shifted = X - X.max(axis=1, keepdims=True)
+        log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        log_y = shifted - log_sum
+        Y = np.exp(log_y)
+        N = X.shape[0]
+        loss = float(-(T * log_y).sum(dtype=np.float64) / N)
+        return loss, Y, (Y - T) / X.dtype.type(N)
+
+
+def softmax(X):
+    shifted = np.exp(X - X.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 class ClassificationOutputLayer(OutputLayer):
@@ -72,6 +114,12 @@ class ClassificationOutputLayer(OutputLayer):
 
     def backwardLoss(self, Y, T):
         return -T / (np.maximum(Y, _TINY) * Y.shape[0])
+
+    def loss_step(self, previous):
+        # Only MATLAB's own pair fuses: a subclass may redefine the loss.
+        if type(self) is ClassificationOutputLayer and type(previous) is SoftmaxLayer:
+            return SoftmaxCrossEntropy(self), True
+        return super().loss_step(previous)
 
     def _display_properties(self):
         return {"Name": self.Name, "OutputSize": self.OutputSize}

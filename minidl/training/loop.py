@@ -5,7 +5,6 @@ step, batch-norm statistics update, record, validate, print, OutputFcn. At the e
 each epoch: learning-rate schedule, then checkpoint. At the end: output network choice,
 batch-norm finalization ('population'), final validation.
 """
-import copy
 import datetime
 import math
 import os
@@ -16,117 +15,16 @@ import warnings
 import numpy as np
 
 from .. import _rng
-from ..graph.network import build_series_network, to_internal
+from ..graph.inference import to_internal
+from ..graph.network import build_network
 from ..io.files import load_checkpoint, save_checkpoint
-from ..layers.base import Layer
 from ..layers.output import ClassificationOutputLayer
 from ..struct import Struct
-from . import bn_statistics
 from .options import TrainingOptions
 from .progress import Progress
+from .tasks import ClassificationTask, RegressionTask, check_data
+from ..threads import computing
 from .solvers import make_solver, restore_solver_state, solver_state, update_learnables
-
-
-class ClassificationTask:
-    """Labels → one-hot targets; metric: accuracy in percent."""
-
-    metric = "Accuracy"
-
-    def __init__(self, output, Y, owner):
-        self.output = output
-        given = None if isinstance(output.Classes, str) else np.asarray(output.Classes)
-        self.classes, labels = encode_labels(Y, owner, given)
-        output.Classes = self.classes
-        if len(self.classes) != output.OutputSize:
-            raise ValueError(f"{owner}: the data has {len(self.classes)} classes but the network outputs "
-                             f"{output.OutputSize} scores. Make the last fullyConnectedLayer's OutputSize "
-                             f"{len(self.classes)}.")
-        self.targets = one_hot(labels, len(self.classes))
-
-    def encode(self, Y, owner):
-        _, labels = encode_labels(Y, owner, self.classes)
-        return one_hot(labels, len(self.classes))
-
-    @staticmethod
-    def measure(scores, targets):
-        return 100.0 * float(np.mean(scores.argmax(axis=1) == targets.argmax(axis=1)))
-
-
-class RegressionTask:
-    """Responses N×R (or N); metric: RMSE = sqrt(Σ squared error / N), MATLAB R2017b's form."""
-
-    metric = "RMSE"
-
-    def __init__(self, output, Y, owner, data_format="SSCB"):
-        self.output = output
-        self.data_format = data_format
-        self.targets = self.encode(Y, owner)
-
-    def encode(self, Y, owner):
-        try:
-            Y = np.asarray(Y, dtype=np.float32)
-        except (TypeError, ValueError):
-            raise TypeError(f"{owner}: regression responses must be numeric (an N×R array, or "
-                            f"H×W×C×N for image responses).") from None
-        if Y.ndim == 1:
-            Y = Y[:, None]
-        if Y.ndim == 4:  # image responses, laid out like X
-            from ..graph.network import _FORMATS
-            Y = Y.transpose(_FORMATS[str(self.data_format).upper()])
-        if not np.all(np.isfinite(Y)):
-            raise ValueError(f"{owner}: the responses contain NaN or Inf values.")
-        return np.ascontiguousarray(Y)
-
-    @staticmethod
-    def measure(scores, targets):
-        return float(np.sqrt(np.sum(np.square(scores - targets, dtype=np.float64)) / scores.shape[0]))
-
-
-def encode_labels(Y, owner, classes=None):
-    """Labels → (classes, indices). Classes are the sorted unique labels (MATLAB's categories)."""
-    Y = np.asarray(Y)
-    if Y.ndim == 2 and 1 in Y.shape:
-        Y = Y.reshape(-1)
-    if Y.ndim != 1:
-        raise ValueError(f"{owner}: classification labels must be a vector with one label per "
-                         f"observation; received an array of size {'×'.join(map(str, Y.shape))}.")
-    if Y.dtype == object:  # e.g. a pandas column of strings
-        kinds = {type(label) for label in Y.tolist()}
-        if not kinds <= {str} and not all(issubclass(k, (int, np.integer)) for k in kinds):
-            raise TypeError(f"{owner}: labels must be all strings or all integers; received values of "
-                            f"types {sorted(k.__name__ for k in kinds)}.")
-        Y = Y.astype(str) if kinds <= {str} else Y.astype(np.int64)
-    if Y.dtype.kind == "f" and np.any(np.isnan(Y)):
-        raise ValueError(f"{owner}: the labels contain NaN; every observation needs a label.")
-    if Y.dtype.kind not in "iufUSb":
-        raise TypeError(f"{owner}: labels must be integers or strings; received an array of {Y.dtype}.")
-    if classes is None:
-        classes = np.unique(Y)
-    lookup = {label: index for index, label in enumerate(classes.tolist())}
-    indices = np.array([lookup.get(label, -1) for label in Y.tolist()], dtype=np.int64)
-    unknown = indices < 0
-    if np.any(unknown):
-        raise ValueError(f"{owner}: labels {sorted(set(Y[unknown].tolist()))[:5]} are not among the "
-                         f"classes {classes.tolist()[:10]} (the training labels, or the output layer's "
-                         f"Classes). Validation labels must use the training classes.")
-    return classes, indices
-
-
-def one_hot(indices, count):
-    T = np.zeros((len(indices), count), np.float32)
-    T[np.arange(len(indices)), indices] = 1
-    return T
-
-
-def _check_data(X, targets, owner):
-    if X.shape[0] != targets.shape[0]:
-        raise ValueError(f"{owner}: X has {X.shape[0]} observations but Y has {targets.shape[0]} "
-                         f"labels/responses; they must match (observations are the last dimension of "
-                         f"image data and the first of feature data).")
-    if X.shape[0] == 0:
-        raise ValueError(f"{owner}: X has no observations.")
-    if not np.all(np.isfinite(X)):
-        raise ValueError(f"{owner}: X contains NaN or Inf values; remove or replace them before training.")
 
 
 def trainNetwork(*args, ResumeFrom=None, DataFormat="SSCB", CustomLayers=None):
@@ -166,10 +64,11 @@ def trainNetwork(*args, ResumeFrom=None, DataFormat="SSCB", CustomLayers=None):
                         f"received a {type(options).__name__}.")
     _check_options_against_data(options)
     rng = _rng.generator()
-    if ResumeFrom is not None:
-        net, state, arrays = load_checkpoint(ResumeFrom, CustomLayers)
-        return Trainer(net, options, rng, DataFormat).train(X, Y, resume=(state, arrays))
-    return Trainer(build_network(layers, rng), options, rng, DataFormat).train(X, Y)
+    with computing():
+        if ResumeFrom is not None:
+            net, state, arrays = load_checkpoint(ResumeFrom, CustomLayers)
+            return Trainer(net, options, rng, DataFormat).train(X, Y, resume=(state, arrays))
+        return Trainer(build_network(layers, rng), options, rng, DataFormat).train(X, Y)
 
 
 def _check_options_against_data(options):
@@ -179,16 +78,6 @@ def _check_options_against_data(options):
     if options.CheckpointPath and not os.path.isdir(options.CheckpointPath):
         raise ValueError(f"trainNetwork: CheckpointPath {options.CheckpointPath!r} is not an existing folder; "
                          f"create it first (os.makedirs) or leave CheckpointPath empty.")
-
-
-def build_network(layers, rng):
-    """A SeriesNetwork from a layer list, or a DAGNetwork from a LayerGraph."""
-    if hasattr(layers, "build_network"):
-        return layers.build_network(rng)
-    if not (isinstance(layers, Layer) or isinstance(layers, (list, tuple))):
-        raise TypeError(f"trainNetwork: layers must be a list of layers or a LayerGraph; received a "
-                        f"{type(layers).__name__}.")
-    return build_series_network(list(layers) if isinstance(layers, tuple) else layers, rng)
 
 
 STOPPED_MANUALLY = "Stopped manually (Ctrl-C)"
@@ -211,15 +100,15 @@ class Trainer:
             self.task = ClassificationTask(self.output, Y, "trainNetwork")
         else:
             self.task = RegressionTask(self.output, Y, "trainNetwork", self.data_format)
-        _check_data(X, self.task.targets, "trainNetwork")
+        check_data(X, self.task.targets, "trainNetwork")
         self.validation = None
         if options.ValidationData is not None:
             owner = "trainNetwork (ValidationData)"
             Xv = to_internal(options.ValidationData[0], net.input_layer, self.data_format, owner=owner)
             Tv = self.task.encode(options.ValidationData[1], owner)
-            _check_data(Xv, Tv, owner)
+            check_data(Xv, Tv, owner)
             if (Xv.shape[0] == 1 and Xv.ndim == 2 and not self.moving
-                    and bn_statistics.batchnorm_indices(net._layers)):
+                    and net.has_state()):
                 raise ValueError(f"{owner}: one validation observation is too few: during 'population' "
                                  f"training batch normalization normalizes each validation mini-batch with "
                                  f"its own statistics, which needs at least 2 observations of feature data. "
@@ -235,7 +124,7 @@ class Trainer:
             for name, value in values.items():
                 setattr(net.input_layer, name, value)
         if self.moving and resume is None:
-            bn_statistics.start_moving(net._layers)
+            net.start_moving_state()
         return X, messages
 
     def train(self, X, Y, resume=None):
@@ -291,17 +180,16 @@ class Trainer:
         """One MATLAB iteration; returns a stop reason, or None to go on."""
         net, options, targets = self.net, self.options, self.task.targets
         indices = s.order[s.step * batch:(s.step + 1) * batch]
-        scores, memories = net.forward_train(X[indices])
-        loss = self.output.forwardLoss(scores, targets[indices])
+        loss, scores, trace = net.forward_loss(X[indices], targets[indices])
         if not math.isfinite(loss):
             warnings.warn(f"trainNetwork: training stopped because the loss is {loss} at iteration "
                           f"{s.iteration + 1}; the network of iteration {s.iteration} is returned. Try a "
                           f"smaller InitialLearnRate or a GradientThreshold.", RuntimeWarning, stacklevel=4)
             return f"Training loss is {loss} at iteration {s.iteration + 1}"
-        grads = net.backward(self.output.backwardLoss(scores, targets[indices]), memories)
-        update_learnables(net._layers, grads, solver, options, s.learn_rate)
+        grads = net.backward(trace)
+        update_learnables(net, grads, solver, options, s.learn_rate)
         if self.moving:
-            bn_statistics.update_moving(net._layers, memories)
+            net.commit_state(trace)
         s.step += 1
         s.iteration += 1
         record = self.record = dict(
@@ -325,7 +213,7 @@ class Trainer:
         if record["ValidationLoss"] < s.best_loss:
             s.best_loss, s.best_iteration, s.patience = record["ValidationLoss"], s.iteration, 0
             if self.options.OutputNetwork == "best-validation-loss":
-                self.best_layers = copy.deepcopy(self.net._layers)
+                self.best_layers = self.net.snapshot()
             return None
         s.patience += 1
         return "Met validation criterion" if s.patience >= self.options.ValidationPatience else None
@@ -341,14 +229,14 @@ class Trainer:
             if record["ValidationLoss"] < s.best_loss:
                 s.best_loss, s.best_iteration = record["ValidationLoss"], s.iteration
                 if options.OutputNetwork == "best-validation-loss":
-                    self.best_layers = copy.deepcopy(net._layers)
+                    self.best_layers = net.snapshot()
         output_iteration = s.iteration
         if options.OutputNetwork == "best-validation-loss" and self.best_layers is not None:
-            net._layers[:] = self.best_layers
+            net.restore(self.best_layers)
             output_iteration = s.best_iteration
         if not self.moving:
             # One more training-mode pass, in the last shuffle's order (MATLAB's dispatcher).
-            bn_statistics.finalize_population(net, X[s.order], batch)
+            net.commit_population_state(X[s.order], population_batches(X.shape[0], batch))
         metric = self.task.metric
         info = Struct()
         for key in HISTORY:
@@ -372,7 +260,7 @@ class Trainer:
         X, T = self.validation
         total_loss, scores_all = 0.0, []
         size = min(self.options.MiniBatchSize, X.shape[0])
-        for part in bn_statistics.population_batches(X.shape[0], size):
+        for part in population_batches(X.shape[0], size):
             scores = self.net.predict_internal(X[part], batch_statistics=batch_statistics)
             total_loss += self.output.forwardLoss(scores, T[part]) * (part.stop - part.start)
             scores_all.append(scores)
@@ -443,6 +331,16 @@ class Trainer:
             from ..io.format import layers_from_archive
             return layers_from_archive(state["best_layers"], arrays)
         return None
+
+
+def population_batches(count, size):
+    """'truncateLast' mini-batches; a last batch of one observation joins the one before,
+    so that batch normalization always sees at least two observations when it can."""
+    starts = list(range(0, count, size))
+    if len(starts) > 1 and count - starts[-1] == 1:
+        starts.pop()
+    ends = starts[1:] + [count]
+    return [slice(s, e) for s, e in zip(starts, ends)]
 
 
 class _StopOnInterrupt:

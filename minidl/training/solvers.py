@@ -92,27 +92,22 @@ def threshold(gradients, method, limit):
     return gradients
 
 
-def update_learnables(layers, grads, solver, options, learn_rate):
+def update_learnables(net, grads, solver, options, learn_rate):
     """One MATLAB parameter update: L2, thresholding, then the solver step, per learnable."""
     if hasattr(solver, "begin_iteration"):
         solver.begin_iteration()
     selected = {}
-    for index, (layer, layer_grads) in enumerate(zip(layers, grads)):
-        for name, grad in layer_grads.items():
-            rate_factor, l2_factor = layer.learnable_factors(name)
-            if rate_factor == 0:
-                continue
-            weights = getattr(layer, name)
-            if options.L2Regularization and l2_factor:
-                grad = grad + (options.L2Regularization * l2_factor) * weights
-            selected[(index, name)] = (grad, rate_factor)
-    clipped = threshold({key: g for key, (g, _) in selected.items()},
+    for key, weights, grad, (rate_factor, l2_factor) in net.learnables(grads):
+        if rate_factor == 0:
+            continue
+        if options.L2Regularization and l2_factor:
+            grad = grad + (options.L2Regularization * l2_factor) * weights
+        selected[key] = (weights, grad, rate_factor)
+    clipped = threshold({key: g for key, (_, g, _) in selected.items()},
                         options.GradientThresholdMethod, options.GradientThreshold)
-    for (index, name), (_, rate_factor) in selected.items():
-        layer = layers[index]
-        theta = getattr(layer, name)
-        new = solver.step((index, name), theta, clipped[(index, name)], learn_rate * rate_factor)
-        setattr(layer, name, new.astype(theta.dtype, copy=False))
+    for key, (theta, _, rate_factor) in selected.items():
+        new = solver.step(key, theta, clipped[key], learn_rate * rate_factor)
+        net.set_learnable(key, new.astype(theta.dtype, copy=False))
 
 
 def solver_state(solver):

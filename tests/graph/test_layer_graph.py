@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import minidl
+from minidl.graph.network import build_network
 
 
 def residual_graph(fc_input=None):
@@ -105,23 +106,22 @@ def test_other_structural_errors():
 
 def test_dag_gradient_with_fan_out_and_merge_matches_finite_differences():
     minidl.rng(1)
-    net = residual_graph().build_network(np.random.default_rng(3))
+    net = build_network(residual_graph(), np.random.default_rng(3))
     assert isinstance(net, minidl.DAGNetwork)
-    for layer in net._layers:  # the live layers (net.Layers returns copies)
-        for name in layer.learnables:
-            setattr(layer, name, getattr(layer, name).astype(np.float64))
+    for key, value, _, _ in net.learnables([{name: None for name in layer.learnables} for layer in net.Layers]):
+        net.set_learnable(key, value.astype(np.float64))
+    live = {key: value for key, value, _, _ in
+            net.learnables([{name: None for name in layer.learnables} for layer in net.Layers])}
     rng = np.random.default_rng(4)
     X = rng.standard_normal((3, 1, 6, 6))
     T = np.eye(3)[[0, 1, 2]]
-    output = net.output_layer
 
     def loss():
-        return output.forwardLoss(net.forward_train(X)[0], T)
+        return net.forward_loss(X, T)[0]
 
-    scores, memories = net.forward_train(X)
-    grads = net.backward(output.backwardLoss(scores, T), memories)
+    grads = net.backward(net.forward_loss(X, T)[2])
     for index, name in [(1, "Weights"), (2, "Scale"), (4, "Weights"), (7, "Weights")]:
-        array = getattr(net._layers[index], name)
+        array = live[(index, name)]
         picks = rng.choice(array.size, min(12, array.size), replace=False)
         numeric = minidl.layers.check.numerical_gradient(loss, array, picks)
         np.testing.assert_allclose(grads[index][name].reshape(-1)[picks], numeric, rtol=1e-5, atol=1e-8)
@@ -249,7 +249,7 @@ def test_replace_layer_errors_name_replace_layer():
 
 
 def test_network_layers_are_copies():
-    net = residual_graph().build_network(np.random.default_rng(0))
+    net = build_network(residual_graph(), np.random.default_rng(0))
     layers = net.Layers
     layers[1].Weights *= 0
     assert np.any(net.Layers[1].Weights != 0)
