@@ -1,31 +1,41 @@
 """minidl: a small deep-learning framework with MATLAB's Deep Learning Toolbox API."""
-from ._rng import rng
-from .graph.analyze import NetworkValidationError, analyzeNetwork
-from .graph.layer_graph import (LayerGraph, addLayers, connectLayers, disconnectLayers, layerGraph,
-                                removeLayers, replaceLayer)
-from .graph.inference import activations, assembleNetwork, classify, predict
-from .graph.network import DAGNetwork, SeriesNetwork
-from .graph.plot import plot
-from .layers.activation import leakyReluLayer, reluLayer
-from .layers.base import Layer, Memory
-from .layers.check import LayerCheckError, checkLayer
-from .layers.combine import additionLayer, concatenationLayer, depthConcatenationLayer
-from .layers.conv import convolution2dLayer
-from .layers.dense import fullyConnectedLayer
-from .layers.dropout import dropoutLayer
-from .layers.input import featureInputLayer, imageInputLayer
-from .layers.normalization import batchNormalizationLayer, groupNormalizationLayer, layerNormalizationLayer
-from .layers.output import classificationLayer, regressionLayer, softmaxLayer
-from .layers.pooling import averagePooling2dLayer, globalAveragePooling2dLayer, maxPooling2dLayer
-from .options import OptionError
-from .threads import maxNumCompThreads
-from .io.files import load, save
-from .training.loop import trainNetwork
-from .training.options import trainingOptions
-from . import datasets
-from .data import digits, splitEachLabel
+import importlib
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
+
+# The public names: static tools (IDEs, type checkers, the API docs) read them from these
+# imports, which do not run. At run time each name is imported when it is first used
+# (PEP 562, __getattr__ below, which reads the same imports), so ``import minidl`` takes
+# milliseconds and Numba, networkx and tqdm load with the first function that needs them.
+# A new public name goes here and in __all__.
+if TYPE_CHECKING:
+    from ._rng import rng
+    from .graph.analyze import NetworkValidationError, analyzeNetwork
+    from .graph.layer_graph import (LayerGraph, addLayers, connectLayers, disconnectLayers, layerGraph,
+                                    removeLayers, replaceLayer)
+    from .graph.inference import activations, assembleNetwork, classify, predict
+    from .graph.network import DAGNetwork, SeriesNetwork
+    from .graph.plot import plot
+    from .layers.activation import leakyReluLayer, reluLayer
+    from .layers.base import Layer, Memory
+    from .layers.check import LayerCheckError, checkLayer
+    from .layers.combine import additionLayer, concatenationLayer, depthConcatenationLayer
+    from .layers.conv import convolution2dLayer
+    from .layers.dense import fullyConnectedLayer
+    from .layers.dropout import dropoutLayer
+    from .layers.input import featureInputLayer, imageInputLayer
+    from .layers.normalization import batchNormalizationLayer, groupNormalizationLayer, layerNormalizationLayer
+    from .layers.output import classificationLayer, regressionLayer, softmaxLayer
+    from .layers.pooling import averagePooling2dLayer, globalAveragePooling2dLayer, maxPooling2dLayer
+    from .options import OptionError
+    from .threads import maxNumCompThreads
+    from .io.files import load, save
+    from .training.loop import trainNetwork
+    from .training.options import trainingOptions
+    from .training.profile import profileNetwork
+    from . import datasets
+    from .data import digits, splitEachLabel
 
 __all__ = ["imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchNormalizationLayer",
            "groupNormalizationLayer", "layerNormalizationLayer", "reluLayer", "leakyReluLayer",
@@ -37,4 +47,37 @@ __all__ = ["imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchN
            "LayerGraph", "addLayers", "removeLayers", "replaceLayer", "connectLayers",
            "disconnectLayers", "analyzeNetwork", "plot", "NetworkValidationError", "Layer",
            "Memory", "checkLayer", "LayerCheckError", "digits", "splitEachLabel", "save", "load",
-           "OptionError", "maxNumCompThreads"]
+           "OptionError", "maxNumCompThreads", "profileNetwork"]
+
+
+def _public_imports():
+    """{name: module} of the imports under TYPE_CHECKING in this file."""
+    import ast
+
+    with open(__file__, encoding="utf-8") as file:
+        tree = ast.parse(file.read())
+    guarded = next(node for node in tree.body if isinstance(node, ast.If))
+    return {alias.name: "." * node.level + (node.module or "")
+            for node in guarded.body for alias in node.names}
+
+
+_SOURCES = _public_imports()     # public name -> its module
+
+
+def __getattr__(name):
+    """A public name, or a submodule such as ``minidl.datasets``, imported on first use."""
+    module = _SOURCES.get(name)
+    if module is not None and module != ".":
+        value = getattr(importlib.import_module(module, __name__), name)
+        globals()[name] = value      # later lookups find it without calling __getattr__
+        return value
+    try:
+        return importlib.import_module(f".{name}", __name__)
+    except ModuleNotFoundError as error:
+        if error.name != f"{__name__}.{name}":      # the submodule exists but needs a missing one
+            raise
+    raise AttributeError(f"module 'minidl' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SOURCES))

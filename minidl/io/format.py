@@ -21,6 +21,8 @@ class FileFormatError(ValueError):
 
 
 def _layer_classes():
+    from ..layers import (activation, combine, conv, dense, dropout, input, normalization,  # noqa: F401
+                          output, pooling)  # every built-in layer class exists, even if unused so far
     from ..layers.base import Layer
 
     classes, pending = {}, [Layer]
