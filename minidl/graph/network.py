@@ -7,6 +7,7 @@ trainer does to a network goes through the methods here: the loss and its gradie
 learnables, the state of stateful layers, snapshots for the best network.
 """
 import copy
+import time
 
 import networkx as nx
 
@@ -128,7 +129,10 @@ class Network:
         and ``commit_state``. Y and the trace live in the plan's buffers until the next call."""
         plan = self.plan("train")
         outputs, memories = plan.run(X, train=True)
+        start = time.perf_counter()
         loss, Y, dLdX = plan.loss.loss(outputs[plan.result], T)
+        if plan.timer:
+            plan.timer(len(plan.steps), "forward", time.perf_counter() - start)
         return loss, Y, (memories, dLdX)
 
     def backward(self, trace):
