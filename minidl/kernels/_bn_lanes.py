@@ -4,7 +4,9 @@ or over spans of short runs, and the chunking of a reduction into the partials t
 the thread count are in ``batchnorm.py``.
 
 Every loop takes flat 1-D views plus the shape, and float64 per-channel vectors, so each
-compiles at most twice (float32 and float64 data).
+compiles at most twice (float32 and float64 data). The statistics and the backward's
+sums share their loops (_lanes_sums, _span_sums, _task_sums, with a ``grad`` flag), so
+both sum in the same fixed order. groupnorm.py uses _fold too.
 """
 
 import numpy as np
@@ -35,38 +37,6 @@ def _fold(acc):
     return acc[0]
 
 
-# Lane l accumulates elements l, l + LANES, l + 2*LANES, ... of each run. The
-# accumulators live in a small array, so the loops are element-wise and LLVM
-# vectorizes them without reordering any sum (Numba leaves SLP vectorization off,
-# so scalar accumulators would stay scalar). Four rows of LANES are added together
-# before touching the accumulators, a fixed pairwise order, to cut their traffic.
-# Indices come from range() over slices: no negative-index wraparound code, which
-# would block vectorizing.
-
-@kernel()
-def _lanes_shifted(acc1, acc2, v, k):
-    """acc1[l] += d, acc2[l] += d*d for d = v - k, element l of each LANES-piece."""
-    n = v.size
-    p = 0
-    while p + 4 * LANES <= n:
-        w = v[p:p + 4 * LANES]
-        for l in range(LANES):
-            d0 = w[l] - k
-            d1 = w[l + LANES] - k
-            d2 = w[l + 2 * LANES] - k
-            d3 = w[l + 3 * LANES] - k
-            acc1[l] += (d0 + d1) + (d2 + d3)
-            acc2[l] += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3)
-        p += 4 * LANES
-    while p < n:
-        w = v[p:p + LANES]
-        for l in range(w.size):
-            d = w[l] - k
-            acc1[l] += d
-            acc2[l] += d * d
-        p += LANES
-
-
 @kernel(inline='always')
 def _relu(t):
     """max(t, 0) that keeps NaN, as np.maximum does (t > 0 ? t : 0 would give 0)."""
@@ -80,10 +50,27 @@ def _gate(g, d, a, off, relu):
     return g if not relu or a * d + off > 0.0 else 0.0
 
 
+@kernel(inline='always')
+def _term(h, d, a, off, relu, grad):
+    """What the sums add up for one element, d = v - m: d for the statistics (so that the
+    sums are sum(d) and sum(d*d)), or g' = _gate(h, d, ...) for gradients (sum(g'),
+    sum(g'*d)). grad is fixed for a whole call: the shared loops measured as fast as the
+    separate statistics and gradient loops they replaced."""
+    return _gate(h, d, a, off, relu) if grad else d
+
+
+# Lane l accumulates elements l, l + LANES, l + 2*LANES, ... of each run. The
+# accumulators live in a small array, so the loops are element-wise and LLVM
+# vectorizes them without reordering any sum (Numba leaves SLP vectorization off,
+# so scalar accumulators would stay scalar). Four rows of LANES are added together
+# before touching the accumulators, a fixed pairwise order, to cut their traffic.
+# Indices come from range() over slices: no negative-index wraparound code, which
+# would block vectorizing.
+
 @kernel()
-def _lanes_grad(acc1, acc2, g, v, m, a, off, relu):
-    """acc1[l] += g', acc2[l] += g'*d for d = v - m, g' = _gate(g, d, ...);
-    lanes and order as in _lanes_shifted."""
+def _lanes_sums(acc1, acc2, g, v, m, a, off, relu, grad):
+    """acc1[l] += t, acc2[l] += t*d for d = v - m, t = _term(g, d, ...), element l of
+    each LANES-piece."""
     n = v.size
     p = 0
     while p + 4 * LANES <= n:
@@ -94,21 +81,21 @@ def _lanes_grad(acc1, acc2, g, v, m, a, off, relu):
             d1 = w[l + LANES] - m
             d2 = w[l + 2 * LANES] - m
             d3 = w[l + 3 * LANES] - m
-            g0 = _gate(h[l], d0, a, off, relu)
-            g1 = _gate(h[l + LANES], d1, a, off, relu)
-            g2 = _gate(h[l + 2 * LANES], d2, a, off, relu)
-            g3 = _gate(h[l + 3 * LANES], d3, a, off, relu)
-            acc1[l] += (g0 + g1) + (g2 + g3)
-            acc2[l] += (g0 * d0 + g1 * d1) + (g2 * d2 + g3 * d3)
+            t0 = _term(h[l], d0, a, off, relu, grad)
+            t1 = _term(h[l + LANES], d1, a, off, relu, grad)
+            t2 = _term(h[l + 2 * LANES], d2, a, off, relu, grad)
+            t3 = _term(h[l + 3 * LANES], d3, a, off, relu, grad)
+            acc1[l] += (t0 + t1) + (t2 + t3)
+            acc2[l] += (t0 * d0 + t1 * d1) + (t2 * d2 + t3 * d3)
         p += 4 * LANES
     while p < n:
         w = v[p:p + LANES]
         h = g[p:p + LANES]
         for l in range(w.size):
             d = w[l] - m
-            gl = _gate(h[l], d, a, off, relu)
-            acc1[l] += gl
-            acc2[l] += gl * d
+            t = _term(h[l], d, a, off, relu, grad)
+            acc1[l] += t
+            acc2[l] += t * d
         p += LANES
 
 
@@ -207,39 +194,9 @@ def _span_fold(acc, lo, n, tmp):
 # walks the images, four at a time (added pairwise before the accumulators).
 
 @kernel()
-def _span_shifted(acc1, acc2, x, C, HW, n0, n1, c0, kv):
-    """acc1[p] += d, acc2[p] += d*d over images [n0, n1), d = x[n, c0*HW + p] - kv[p]."""
-    L = kv.size
-    st = C * HW
-    n = n0
-    while n + 4 <= n1:
-        o = (n * C + c0) * HW
-        v0 = x[o:o + L]
-        v1 = x[o + st:o + st + L]
-        v2 = x[o + 2 * st:o + 2 * st + L]
-        v3 = x[o + 3 * st:o + 3 * st + L]
-        for p in range(L):
-            d0 = v0[p] - kv[p]
-            d1 = v1[p] - kv[p]
-            d2 = v2[p] - kv[p]
-            d3 = v3[p] - kv[p]
-            acc1[p] += (d0 + d1) + (d2 + d3)
-            acc2[p] += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3)
-        n += 4
-    while n < n1:
-        o = (n * C + c0) * HW
-        v0 = x[o:o + L]
-        for p in range(L):
-            d0 = v0[p] - kv[p]
-            acc1[p] += d0
-            acc2[p] += d0 * d0
-        n += 1
-
-
-@kernel()
-def _span_grad(acc1, acc2, dy, x, C, HW, n0, n1, c0, mv, av, ov, relu):
-    """acc1[p] += g', acc2[p] += g'*d over images [n0, n1), d = x - mv[p],
-    g' = _gate(dy, d, av[p], ov[p], relu); order as in _span_shifted."""
+def _span_sums(acc1, acc2, dy, x, C, HW, n0, n1, c0, mv, av, ov, relu, grad):
+    """acc1[p] += t, acc2[p] += t*d over images [n0, n1), d = x[n, c0*HW + p] - mv[p],
+    t = _term(dy, d, av[p], ov[p], relu, grad)."""
     L = mv.size
     st = C * HW
     n = n0
@@ -258,12 +215,12 @@ def _span_grad(acc1, acc2, dy, x, C, HW, n0, n1, c0, mv, av, ov, relu):
             d1 = v1[p] - mv[p]
             d2 = v2[p] - mv[p]
             d3 = v3[p] - mv[p]
-            g0 = _gate(h0[p], d0, av[p], ov[p], relu)
-            g1 = _gate(h1[p], d1, av[p], ov[p], relu)
-            g2 = _gate(h2[p], d2, av[p], ov[p], relu)
-            g3 = _gate(h3[p], d3, av[p], ov[p], relu)
-            acc1[p] += (g0 + g1) + (g2 + g3)
-            acc2[p] += (g0 * d0 + g1 * d1) + (g2 * d2 + g3 * d3)
+            t0 = _term(h0[p], d0, av[p], ov[p], relu, grad)
+            t1 = _term(h1[p], d1, av[p], ov[p], relu, grad)
+            t2 = _term(h2[p], d2, av[p], ov[p], relu, grad)
+            t3 = _term(h3[p], d3, av[p], ov[p], relu, grad)
+            acc1[p] += (t0 + t1) + (t2 + t3)
+            acc2[p] += (t0 * d0 + t1 * d1) + (t2 * d2 + t3 * d3)
         n += 4
     while n < n1:
         o = (n * C + c0) * HW
@@ -271,9 +228,9 @@ def _span_grad(acc1, acc2, dy, x, C, HW, n0, n1, c0, mv, av, ov, relu):
         h0 = dy[o:o + L]
         for p in range(L):
             d0 = v0[p] - mv[p]
-            g0 = _gate(h0[p], d0, av[p], ov[p], relu)
-            acc1[p] += g0
-            acc2[p] += g0 * d0
+            t0 = _term(h0[p], d0, av[p], ov[p], relu, grad)
+            acc1[p] += t0
+            acc2[p] += t0 * d0
         n += 1
 
 
@@ -290,8 +247,8 @@ def _per_lane(v, c0, c1, HW):
 @kernel(inline='always')
 def _task_sums(x, dy, N, C, HW, G, t, mean, a, off, relu, grad, s1, s2, k):
     """Chunk sums of task t for each of its channels c0 + i: s1[i], s2[i] and k[i].
-    grad False: shifted sums of x (k = the chunk's first element, the shift).
-    grad True: sums of g' and g'*(x - mean) (k unused)."""
+    grad False: shifted sums of x (k = the chunk's first element, the shift; dy, mean,
+    a and off are not read). grad True: sums of g' and g'*(x - mean) (k unused)."""
     S, P, R, Kb = _chunking(N, HW)
     b, c0, c1, j, lo, w = _task(t, C, G, P, S, HW)
     n0 = b * R
@@ -305,10 +262,11 @@ def _task_sums(x, dy, N, C, HW, G, t, mean, a, off, relu, grad, s1, s2, k):
         _zero(acc1)
         _zero(acc2)
         if grad:
-            _span_grad(acc1, acc2, dy, x, C, HW, n0, n1, c0, _per_lane(mean, c0, c1, HW),
-                       _per_lane(a, c0, c1, HW), _per_lane(off, c0, c1, HW), relu)
+            mv, av, ov = _per_lane(mean, c0, c1, HW), _per_lane(a, c0, c1, HW), _per_lane(off, c0, c1, HW)
         else:
-            _span_shifted(acc1, acc2, x, C, HW, n0, n1, c0, _per_lane(k, 0, g, HW))
+            mv = _per_lane(k, 0, g, HW)
+            av, ov = mv, mv        # only read for gradients
+        _span_sums(acc1, acc2, dy, x, C, HW, n0, n1, c0, mv, av, ov, relu, grad)
         tmp = np.empty(LANES)
         for i in range(g):
             s1[i] = _span_fold(acc1, i * HW, HW, tmp)
@@ -323,10 +281,10 @@ def _task_sums(x, dy, N, C, HW, G, t, mean, a, off, relu, grad, s1, s2, k):
             for c in range(c0, c1):
                 o = (n * C + c) * HW + lo
                 if grad:
-                    _lanes_grad(acc1[c - c0], acc2[c - c0], dy[o:o + w], x[o:o + w], mean[c],
-                                a[c], off[c], relu)
+                    m, ac, oc = mean[c], a[c], off[c]
                 else:
-                    _lanes_shifted(acc1[c - c0], acc2[c - c0], x[o:o + w], k[c - c0])
+                    m, ac, oc = k[c - c0], 0.0, 0.0     # ac and oc only read for gradients
+                _lanes_sums(acc1[c - c0], acc2[c - c0], dy[o:o + w], x[o:o + w], m, ac, oc, relu, grad)
         for i in range(g):
             s1[i] = _fold(acc1[i])
             s2[i] = _fold(acc2[i])

@@ -8,7 +8,7 @@ import numpy as np
 from numba import prange
 
 from ._bn_lanes import (_affine, _affine_lanes, _chunking, _dx, _dx_lanes, _merge, _per_lane,
-                        _span_grad, _span_shifted, _task_sums, _zero)
+                        _span_sums, _task_sums, _zero)
 from ._jit import kernel
 
 SHORT_ROW = 64    # second passes over runs up to this long use per-lane coefficients
@@ -16,36 +16,44 @@ BLOCK = 32768     # elements per row block (features); rows = max(1, BLOCK // C)
 
 
 @kernel(parallel=True)
+def _chunk_sums(x, dy, N, C, HW, G, mean, a, off, relu, grad):
+    """The sums of every chunk (_task_sums; grad False: shifted sums of x, grad True:
+    gradient sums), computed in parallel tasks: (s1, s2, shift, count), chunk k of
+    channel c at index c*K + k."""
+    S, P, R, Kb = _chunking(N, HW)
+    K = Kb * P
+    s1 = np.empty(C * K)
+    s2 = np.empty(C * K)
+    shift = np.empty(C * K)
+    count = np.empty(C * K, np.int64)
+    for t in prange(Kb * ((C + G - 1) // G) * P):
+        u = np.empty(G)
+        w = np.empty(G)
+        k0 = np.empty(G)
+        k, c0, c1, n = _task_sums(x, dy, N, C, HW, G, t, mean, a, off, relu, grad, u, w, k0)
+        for c in range(c0, c1):
+            q = c * K + k
+            s1[q], s2[q], shift[q], count[q] = u[c - c0], w[c - c0], k0[c - c0], n
+    return s1, s2, shift, count
+
+
+@kernel()
 def _moments_nchw(x, N, C, HW, G):
     """Per-channel (mean, M2): chunk partials by shifted sums, merged in chunk order.
     Shifting by x0, the chunk's first element: mean = x0 + S1/n, M2 = S2 - S1**2/n
     with S1 = sum(x - x0), S2 = sum((x - x0)**2). As x0 is a data point,
     (mean - x0)**2 <= M2, so the cancellation costs at most a factor n (the chunk
     size) in relative error: about 1e-12, where E[x**2] - E[x]**2 can lose all."""
-    S, P, R, Kb = _chunking(N, HW)
-    K = Kb * P
-    ng = (C + G - 1) // G
-    cnt = np.empty(C * K, np.int64)
-    mu = np.empty(C * K)
-    m2 = np.empty(C * K)
-    for t in prange(Kb * ng * P):
-        s1 = np.empty(G)
-        s2 = np.empty(G)
-        k0 = np.empty(G)
-        # mean, a and offset (here k0 thrice) are only read for gradients.
-        k, c0, c1, n = _task_sums(x, x, N, C, HW, G, t, k0, k0, k0, False, False, s1, s2, k0)
-        for c in range(c0, c1):
-            u = s1[c - c0]
-            q = c * K + k
-            cnt[q] = n
-            mu[q] = k0[c - c0] + u / n
-            m2[q] = max(s2[c - c0] - u * (u / n), 0.0)
+    unused = np.empty(0)        # mean, a and offset are only read for gradients
+    s1, s2, x0, cnt = _chunk_sums(x, x, N, C, HW, G, unused, unused, unused, False, False)
+    K = cnt.size // C
     mean = np.empty(C)
     msq = np.empty(C)
     for c in range(C):
         n, m, q = 0, 0.0, 0.0
         for k in range(c * K, c * K + K):
-            n, m, q = _merge(n, m, q, cnt[k], mu[k], m2[k])
+            u, nk = s1[k], cnt[k]
+            n, m, q = _merge(n, m, q, nk, x0[k] + u / nk, max(s2[k] - u * (u / nk), 0.0))
         mean[c] = m
         msq[c] = q
     return mean, msq
@@ -102,48 +110,41 @@ def _forward_nchw(x, N, C, HW, scale, offset, eps, relu, y, G):
     return mean, var
 
 
-@kernel(inline='always')
-def _grad_coefs(u, w, M, var, scale, eps):
-    """From u = sum(g'), w = sum(g'*(x - mean)): a = scale/sqrt(var + eps) (as in the
-    forward), dscale = w/sqrt(var + eps), and k0, k1 with dx = a*g' + k0 + k1*(x - mean)."""
-    a = scale / np.sqrt(var + eps)
-    inv = 1.0 / np.sqrt(var + eps)
-    return a, w * inv, -a * (u / M), -a * (inv * inv) * (w / M)
-
-
-@kernel(parallel=True)
-def _backward_nchw(dy, x, N, C, HW, mean, var, scale, offset, eps, relu, dx, G):
+@kernel()
+def _backward_from_sums(u, w, dy, x, N, C, HW, mean, var, scale, offset, eps, relu, dx):
+    """The backward's second pass, from the per-channel sums u = sum(g') and
+    w = sum(g'*(x - mean)), M = N*HW: with a = scale/sqrt(var + eps) (as in the forward),
+    dscale = w/sqrt(var + eps), doffset = u, and dx = a*g' + k0 + k1*(x - mean) for
+    k0 = -a*u/M, k1 = -a*w/(M*(var + eps)). Returns (dscale, doffset)."""
     M = N * HW
-    S, P, R, Kb = _chunking(N, HW)
-    K = Kb * P
-    ng = (C + G - 1) // G
     a = np.empty(C)
-    for c in range(C):
-        a[c] = scale[c] / np.sqrt(var[c] + eps)
-    s1 = np.empty(C * K)
-    s2 = np.empty(C * K)
-    for t in prange(Kb * ng * P):
-        u = np.empty(G)
-        w = np.empty(G)
-        k0 = np.empty(G)
-        k, c0, c1, n = _task_sums(x, dy, N, C, HW, G, t, mean, a, offset, relu, True, u, w, k0)
-        for c in range(c0, c1):
-            s1[c * K + k] = u[c - c0]
-            s2[c * K + k] = w[c - c0]
     dscale = np.empty(C)
-    doffset = np.empty(C)
     k0 = np.empty(C)
     k1 = np.empty(C)
     for c in range(C):
-        u = 0.0
-        w = 0.0
-        for k in range(c * K, c * K + K):
-            u += s1[k]
-            w += s2[k]
-        a[c], dscale[c], k0[c], k1[c] = _grad_coefs(u, w, M, var[c], scale[c], eps)
-        doffset[c] = u
+        inv = 1.0 / np.sqrt(var[c] + eps)
+        a[c] = scale[c] / np.sqrt(var[c] + eps)
+        dscale[c] = w[c] * inv
+        k0[c] = -a[c] * (u[c] / M)
+        k1[c] = -a[c] * (inv * inv) * (w[c] / M)
     _dx_nchw(dy, x, N, C, HW, a, mean, offset, k0, k1, relu, dx)
-    return dscale, doffset
+    return dscale, u
+
+
+@kernel()
+def _backward_nchw(dy, x, N, C, HW, mean, var, scale, offset, eps, relu, dx, G):
+    a = np.empty(C)
+    for c in range(C):
+        a[c] = scale[c] / np.sqrt(var[c] + eps)
+    s1, s2, _, _ = _chunk_sums(x, dy, N, C, HW, G, mean, a, offset, relu, True)
+    K = s1.size // C
+    u = np.zeros(C)
+    w = np.zeros(C)
+    for c in range(C):
+        for k in range(c * K, c * K + K):       # chunk order
+            u[c] += s1[k]
+            w[c] += s2[k]
+    return _backward_from_sums(u, w, dy, x, N, C, HW, mean, var, scale, offset, eps, relu, dx)
 
 
 # ---------------------------------------------------------------- NC kernels
@@ -167,7 +168,7 @@ def _moments_nc(x, N, C):
         _zero(s1)
         _zero(s2)
         # Features are images of one pixel: lanes are the channels of a row.
-        _span_shifted(s1, s2, x, C, 1, r0, r1, 0, x0)
+        _span_sums(s1, s2, x, x, C, 1, r0, r1, 0, x0, x0, x0, False, False)
         cnt = r1 - r0
         for c in range(C):
             t = s1[c]
@@ -215,20 +216,12 @@ def _backward_nc(dy, x, N, C, mean, var, scale, offset, eps, relu, dx):
     for k in prange(K):
         _zero(s1[k])
         _zero(s2[k])
-        _span_grad(s1[k], s2[k], dy, x, C, 1, k * R, min(k * R + R, N), 0, mean, a, offset,
-                   relu)
-    doffset = np.empty(C)
-    dscale = np.empty(C)
-    k0 = np.empty(C)
-    k1 = np.empty(C)
-    for c in range(C):
-        u = 0.0
-        w = 0.0
-        for k in range(K):
-            u += s1[k, c]
-            w += s2[k, c]
-        a[c], dscale[c], k0[c], k1[c] = _grad_coefs(u, w, N, var[c], scale[c], eps)
-        doffset[c] = u
-    _dx_nchw(dy, x, N, C, 1, a, mean, offset, k0, k1, relu, dx)
-    return dscale, doffset
-
+        _span_sums(s1[k], s2[k], dy, x, C, 1, k * R, min(k * R + R, N), 0, mean, a, offset,
+                   relu, True)
+    u = np.zeros(C)
+    w = np.zeros(C)
+    for k in range(K):                          # block order, vectorized over channels
+        for c in range(C):
+            u[c] += s1[k, c]
+            w[c] += s2[k, c]
+    return _backward_from_sums(u, w, dy, x, N, C, 1, mean, var, scale, offset, eps, relu, dx)

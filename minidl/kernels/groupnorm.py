@@ -28,20 +28,10 @@ output is bit-identical under any ``NUMBA_NUM_THREADS``. No fastmath.
 import numpy as np
 from numba import prange
 
+from ._bn_lanes import _fold
 from ._jit import kernel, output
 
 LANES = 16   # float64 accumulators per sum; a power of two
-
-
-@kernel()
-def _fold(acc):
-    """Sum of the lanes by halving (fixed order)."""
-    w = acc.size
-    while w > 1:
-        w //= 2
-        for l in range(w):
-            acc[l] += acc[l + w]
-    return acc[0]
 
 
 @kernel()
