@@ -7,7 +7,8 @@ import numpy as np
 
 # ================================================================ batch norm
 # Twins of minidl/kernels/batchnorm.py. Per channel c, over every non-channel
-# element (M = N*H*W for x[n, c, h, w], M = N for x[n, c]).
+# element (M = N*H*W for x[n, c, h, w], M = N for x[n, c]). The kernels' out=
+# buffers are left out: a twin always returns a new array.
 
 
 def _axes(x):
