@@ -17,3 +17,17 @@ def bn_warm():
             bn.bn_inference(x, one, zero)
             bn.bn_stats(x)
     return bn
+
+
+@pytest.fixture(scope="session")
+def conv_warm():
+    """Compile (or load from Numba's cache) every convolution kernel once per session,
+    float32 and float64; strides and pads are values, not types."""
+    from minidl.kernels import conv
+
+    for dtype in (np.float32, np.float64):
+        x, w = np.ones((2, 2, 5, 5), dtype), np.ones((3, 3, 2, 3), dtype)
+        z = conv.conv2d_forward(x, w, np.zeros(3, dtype), (1, 1), (1, 1), (1, 1, 1, 1))
+        conv.conv2d_backward_input(z, w, x.shape, (1, 1), (1, 1), (1, 1, 1, 1))
+        conv.conv2d_backward_weights(z, x, (1, 1), (1, 1), (1, 1, 1, 1), dw=np.empty_like(w))
+    return conv
