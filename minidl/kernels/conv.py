@@ -110,7 +110,7 @@ class ConvWork:
         quarter = max(-(-N * self.P // 4), CHUNK // 4)
         self.chunk = min(CHUNK, -(-quarter // BLOCK) * BLOCK)
         positions = -(-N * self.P // self.chunk) * self.chunk
-        L = self.lead + positions + self.lead + BLOCK
+        L = self.lead + positions + self.lead
         # Row k = (u*kw + v)*C + c of w.reshape(K, F) reads xflat.flat[xtaps[k] + g];
         # tap (u, v, f) of the input gradient reads dzflat.flat[dztaps[(u*kw + v)*F + f] + p].
         self.xtaps = (self.lead + self.bases[:, None] + np.arange(C) * L).reshape(-1)
@@ -206,8 +206,8 @@ def _taps1(acc, two, x0, a0, b0):
 @kernel(parallel=True)
 def _correlate(src, taps, coef, bias, out, P, images, at, row_step, col_step):
     """acc[r, p] = bias[r] + sum_k coef[r, k] * src[taps[k] + p] over the positions p of
-    each task's images (taps in order, four at a time); then
-    out[n, r, a, b] = acc[r, n*P + at + a*row_step + b*col_step]."""
+    each task's images, a BLOCK of positions and two rows r at a time (taps in order,
+    four at a time); then out[n, r, y, x] = acc[r, n*P + at + y*row_step + x*col_step]."""
     N, R, A, B = out.shape
     K = taps.size
     for t in prange(-(-N // images)):
@@ -326,24 +326,25 @@ def _backward_weights(xs, dzflat, xtaps, lead, chunk, partial, bias_partial):
     bias_partial[t, f] likewise of dzflat[f, lead + g]."""
     T, K, F = partial.shape
     for t in prange(T):
-        g = lead + t * chunk
+        g0 = t * chunk
+        g1 = g0 + chunk
         acc = np.empty(4 * LANES, xs.dtype)
         scratch = np.empty(LANES)
         for k in range(0, K, 2):
             k1 = min(k + 1, K - 1)
-            x0 = xs[xtaps[k] + g - lead:xtaps[k] + g - lead + chunk]
-            x1 = xs[xtaps[k1] + g - lead:xtaps[k1] + g - lead + chunk]
+            x0 = xs[xtaps[k] + g0:xtaps[k] + g1]
+            x1 = xs[xtaps[k1] + g0:xtaps[k1] + g1]
             for f in range(0, F, 2):
                 f1 = min(f + 1, F - 1)
                 acc[:] = 0
-                _dots(acc, x0, x1, dzflat[f, g:g + chunk], dzflat[f1, g:g + chunk])
+                _dots(acc, x0, x1, dzflat[f, lead + g0:lead + g1], dzflat[f1, lead + g0:lead + g1])
                 partial[t, k, f] = _fold(acc[:LANES], scratch)
                 partial[t, k, f1] = _fold(acc[LANES:2 * LANES], scratch)
                 partial[t, k1, f] = _fold(acc[2 * LANES:3 * LANES], scratch)
                 partial[t, k1, f1] = _fold(acc[3 * LANES:], scratch)
         for f in range(F):
             acc[:LANES] = 0
-            _sums(acc, dzflat[f, g:g + chunk])
+            _sums(acc, dzflat[f, lead + g0:lead + g1])
             bias_partial[t, f] = _fold(acc[:LANES], scratch)
 
 
