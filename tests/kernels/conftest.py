@@ -31,3 +31,19 @@ def conv_warm():
         conv.conv2d_backward_input(z, w, x.shape, (1, 1), (1, 1), (1, 1, 1, 1))
         conv.conv2d_backward_weights(z, x, (1, 1), (1, 1), (1, 1, 1, 1), dw=np.empty_like(w))
     return conv
+
+
+@pytest.fixture
+def run_in_subprocess(request):
+    """``run(name, **env)``: the requesting test module's function ``name`` called in a fresh
+    interpreter with extra environment variables (NUMBA_DISABLE_JIT, NUMBA_NUM_THREADS must
+    be set before Numba starts); what it returns, as printed text."""
+    from kernel_cases import run_python
+
+    module = request.module.__name__
+
+    def run(name, **env):
+        script = (f"import sys; sys.path.insert(0, 'tests/kernels'); "
+                  f"import {module} as m; print(m.{name}())")
+        return run_python(script, **env).strip()
+    return run
