@@ -1,8 +1,11 @@
 """2-D convolution (cross-correlation, as in every deep-learning framework)."""
+from dataclasses import dataclass
+
 import numpy as np
 
+from ..kernels import conv as kernels
 from ..options import OptionError
-from .base import (FusedLayers, Layer, Memory, as_padding, as_pair, auto_or_count, check_channels, factors,
+from .base import (FusedLayers, Layer, Memory, as_padding, as_pair, auto_or_count, buffer, check_channels, factors,
                    initial_constant, initial_weights, layer_options, learnable_array, output_hw, require_image,
                    resolve_padding)
 
@@ -16,9 +19,9 @@ class Convolution2DLayer(Layer):
     Glorot-uniform weights (fan_in = kh·kw·C, fan_out = kh·kw·F), zero bias, learn-rate
     factors 1, ``WeightL2Factor`` 1, ``BiasL2Factor`` 0.
 
-    The computation is im2col followed by one matrix product, so BLAS does the work:
-    ``cols`` is (N·Ho·Wo)×(kh·kw·C), whose column order equals the C-order reshape of the
-    MATLAB-shaped ``Weights`` to (kh·kw·C)×F.
+    Backward: ``dL/dX`` correlates dL/dZ with the flipped filters, ``dL/dWeights[u,v,c,f] =
+    Σ_{n,i,j} Xpad[n, c, i·sh + u·dh, j·sw + v·dw] · dL/dZ[n,f,i,j]``, ``dL/dBias[f] = Σ dL/dZ[n,f,·,·]``.
+    The Numba kernels of minidl.kernels.conv compute all three without im2col.
     """
 
     DefaultName = "conv"
@@ -72,61 +75,55 @@ class Convolution2DLayer(Layer):
                                          (1, 1, self.NumFilters))
         return (*out, self.NumFilters)
 
-    def _columns(self, X):
-        top, bottom, left, right = self.PaddingSize
-        N, C, H, W = X.shape
-        Xp = np.pad(X, ((0, 0), (0, 0), (top, bottom), (left, right))) if any(self.PaddingSize) else X
-        (kh, kw), (sh, sw), (dh, dw) = self.FilterSize, self.Stride, self.DilationFactor
-        Ho, Wo = output_hw(self.Name, (H, W), self.FilterSize, self.Stride, self.PaddingSize,
-                           self.DilationFactor)
-        cols = np.empty((N, Ho, Wo, kh, kw, C), X.dtype)
-        for u in range(kh):
-            for v in range(kw):
-                window = Xp[:, :, u * dh:u * dh + (Ho - 1) * sh + 1:sh, v * dw:v * dw + (Wo - 1) * sw + 1:sw]
-                cols[:, :, :, u, v, :] = window.transpose(0, 2, 3, 1)
-        return cols.reshape(N * Ho * Wo, kh * kw * C), (N, C, H, W, Ho, Wo), Xp.shape
-
     def predict(self, X, work=None):
-        return self._convolve(X, self.Weights, self.Bias, work)[0]
-
-    def forward(self, X, work=None):
         return self._convolve(X, self.Weights, self.Bias, work)
 
+    def forward(self, X, work=None):
+        return self._convolve(X, self.Weights, self.Bias, work), ConvolutionMemory(X=X)
+
+    def _kernel_work(self, X, work):
+        """The kernels' scratch for X's size, kept in the plan's ``work``."""
+        if work is None:
+            return None
+        scratch = work.get("conv")
+        if scratch is None:
+            scratch = work["conv"] = kernels.conv2d_work(X.shape, self.Weights.shape, self.Stride,
+                                                         self.DilationFactor, self.PaddingSize, X.dtype)
+        return scratch
+
     def _convolve(self, X, weights, bias, work):
-        cols, dims, padded_shape = self._columns(X)
-        N, _, _, _, Ho, Wo = dims
-        weights = weights.astype(X.dtype, copy=False).reshape(-1, self.NumFilters)
-        Z = cols @ weights
-        Z += bias.astype(X.dtype, copy=False).reshape(-1)
-        Z = np.ascontiguousarray(Z.reshape(N, Ho, Wo, self.NumFilters).transpose(0, 3, 1, 2))
-        return Z, Memory(cols=cols, dims=dims, padded_shape=padded_shape)
+        Ho, Wo = kernels.conv_output_hw(X.shape, weights.shape, self.Stride, self.DilationFactor, self.PaddingSize)
+        out = buffer(work, "Z", (X.shape[0], self.NumFilters, Ho, Wo), X.dtype)
+        return kernels.conv2d_forward(X, np.ascontiguousarray(weights, X.dtype), bias.reshape(-1).astype(X.dtype),
+                                      self.Stride, self.DilationFactor, self.PaddingSize, out=out,
+                                      work=self._kernel_work(X, work))
 
     def fuse(self, consumer, mode):
         if mode == "predict" and hasattr(consumer, "inference_affine"):
             return FoldedConvolution(self, consumer)
         return None
 
-    def backward(self, dLdZ, memory):
-        N, C, H, W, Ho, Wo = memory.dims
-        F = self.NumFilters
-        (kh, kw), (sh, sw), (dh, dw) = self.FilterSize, self.Stride, self.DilationFactor
-        dZ = dLdZ.transpose(0, 2, 3, 1).reshape(-1, F)
-        weights = self.Weights.astype(dLdZ.dtype, copy=False).reshape(-1, F)
-        grads = {"Weights": (memory.cols.T @ dZ).reshape(kh, kw, C, F),
-                 "Bias": dZ.sum(axis=0).reshape(1, 1, F)}
-        dcols = (dZ @ weights.T).reshape(N, Ho, Wo, kh, kw, C)
-        dXp = np.zeros(memory.padded_shape, dLdZ.dtype)
-        for u in range(kh):
-            for v in range(kw):
-                dXp[:, :, u * dh:u * dh + (Ho - 1) * sh + 1:sh, v * dw:v * dw + (Wo - 1) * sw + 1:sw] += \
-                    dcols[:, :, :, u, v, :].transpose(0, 3, 1, 2)
-        top, bottom, left, right = self.PaddingSize
-        dX = dXp[:, :, top:top + H, left:left + W]
-        return np.ascontiguousarray(dX), grads
+    def backward(self, dLdZ, memory, work=None):
+        X, dtype = memory.X, dLdZ.dtype
+        scratch = self._kernel_work(X, work)
+        dX = None
+        if work is None or work["need_dx"]:
+            dX = kernels.conv2d_backward_input(dLdZ, np.ascontiguousarray(self.Weights, dtype), X.shape,
+                                               self.Stride, self.DilationFactor, self.PaddingSize,
+                                               out=buffer(work, "dX", X.shape, dtype), work=scratch)
+        dW, dB = kernels.conv2d_backward_weights(dLdZ, X, self.Stride, self.DilationFactor, self.PaddingSize,
+                                                 dw=np.empty(self.Weights.shape, dtype),
+                                                 db=np.empty(self.NumFilters, dtype), work=scratch)
+        return dX, {"Weights": dW, "Bias": dB.reshape(1, 1, -1)}
 
     def _display_properties(self):
         return {"Name": self.Name, "FilterSize": self.FilterSize, "NumFilters": self.NumFilters,
                 "Stride": self.Stride, "Padding": self.Padding}
+
+
+@dataclass(eq=False)
+class ConvolutionMemory(Memory):
+    X: np.ndarray
 
 
 class FoldedConvolution(FusedLayers):
@@ -152,7 +149,7 @@ class FoldedConvolution(FusedLayers):
         return weights, bias
 
     def predict(self, X, work=None):
-        Z = self.conv._convolve(X, *self.folded(), work)[0]
+        Z = self.conv._convolve(X, *self.folded(), work)
         return np.maximum(Z, 0, out=Z) if self.relu else Z
 
 

@@ -1,9 +1,12 @@
-"""Pooling layers."""
+"""Pooling layers (Numba kernels in minidl.kernels.pooling)."""
+from dataclasses import dataclass
+
 import numpy as np
 
+from ..kernels import pooling as kernels
 from ..options import OptionError
 from .activation import is_real_scalar
-from .base import Layer, Memory, as_padding, as_pair, layer_options, output_hw, require_image, resolve_padding
+from .base import Layer, Memory, as_padding, as_pair, buffer, layer_options, output_hw, require_image, resolve_padding
 
 
 class _Pooling2DLayer(Layer):
@@ -29,29 +32,8 @@ class _Pooling2DLayer(Layer):
                              f"{list(self.PoolSize)}, or some windows would hold padding only. Reduce Padding.")
         return (*output_hw(self.Name, (h, w), self.PoolSize, self.Stride, self.PaddingSize), c)
 
-    def _slices(self, Ho, Wo):
-        """(rows, cols) of the padded input seen by window offset (u, v), in (u, v) order."""
-        (ph, pw), (sh, sw) = self.PoolSize, self.Stride
-        return [(slice(u, u + (Ho - 1) * sh + 1, sh), slice(v, v + (Wo - 1) * sw + 1, sw))
-                for u in range(ph) for v in range(pw)]
-
-    def _windows(self, X, fill):
-        """X padded with ``fill`` and the window slices."""
-        top, bottom, left, right = self.PaddingSize
-        Xp = X
-        if any(self.PaddingSize):
-            Xp = np.pad(X, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=fill)
-        Ho, Wo = output_hw(self.Name, X.shape[2:], self.PoolSize, self.Stride, self.PaddingSize)
-        return Xp, self._slices(Ho, Wo)
-
-    def _scatter(self, contributions, dLdZ, memory):
-        """dL/dX: window k's ``contributions(k)`` added back at its positions, padding cropped."""
-        dXp = np.zeros(memory.padded_shape, dLdZ.dtype)
-        for k, (rows, cols) in enumerate(self._slices(*dLdZ.shape[2:])):
-            dXp[:, :, rows, cols] += contributions(k)
-        top, _, left, _ = self.PaddingSize
-        H, W = memory.input_shape[2:]
-        return np.ascontiguousarray(dXp[:, :, top:top + H, left:left + W])
+    def _output_shape(self, X):
+        return (*X.shape[:2], *kernels.pooled_hw(X.shape, self.PoolSize, self.Stride, self.PaddingSize))
 
     def _display_properties(self):
         return {"Name": self.Name, "PoolSize": self.PoolSize, "Stride": self.Stride,
@@ -75,26 +57,32 @@ class MaxPooling2DLayer(_Pooling2DLayer):
             raise NotImplementedError("maxPooling2dLayer: HasUnpoolingOutputs=true is not supported yet.")
         self.HasUnpoolingOutputs = False
 
-    def predict(self, X):
-        Xp, slices = self._windows(X, -np.inf)
-        Z = Xp[:, :, slices[0][0], slices[0][1]].copy()
-        for rows, cols in slices[1:]:
-            np.maximum(Z, Xp[:, :, rows, cols], out=Z)
-        return Z
+    def predict(self, X, work=None):
+        return kernels.max_pool2d_predict(X, self.PoolSize, self.Stride, self.PaddingSize,
+                                          out=buffer(work, "Z", self._output_shape(X), X.dtype))
 
-    def forward(self, X):
-        Xp, slices = self._windows(X, -np.inf)
-        Z = Xp[:, :, slices[0][0], slices[0][1]].copy()
-        winner = np.zeros(Z.shape, np.int16)
-        for k, (rows, cols) in enumerate(slices[1:], start=1):
-            candidate = Xp[:, :, rows, cols]
-            better = candidate > Z
-            np.copyto(Z, candidate, where=better)
-            winner[better] = k
-        return Z, Memory(winner=winner, input_shape=X.shape, padded_shape=Xp.shape)
+    def forward(self, X, work=None):
+        shape = self._output_shape(X)
+        Z, winner = kernels.max_pool2d_forward(X, self.PoolSize, self.Stride, self.PaddingSize,
+                                               out=buffer(work, "Z", shape, X.dtype),
+                                               argmax=buffer(work, "argmax", shape, np.int32))
+        return Z, MaxPoolingMemory(argmax=winner, input_shape=X.shape)
 
-    def backward(self, dLdZ, memory):
-        return self._scatter(lambda k: dLdZ * (memory.winner == k), dLdZ, memory), {}
+    def backward(self, dLdZ, memory, work=None):
+        return kernels.max_pool2d_backward(dLdZ, memory.argmax, memory.input_shape,
+                                           out=buffer(work, "dX", memory.input_shape, dLdZ.dtype)), {}
+
+
+@dataclass(eq=False)
+class MaxPoolingMemory(Memory):
+    """The flat index ``h·W + w`` in the input plane of each window's maximum, and the input size."""
+    argmax: np.ndarray
+    input_shape: tuple
+
+
+@dataclass(eq=False)
+class PoolingMemory(Memory):
+    input_shape: tuple
 
 
 class AveragePooling2DLayer(_Pooling2DLayer):
@@ -120,29 +108,19 @@ class AveragePooling2DLayer(_Pooling2DLayer):
             raise OptionError(f"averagePooling2dLayer: PaddingValue must be 0 or 'mean'; "
                               f"received {PaddingValue!r}.")
 
-    def _window_sum(self, X):
-        Xp, slices = self._windows(X, 0)
-        Z = Xp[:, :, slices[0][0], slices[0][1]].copy()
-        for rows, cols in slices[1:]:
-            Z += Xp[:, :, rows, cols]
-        return Z, Xp.shape
+    def predict(self, X, work=None):
+        return self.forward(X, work)[0]
 
-    def _divisor(self, X):
-        if self.PaddingValue == "mean" and any(self.PaddingSize):
-            return self._window_sum(np.ones((1, 1, *X.shape[2:]), X.dtype))[0]
-        return X.dtype.type(self.PoolSize[0] * self.PoolSize[1])
+    def forward(self, X, work=None):
+        Z = kernels.avg_pool2d_forward(X, self.PoolSize, self.Stride, self.PaddingSize, self.PaddingValue == 0,
+                                       out=buffer(work, "Z", self._output_shape(X), X.dtype))
+        return Z, PoolingMemory(input_shape=X.shape)
 
-    def predict(self, X):
-        return self.forward(X)[0]
-
-    def forward(self, X):
-        total, padded_shape = self._window_sum(X)
-        divisor = self._divisor(X)
-        return total / divisor, Memory(divisor=divisor, input_shape=X.shape, padded_shape=padded_shape)
-
-    def backward(self, dLdZ, memory):
-        share = dLdZ / memory.divisor
-        return self._scatter(lambda k: share, dLdZ, memory), {}
+    def backward(self, dLdZ, memory, work=None):
+        dX = kernels.avg_pool2d_backward(dLdZ, memory.input_shape, self.PoolSize, self.Stride, self.PaddingSize,
+                                         self.PaddingValue == 0,
+                                         out=buffer(work, "dX", memory.input_shape, dLdZ.dtype))
+        return dX, {}
 
     def _display_properties(self):
         return {**super()._display_properties(), "PaddingValue": self.PaddingValue}
@@ -159,15 +137,15 @@ class GlobalAveragePooling2DLayer(Layer):
         require_image(self, "globalAveragePooling2dLayer", input_size)
         return (1, 1, input_size[2])
 
-    def predict(self, X):
-        return X.mean(axis=(2, 3), keepdims=True, dtype=np.float64).astype(X.dtype)
+    def predict(self, X, work=None):
+        return kernels.global_avg_pool_forward(X, out=buffer(work, "Z", (*X.shape[:2], 1, 1), X.dtype))
 
-    def forward(self, X):
-        return self.predict(X), Memory(input_shape=X.shape)
+    def forward(self, X, work=None):
+        return self.predict(X, work), PoolingMemory(input_shape=X.shape)
 
-    def backward(self, dLdZ, memory):
-        H, W = memory.input_shape[2:]
-        return np.ascontiguousarray(np.broadcast_to(dLdZ / (H * W), memory.input_shape)), {}
+    def backward(self, dLdZ, memory, work=None):
+        return kernels.global_avg_pool_backward(dLdZ, memory.input_shape,
+                                                out=buffer(work, "dX", memory.input_shape, dLdZ.dtype)), {}
 
 
 def maxPooling2dLayer(poolSize, *pairs, **options):
