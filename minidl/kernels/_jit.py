@@ -104,35 +104,33 @@ def _file_digest(path, mtime_ns, size):
 
 class _SourcesStamp:
     """Mixin for Numba's cache locators: the source stamp (an entry is valid while it is
-    unchanged) hashes the kernel's file and the sibling files it depends on."""
+    unchanged) hashes the kernel's file and the sibling files it depends on. Kernels whose
+    source is not a module's plain file (in a zip, an IPython cell) keep Numba's stamp."""
 
     @classmethod
     def from_function(cls, py_func, py_file):
         locator = super().from_function(py_func, py_file)
         if locator is not None:
-            locator.kernel_module = sys.modules.get(py_func.__module__)
+            module = sys.modules.get(py_func.__module__)
+            plain = getattr(module, "__file__", None) == py_file and os.path.isfile(py_file)
+            locator.kernel_module = module if plain else None
         return locator
 
     def get_source_stamp(self):
-        try:
-            files = sorted(_source_files(self.kernel_module, set()))
-            digest = hashlib.sha256()
-            for path in files:
-                stat = os.stat(path)
-                digest.update(os.path.basename(path).encode())
-                digest.update(_file_digest(path, stat.st_mtime_ns, stat.st_size))
-            return digest.hexdigest()
-        except (AttributeError, OSError):     # no module or no source files (a frozen app)
+        if self.kernel_module is None:
             return super().get_source_stamp()
+        digest = hashlib.sha256()
+        for path in sorted(_source_files(self.kernel_module, set())):
+            stat = os.stat(path)
+            digest.update(os.path.basename(path).encode())
+            digest.update(_file_digest(path, stat.st_mtime_ns, stat.st_size))
+        return digest.hexdigest()
 
 
 class _CacheImpl(caching.CompileResultCacheImpl):
-    # Numba's own list and order; the zip and IPython locators keep their stamps (a zip's
-    # stamp already hashes the whole archive).
+    # Numba's own locators, in its order, each with the stamp above.
     _locator_classes = [type(base.__name__, (_SourcesStamp, base), {})
-                        for base in (caching.UserProvidedCacheLocator, caching.InTreeCacheLocator,
-                                     caching.UserWideCacheLocator)]
-    _locator_classes += [caching.IPythonCacheLocator, caching.ZipCacheLocator]
+                        for base in caching.CompileResultCacheImpl._locator_classes]
 
 
 class _KernelCache(caching.FunctionCache):
