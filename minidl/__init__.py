@@ -54,8 +54,7 @@ def _public_imports():
     """{name: module} of the imports under TYPE_CHECKING in this file."""
     import ast
 
-    with open(__file__, encoding="utf-8") as file:
-        tree = ast.parse(file.read())
+    tree = ast.parse(__loader__.get_source(__name__))    # a plain file or inside a zip
     guarded = next(node for node in tree.body if isinstance(node, ast.If))
     return {alias.name: "." * node.level + (node.module or "")
             for node in guarded.body for alias in node.names}
