@@ -46,9 +46,9 @@ float64, and the sum is rounded once. Non-finite x at pixels that no output read
 
 Parallel work and determinism: forward and input-gradient tasks are groups of
 ``work.images = ceil(TASK / P)`` whole images; weight-gradient tasks are chunks of
-``work.chunk`` positions (a function of the shape: CHUNK, or a quarter of the batch
-if that is smaller, but at least CHUNK/4, in whole BLOCKs), with one float64 partial
-per chunk. Tasks are handed to threads one at a time; which thread runs a task never
+``work.chunk`` positions (a function of the shape and dtype: at most CHUNK, few
+enough that the chunk's rows fit in CACHE bytes, a quarter of the batch if that is
+more than CHUNK/4; whole BLOCKs), with one float64 partial per chunk. Tasks are handed to threads one at a time; which thread runs a task never
 changes what it computes, so results are bit-identical under any
 ``NUMBA_NUM_THREADS``. No BLAS: on the example networks' layers, these loops on two
 threads take about as long as im2col's single-threaded BLAS GEMMs alone, without
@@ -75,6 +75,7 @@ BLOCK = 256   # positions per accumulator block (forward, input gradient); a mul
 LANES = 32    # accumulator lanes of a weight-gradient dot product; a power of two
 CHUNK = 4096  # the most positions of a weight-gradient chunk; a multiple of BLOCK
 TASK = 1024   # forward/input-gradient tasks take whole images, at least this many positions
+CACHE = 384 * 1024  # bytes of x and dz rows a weight-gradient chunk may read (within L2)
 
 
 def conv_output_hw(x_shape, w_shape, stride, dilation, pads):
@@ -106,9 +107,11 @@ class ConvWork:
         self.images = min(N, -(-TASK // self.P))
         self.bases = np.array([u * dh * self.Wr + v * dw for u in range(kh) for v in range(kw)], np.int64)
         self.lead = int(self.bases[-1])
-        # Small batches still give a few chunks to share among threads.
-        quarter = max(-(-N * self.P // 4), CHUNK // 4)
-        self.chunk = min(CHUNK, -(-quarter // BLOCK) * BLOCK)
+        # Whole BLOCKs; a chunk's rows of x and dz stay within CACHE bytes, and small
+        # batches still give a few chunks to share among threads.
+        fit = CACHE // ((C + F) * np.dtype(dtype).itemsize) // BLOCK * BLOCK
+        quarter = -(-max(-(-N * self.P // 4), CHUNK // 4) // BLOCK) * BLOCK
+        self.chunk = max(BLOCK, min(CHUNK, fit, quarter))
         positions = -(-N * self.P // self.chunk) * self.chunk
         L = self.lead + positions + self.lead
         # Row k = (u*kw + v)*C + c of w.reshape(K, F) reads xflat.flat[xtaps[k] + g];
