@@ -206,10 +206,10 @@ b = Offset - a * TrainedMean
 print(f"   TrainedMean = {TrainedMean.ravel()}, TrainedVariance = {TrainedVariance.ravel()}")
 print(f"   a = {a.ravel()},  b = {b.ravel()}")
 y_inference = a * X + b
-a_layer, b_layer = layer.folded()
+a_layer, b_layer = layer.inference_affine()
 error_fold = max(np.abs(a_layer - a.ravel()).max(), np.abs(b_layer - b.ravel()).max())
 error_predict = np.abs(layer.predict(X) - y_inference).max()
-print(f"   max |layer.folded() - (a, b)| = {error_fold:.2e}")
+print(f"   max |layer.inference_affine() - (a, b)| = {error_fold:.2e}")
 print(f"   max |layer.predict(X) - (a.*x + b)| = {error_predict:.2e}")
 assert error_fold < 1e-12 and error_predict < 1e-12
 # With the batch's own statistics as "trained" ones, inference reproduces training mode

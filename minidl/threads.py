@@ -18,17 +18,15 @@ normalization are Numba-parallel), and a BLAS of one thread has one summation or
 training run is bit-identical for any thread count. Outside minidl's calls, BLAS keeps the
 limit ``maxNumCompThreads(n)`` gave it (``n`` threads), for the user's own NumPy code.
 
-Numba's threading layer: OpenMP where Numba finds it, else TBB, else its own workqueue
-(all three are correct here; OpenMP starts parallel regions fastest). An explicit
-``NUMBA_THREADING_LAYER`` in the environment wins.
+Numba's threading layer (set in minidl/kernels/_jit.py, before any kernel runs): OpenMP
+where Numba finds it, else TBB, else its own workqueue. All three are correct under this
+policy; OpenMP starts parallel regions fastest. An explicit ``NUMBA_THREADING_LAYER`` in
+the environment wins.
 """
 import contextlib
 import os
 
 import numba
-
-if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 
 _controller = None
 

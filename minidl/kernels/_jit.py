@@ -31,9 +31,18 @@ import sys
 import types
 import warnings
 
+import numba
 import numpy as np
 from numba import njit
 from numba.core import caching
+
+
+# Numba's threading layer, chosen at the first parallel kernel: OpenMP where Numba finds
+# it (it starts parallel regions fastest), else TBB, else Numba's own workqueue. The
+# thread policy that makes any of them safe next to BLAS is in minidl/threads.py; an
+# explicit NUMBA_THREADING_LAYER wins.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 
 
 class KernelCacheWarning(RuntimeWarning):
