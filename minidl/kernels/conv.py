@@ -217,14 +217,16 @@ def _correlate(src, taps, coef, bias, out, P, images, at, row_step, col_step):
         n0 = t * images
         n1 = min(N, n0 + images)
         p0 = n0 * P
-        length = -(-(n1 - n0) * P // BLOCK) * BLOCK
-        acc = np.empty((R, length), src.dtype)
-        block = np.empty(2 * BLOCK, src.dtype)
-        for q in range(p0, p0 + length, BLOCK):
+        blocks = -(-(n1 - n0) * P // BLOCK)
+        # acc[r // 2, p // BLOCK, r % 2, p % BLOCK]: a pair of rows of a BLOCK is contiguous.
+        acc = np.empty(((R + 1) // 2, blocks, 2, BLOCK), src.dtype)
+        for j in range(blocks):
+            q = p0 + j * BLOCK
             for r in range(0, R, 2):
                 two = r + 1 < R
                 r1 = r + 1 if two else r
                 a, b = coef[r], coef[r1]
+                block = acc[r // 2, j].reshape(2 * BLOCK)
                 block[:BLOCK] = bias[r]
                 block[BLOCK:] = bias[r1]
                 k = 0
@@ -238,18 +240,23 @@ def _correlate(src, taps, coef, bias, out, P, images, at, row_step, col_step):
                     s0 = taps[k] + q
                     _taps1(block, two, src[s0:s0 + BLOCK], a[k], b[k])
                     k += 1
-                acc[r, q - p0:q - p0 + BLOCK] = block[:BLOCK]
-                if two:
-                    acc[r1, q - p0:q - p0 + BLOCK] = block[BLOCK:]
         for n in range(n0, n1):
             for r in range(R):
+                rows = acc[r // 2, :, r % 2]
                 for y in range(A):
-                    start = (n - n0) * P + at + y * row_step
+                    p = (n - n0) * P + at + y * row_step
                     if col_step == 1:
-                        out[n, r, y] = acc[r, start:start + B]
+                        x = 0
+                        while x < B:
+                            j, off = p // BLOCK, p % BLOCK
+                            take = min(B - x, BLOCK - off)
+                            out[n, r, y, x:x + take] = rows[j, off:off + take]
+                            x += take
+                            p += take
                     else:
                         for x in range(B):
-                            out[n, r, y, x] = acc[r, start + x * col_step]
+                            g = p + x * col_step
+                            out[n, r, y, x] = rows[g // BLOCK, g % BLOCK]
 
 
 def conv2d_forward(x, w, bias, stride, dilation, pads, out=None, work=None):
