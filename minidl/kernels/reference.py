@@ -1,9 +1,18 @@
 """Plain NumPy float64 twins of the Numba kernels: the definitions the kernels are
 tested against. Same names and signatures as the kernels; each twin computes in
 float64 and returns outputs of the kernel's dtype. Written for clarity, not speed.
+
+The batch- and group-normalization twins are here; those of convolution, pooling and
+softmax live in reference_conv.py and reference_pool.py and are re-exported here, so
+``minidl.kernels.reference`` names every twin.
 """
 
 import numpy as np
+
+from .reference_conv import conv2d_backward_input, conv2d_backward_weights, conv2d_forward  # noqa: F401
+from .reference_pool import (avg_pool2d_backward, avg_pool2d_forward, global_avg_pool_backward,  # noqa: F401
+                             global_avg_pool_forward, max_pool2d_backward, max_pool2d_forward,
+                             max_pool2d_predict, softmax_cross_entropy, softmax_forward)
 
 # ================================================================ batch norm
 # Twins of minidl/kernels/batchnorm.py. Per channel c, over every non-channel
