@@ -40,15 +40,17 @@ an output of the forward or input gradient is its bias (or 0) plus, taps in orde
 ``(a0*x0 + a1*x1) + (a2*x2 + a3*x3)`` for each group of four taps, then the remaining
 taps one at a time. The weight and bias gradients split the positions into chunks;
 lane l of a chunk adds ``(p0 + p1) + (p2 + p3)``, four products of positions that
-are l modulo LANES; the lanes are summed by halving in float64, the chunks in order in
-float64, and the sum is rounded once. Non-finite x at pixels that no output reads
-(possible with a stride) still reaches dw as NaN, through the zeros of dzflat.
+are l modulo LANES; the lanes are summed by halving in float64, then the chunks in
+order in float64 (below), and the sum is rounded once. Non-finite x at pixels that no
+output reads (possible with a stride) still reaches dw as NaN, through dzflat's zeros.
 
 Parallel work and determinism: forward and input-gradient tasks are groups of
-``work.images = ceil(TASK / P)`` whole images; weight-gradient tasks are chunks of
-``work.chunk`` positions (a function of the shape and dtype: at most CHUNK, few
-enough that the chunk's rows fit in CACHE bytes, a quarter of the batch if that is
-more than CHUNK/4; whole BLOCKs), with one float64 partial per chunk. Tasks are handed to threads one at a time; which thread runs a task never
+``work.images = ceil(TASK / P)`` whole images. The weight gradient cuts the positions
+into chunks of ``work.chunk`` (a function of the shape and dtype: at most CHUNK, few
+enough that a chunk's rows fit in CACHE bytes, a quarter of the batch if that is more
+than CHUNK/4; whole BLOCKs); a task sums a run of ``work.run`` consecutive chunks, in
+order, into one float64 partial (at most GROUPS tasks), and the partials are added in
+task order. Tasks are handed to threads one at a time; which thread runs a task never
 changes what it computes, so results are bit-identical under any
 ``NUMBA_NUM_THREADS``. No BLAS: on the example networks' layers, these loops on two
 threads take about as long as im2col's single-threaded BLAS GEMMs alone, without
@@ -76,6 +78,7 @@ LANES = 32    # accumulator lanes of a weight-gradient dot product; a power of t
 CHUNK = 4096  # the most positions of a weight-gradient chunk; a multiple of BLOCK
 TASK = 1024   # forward/input-gradient tasks take whole images, at least this many positions
 CACHE = 384 * 1024  # bytes of x and dz rows a weight-gradient chunk may read (within L2)
+GROUPS = 64   # the most weight-gradient tasks (runs of chunks); bounds the float64 partials
 
 
 def conv_output_hw(x_shape, w_shape, stride, dilation, pads):
@@ -91,7 +94,7 @@ class ConvWork:
     the chunk partials of the weight gradient, and the integers the kernels take."""
 
     __slots__ = ("key", "P", "Wr", "images", "chunk", "lead", "bases", "xtaps", "dztaps",
-                 "xflat", "dzflat", "partial", "bias_partial", "x_source", "dz_source")
+                 "chunks", "run", "xflat", "dzflat", "partial", "bias_partial", "x_source", "dz_source")
 
     def __init__(self, x_shape, w_shape, stride, dilation, pads, dtype):
         N, C, H, W = x_shape
@@ -120,8 +123,10 @@ class ConvWork:
         self.dztaps = (self.lead - self.bases[:, None] + np.arange(F) * L).reshape(-1)
         self.xflat = np.zeros((C, L), dtype)
         self.dzflat = np.zeros((F, L), dtype)
-        self.partial = np.zeros((positions // self.chunk, kh * kw * C, F))
-        self.bias_partial = np.zeros((positions // self.chunk, F))
+        self.chunks = positions // self.chunk
+        self.run = -(-self.chunks // GROUPS)
+        self.partial = np.zeros((-(-self.chunks // self.run), kh * kw * C, F))
+        self.bias_partial = np.zeros((-(-self.chunks // self.run), F))
         self.x_source = self.dz_source = None
 
 
@@ -330,50 +335,47 @@ def _fold(lanes, scratch):
 
 
 @kernel(parallel=True)
-def _backward_weights(xs, dzflat, xtaps, lead, chunk, partial, bias_partial):
-    """partial[t, k, f] = sum over chunk t's positions g of xs[xtaps[k] + g]*dzflat[f, lead + g],
-    two taps by two filters at a time over LANES lanes, folded in float64;
-    bias_partial[t, f] likewise of dzflat[f, lead + g]."""
+def _backward_weights(xs, dzflat, xtaps, lead, chunk, run, chunks, partial, bias_partial):
+    """partial[t, k, f] = sum over the chunks c of run t (c // run = t), in order, of the
+    sum over chunk c's positions g of xs[xtaps[k] + g]*dzflat[f, lead + g], two taps by
+    two filters at a time over LANES lanes folded in float64; bias_partial[t, f] likewise
+    of dzflat[f, lead + g]."""
     T, K, F = partial.shape
     for t in prange(T):
-        g0 = t * chunk
-        g1 = g0 + chunk
+        partial[t] = 0
+        bias_partial[t] = 0
         acc = np.empty(4 * LANES, xs.dtype)
         scratch = np.empty(LANES)
-        for k in range(0, K, 2):
-            k1 = min(k + 1, K - 1)
-            x0 = xs[xtaps[k] + g0:xtaps[k] + g1]
-            x1 = xs[xtaps[k1] + g0:xtaps[k1] + g1]
-            for f in range(0, F, 2):
-                f1 = min(f + 1, F - 1)
-                acc[:] = 0
-                _dots(acc, x0, x1, dzflat[f, lead + g0:lead + g1], dzflat[f1, lead + g0:lead + g1])
-                partial[t, k, f] = _fold(acc[:LANES], scratch)
-                partial[t, k, f1] = _fold(acc[LANES:2 * LANES], scratch)
-                partial[t, k1, f] = _fold(acc[2 * LANES:3 * LANES], scratch)
-                partial[t, k1, f1] = _fold(acc[3 * LANES:], scratch)
-        for f in range(F):
-            acc[:LANES] = 0
-            _sums(acc, dzflat[f, lead + g0:lead + g1])
-            bias_partial[t, f] = _fold(acc[:LANES], scratch)
+        for c in range(t * run, min(chunks, (t + 1) * run)):
+            _chunk(xs, dzflat, xtaps, lead, c * chunk, (c + 1) * chunk, partial[t], bias_partial[t],
+                   acc, scratch)
 
 
-@kernel()
-def _sum_chunks(partial, bias_partial, dw, db):
-    """dw = sum of the chunk partials in chunk order (float64), rounded once; db likewise."""
-    T, K, F = partial.shape
-    flat = dw.reshape(K, F)
-    for k in range(K):
-        for f in range(F):
-            s = 0.0
-            for t in range(T):
-                s += partial[t, k, f]
-            flat[k, f] = s
+@kernel(inline='always')
+def _chunk(xs, dzflat, xtaps, lead, g0, g1, partial, bias_partial, acc, scratch):
+    """partial[k, f] += sum over the positions g0 <= g < g1 of xs[xtaps[k] + g]*dzflat[f, lead + g]
+    (an odd last tap or filter is paired with itself and added once);
+    bias_partial[f] += sum of dzflat[f, lead + g]."""
+    K, F = partial.shape
+    for k in range(0, K, 2):
+        k1 = min(k + 1, K - 1)
+        x0 = xs[xtaps[k] + g0:xtaps[k] + g1]
+        x1 = xs[xtaps[k1] + g0:xtaps[k1] + g1]
+        for f in range(0, F, 2):
+            f1 = min(f + 1, F - 1)
+            acc[:] = 0
+            _dots(acc, x0, x1, dzflat[f, lead + g0:lead + g1], dzflat[f1, lead + g0:lead + g1])
+            partial[k, f] += _fold(acc[:LANES], scratch)
+            if f1 > f:
+                partial[k, f1] += _fold(acc[LANES:2 * LANES], scratch)
+            if k1 > k:
+                partial[k1, f] += _fold(acc[2 * LANES:3 * LANES], scratch)
+                if f1 > f:
+                    partial[k1, f1] += _fold(acc[3 * LANES:], scratch)
     for f in range(F):
-        s = 0.0
-        for t in range(T):
-            s += bias_partial[t, f]
-        db[f] = s
+        acc[:LANES] = 0
+        _sums(acc, dzflat[f, lead + g0:lead + g1])
+        bias_partial[f] += _fold(acc[:LANES], scratch)
 
 
 def conv2d_backward_weights(dz, x, stride, dilation, pads, dw=None, db=None, work=None):
@@ -394,6 +396,11 @@ def conv2d_backward_weights(dz, x, stride, dilation, pads, dw=None, db=None, wor
         _pack_dz(dz, work, stride)
     work.x_source = work.dz_source = None
     _dynamic(_backward_weights, work.xflat.reshape(-1), work.dzflat, work.xtaps, work.lead, work.chunk,
-             work.partial, work.bias_partial)
-    _sum_chunks(work.partial, work.bias_partial, dw, db)
+             work.run, work.chunks, work.partial, work.bias_partial)
+    total, bias_total = work.partial[0].copy(), work.bias_partial[0].copy()
+    for t in range(1, len(work.partial)):          # the partials in task order
+        total += work.partial[t]
+        bias_total += work.bias_partial[t]
+    np.copyto(dw, total.reshape(w_shape))
+    np.copyto(db, bias_total)
     return dw, db

@@ -116,13 +116,22 @@ _NO_JIT_SCRIPT = textwrap.dedent("""
     from test_conv_kernels import CASES, check_all
     # Plain Python reads the module's constants at call time: small ones give many
     # blocks, tasks and chunks even on these small shapes.
-    for block, lanes, chunk, task in [(16, 4, 32, 20), (conv.BLOCK, conv.LANES, conv.CHUNK, conv.TASK)]:
-        conv.BLOCK, conv.LANES, conv.CHUNK, conv.TASK = block, lanes, chunk, task
+    defaults = conv.BLOCK, conv.LANES, conv.CHUNK, conv.TASK, conv.GROUPS
+    for constants in [(16, 4, 32, 20, 3), defaults]:
+        conv.BLOCK, conv.LANES, conv.CHUNK, conv.TASK, conv.GROUPS = constants
         for case in CASES[:9]:
             for dtype in (np.float32, np.float64):
                 check_all(*case, dtype)
     print("ok")
 """)
+
+
+def test_weight_gradient_tasks_summing_runs_of_chunks(monkeypatch):
+    """At most GROUPS tasks: here 3 chunks of the batch in 2 tasks, the first summing two."""
+    monkeypatch.setattr(conv, "GROUPS", 2)
+    work = conv.conv2d_work(*CASES[10], np.float32)
+    assert (work.chunks, work.run, len(work.partial)) == (3, 2, 2)
+    check_all(*CASES[10], np.float32, work=work)
 
 
 def test_kernels_match_twins_without_jit():
