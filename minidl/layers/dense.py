@@ -1,8 +1,10 @@
 """Fully connected layer."""
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..options import OptionError
-from .base import (Layer, Memory, auto_or_count, factors, initial_constant, initial_weights, layer_options,
+from .base import (Layer, Memory, auto_or_count, buffer, factors, initial_constant, initial_weights, layer_options,
                    learnable_array)
 
 
@@ -63,25 +65,46 @@ class FullyConnectedLayer(Layer):
                                          (self.OutputSize, 1))
         return (self.OutputSize,)
 
-    def predict(self, X):
-        return self.forward(X)[0]
+    def _weights(self, X):
+        """Weights whose columns follow X's own C-order flattening (c, h, w), so that the
+        activations need no transpose: column ``c·H·W + h·W + w`` of the result is column
+        ``c·H·W + w·H + h`` (MATLAB's order) of ``Weights``."""
+        weights = self.Weights.astype(X.dtype, copy=False)
+        if X.ndim == 2:
+            return weights
+        _, C, H, W = X.shape
+        return weights.reshape(-1, C, W, H).transpose(0, 1, 3, 2).reshape(weights.shape[0], -1)
 
-    def forward(self, X):
-        flat = flatten_matlab(X)
-        Z = flat @ self.Weights.astype(X.dtype, copy=False).T
+    def predict(self, X, work=None):
+        return self.forward(X, work)[0]
+
+    def forward(self, X, work=None):
+        flat = X.reshape(X.shape[0], -1)
+        Z = np.matmul(flat, self._weights(X).T, out=buffer(work, "Z", (X.shape[0], self.OutputSize), X.dtype))
         Z += self.Bias.astype(X.dtype, copy=False).reshape(-1)
-        return Z, Memory(flat=flat, input_shape=X.shape)
+        return Z, DenseMemory(X=X)
 
-    def backward(self, dLdZ, memory):
-        grads = {"Weights": dLdZ.T @ memory.flat, "Bias": dLdZ.sum(axis=0).reshape(-1, 1)}
-        dflat = dLdZ @ self.Weights.astype(dLdZ.dtype, copy=False)
-        if len(memory.input_shape) == 2:
-            return dflat, grads
-        N, C, H, W = memory.input_shape
-        return np.ascontiguousarray(dflat.reshape(N, C, W, H).transpose(0, 1, 3, 2)), grads
+    def backward(self, dLdZ, memory, work=None):
+        X = memory.X
+        flat = X.reshape(X.shape[0], -1)
+        weights = self._weights(X)
+        dweights = dLdZ.T @ flat
+        if X.ndim == 4:  # back to MATLAB's column order
+            _, C, H, W = X.shape
+            dweights = dweights.reshape(-1, C, H, W).transpose(0, 1, 3, 2).reshape(dweights.shape)
+        grads = {"Weights": np.ascontiguousarray(dweights), "Bias": dLdZ.sum(axis=0).reshape(-1, 1)}
+        if work is not None and not work["need_dx"]:
+            return None, grads
+        dX = np.matmul(dLdZ, weights, out=buffer(work, "dX", flat.shape, dLdZ.dtype))
+        return dX.reshape(X.shape), grads
 
     def _display_properties(self):
         return {"Name": self.Name, "OutputSize": self.OutputSize, "InputSize": self.InputSize}
+
+
+@dataclass(eq=False)
+class DenseMemory(Memory):
+    X: np.ndarray
 
 
 def fullyConnectedLayer(outputSize, *pairs, **options):
