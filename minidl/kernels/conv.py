@@ -38,10 +38,11 @@ LLVM's run-time alias checks few enough for it to vectorize.
 Arithmetic, in the data's dtype (float32 accumulation of products, as BLAS does):
 an output of the forward or input gradient is its bias (or 0) plus, taps in order,
 ``(a0*x0 + a1*x1) + (a2*x2 + a3*x3)`` for each group of four taps, then the remaining
-taps one at a time. The weight and bias gradients split the positions into chunks;
-lane l of a chunk adds ``(p0 + p1) + (p2 + p3)``, four products of positions that
-are l modulo LANES; the lanes are summed by halving in float64, then the chunks in
-order in float64 (below), and the sum is rounded once. Non-finite x at pixels that no
+taps one at a time (forward with ``relu``: then ``0 if t <= 0 else t``, NaN kept).
+The weight and bias gradients split the positions into chunks; lane l of a chunk
+adds ``(p0 + p1) + (p2 + p3)``, four products of positions that are l modulo LANES;
+the lanes are summed by halving in float64, then the chunks in order in float64
+(below), and the sum is rounded once. Non-finite x at pixels that no
 output reads (possible with a stride) still reaches dw as NaN, through dzflat's zeros.
 
 Parallel work and determinism: forward and input-gradient tasks are groups of
@@ -69,8 +70,9 @@ overwritten and returned; they must not overlap an input. Kernels trust their in
 """
 
 import numpy as np
-from numba import prange, set_parallel_chunksize
+from numba import prange
 
+from ._conv_pack import _dynamic, _pack
 from ._jit import kernel
 
 BLOCK = 256   # positions per accumulator block (forward, input gradient); a multiple of 4*LANES
@@ -145,33 +147,7 @@ def _checked_work(work, x_shape, w_shape, stride, dilation, pads, dtype):
     return work
 
 
-def _dynamic(parallel_kernel, *args):
-    """Run ``parallel_kernel(*args)`` handing out its tasks one at a time (Numba's chunk
-    size 1) instead of in equal shares per thread, so that a thread the OS preempts
-    delays one task, not a share. Which thread runs a task never changes its result."""
-    previous = set_parallel_chunksize(1)
-    try:
-        return parallel_kernel(*args)
-    finally:
-        set_parallel_chunksize(previous)
-
-
-# ---------------------------------------------------------------- packing
-
-@kernel(parallel=True)
-def _pack(a, flat, start, P, row_step, col_step):
-    """flat[r, start + n*P + y*row_step + x*col_step] = a[n, r, y, x]."""
-    N, R, A, B = a.shape
-    for n in prange(N):
-        for r in range(R):
-            for y in range(A):
-                at = start + n * P + y * row_step
-                if col_step == 1:
-                    flat[r, at:at + B] = a[n, r, y]
-                else:
-                    for x in range(B):
-                        flat[r, at + x * col_step] = a[n, r, y, x]
-
+# ---------------------------------------------------------------- packing (_conv_pack.py)
 
 def _pack_x(x, work, pads):
     _dynamic(_pack, x, work.xflat, work.lead + pads[0] * work.Wr + pads[2], work.P, work.Wr, 1)
@@ -211,11 +187,24 @@ def _taps1(acc, two, x0, a0, b0):
             acc[i] += a0 * x0[i]
 
 
+@kernel(inline='always')
+def _copy(dst, src, relu, zero):
+    """dst = src, or max(src, 0) if relu, NaN kept (``t if t > 0 else 0`` would turn NaN
+    into 0); zero, of src's dtype, keeps the select in that type."""
+    if relu:
+        for i in range(dst.size):
+            t = src[i]
+            dst[i] = zero if t <= zero else t
+    else:
+        dst[:] = src
+
+
 @kernel(parallel=True)
-def _correlate(src, taps, coef, bias, out, P, images, at, row_step, col_step):
+def _correlate(src, taps, coef, bias, out, P, images, at, row_step, col_step, relu):
     """acc[r, p] = bias[r] + sum_k coef[r, k] * src[taps[k] + p] over the positions p of
     each task's images, a BLOCK of positions and two rows r at a time (taps in order,
-    four at a time); then out[n, r, y, x] = acc[r, n*P + at + y*row_step + x*col_step]."""
+    four at a time); then out[n, r, y, x] = acc[r, n*P + at + y*row_step + x*col_step],
+    or its max with 0 if relu (NaN kept)."""
     N, R, A, B = out.shape
     K = taps.size
     for t in prange(-(-N // images)):
@@ -225,6 +214,7 @@ def _correlate(src, taps, coef, bias, out, P, images, at, row_step, col_step):
         blocks = -(-(n1 - n0) * P // BLOCK)
         # acc[r // 2, p // BLOCK, r % 2, p % BLOCK]: a pair of rows of a BLOCK is contiguous.
         acc = np.empty(((R + 1) // 2, blocks, 2, BLOCK), src.dtype)
+        zero = np.zeros(1, src.dtype)[0]
         for j in range(blocks):
             q = p0 + j * BLOCK
             for r in range(0, R, 2):
@@ -255,17 +245,19 @@ def _correlate(src, taps, coef, bias, out, P, images, at, row_step, col_step):
                         while x < B:
                             j, off = p // BLOCK, p % BLOCK
                             take = min(B - x, BLOCK - off)
-                            out[n, r, y, x:x + take] = rows[j, off:off + take]
+                            _copy(out[n, r, y, x:x + take], rows[j, off:off + take], relu, zero)
                             x += take
                             p += take
                     else:
                         for x in range(B):
                             g = p + x * col_step
-                            out[n, r, y, x] = rows[g // BLOCK, g % BLOCK]
+                            t = rows[g // BLOCK, g % BLOCK]
+                            out[n, r, y, x] = zero if relu and t <= zero else t
 
 
-def conv2d_forward(x, w, bias, stride, dilation, pads, out=None, work=None):
-    """z (N, F, Ho, Wo), x's dtype; see the module docstring. Packs x into ``work``."""
+def conv2d_forward(x, w, bias, stride, dilation, pads, out=None, work=None, relu=False):
+    """z (N, F, Ho, Wo), x's dtype; see the module docstring. Packs x into ``work``.
+    relu: z = max(z, 0) instead (NaN stays NaN), fused into the kernel."""
     work = _checked_work(work, x.shape, w.shape, stride, dilation, pads, x.dtype)
     F = w.shape[3]
     if out is None:
@@ -274,7 +266,7 @@ def conv2d_forward(x, w, bias, stride, dilation, pads, out=None, work=None):
     work.dz_source = None
     coef = np.ascontiguousarray(w.reshape(-1, F).T, x.dtype)
     _dynamic(_correlate, work.xflat.reshape(-1), work.xtaps, coef, np.asarray(bias, x.dtype).reshape(F), out,
-             work.P, work.images, 0, stride[0] * work.Wr, stride[1])
+             work.P, work.images, 0, stride[0] * work.Wr, stride[1], bool(relu))
     return out
 
 
@@ -288,7 +280,7 @@ def conv2d_backward_input(dz, w, x_shape, stride, dilation, pads, out=None, work
     # coef[c, (u*kw + v)*F + f] = w[u, v, c, f]
     coef = np.ascontiguousarray(w.reshape(kh * kw, C, F).transpose(1, 0, 2).reshape(C, -1), dz.dtype)
     _dynamic(_correlate, work.dzflat.reshape(-1), work.dztaps, coef, np.zeros(C, dz.dtype), out, work.P,
-             work.images, pads[0] * work.Wr + pads[2], work.Wr, 1)
+             work.images, pads[0] * work.Wr + pads[2], work.Wr, 1, False)
     return out
 
 

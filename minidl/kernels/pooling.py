@@ -220,6 +220,43 @@ def _max_backward(dz, arg, dx):
             _store(acc, dx[t].reshape(H * W))
 
 
+# ---------------------------------------------------------------- max pooling 2x2 stride 2, inference
+
+@kernel(inline='always')
+def _first_max(a, b):
+    """b if it beats a (larger, or the first NaN), else a: ties keep a. Applied in window
+    order, pairs of pairs give the window's winner, as _max_window's scan does."""
+    return b if (b > a) | ((b != b) & (a == a)) else a
+
+
+@kernel(parallel=True)
+def _max2x2(x, out):
+    """2x2, stride 2, unpadded max pooling without argmax; arrays (planes, h, w), tasks as
+    in _pool. Per plane, first the horizontal pairs of the rows used, h[r, j] =
+    _first_max(x[r, 2j], x[r, 2j+1]), one long loop over the plane when the width is even
+    (it vectorizes; the window loops, 14 or 7 long, do not), then out[i, j] =
+    _first_max(h[2i, j], h[2i+1, j]): the same winner as (x00, x01, x10, x11) in order."""
+    P, H, W = x.shape
+    Ho, Wo = out.shape[1], out.shape[2]
+    per, tasks = _tasks(P, H * W)
+    for b in prange(tasks):
+        h = np.empty(2 * Ho * Wo, x.dtype)
+        for t in range(b * per, min(P, b * per + per)):
+            if W == 2 * Wo:
+                row = x[t].reshape(H * W)
+                for q in range(2 * Ho * Wo):
+                    h[q] = _first_max(row[2 * q], row[2 * q + 1])
+            else:
+                for r in range(2 * Ho):
+                    row = x[t, r]
+                    for j in range(Wo):
+                        h[r * Wo + j] = _first_max(row[2 * j], row[2 * j + 1])
+            for i in range(Ho):
+                o, top = out[t, i], 2 * i * Wo
+                for j in range(Wo):
+                    o[j] = _first_max(h[top + j], h[top + Wo + j])
+
+
 # ---------------------------------------------------------------- global average pooling
 
 @kernel(parallel=True)
@@ -269,6 +306,12 @@ def _pool_args(pool, stride, pads):
     return (*pool, *stride, pads[0], pads[2])
 
 
+def _is_2x2(pool, stride, pads):
+    """The common case with its own inference kernel (_max2x2): 2x2 windows, stride 2, no
+    padding."""
+    return tuple(pool) == (2, 2) and tuple(stride) == (2, 2) and not any(pads)
+
+
 def max_pool2d_forward(x, pool, stride, pads, out=None, argmax=None):
     """Max pooling for training: ``(out, argmax)``, both (N, C, Ho, Wo); out of x's dtype,
     argmax int32 = ``h*W + w`` of each window's winner in the unpadded input plane."""
@@ -285,7 +328,10 @@ _NO_INDEX = np.zeros((1, 1, 1), np.int32)   # the argmax of kernels without one
 def max_pool2d_predict(x, pool, stride, pads, out=None):
     """Max pooling for inference: ``out`` alone (the same values as the forward)."""
     out = _output(out, (*x.shape[:2], *pooled_hw(x.shape, pool, stride, pads)), x.dtype)
-    _pool(_planes(x), _planes(out), _NO_INDEX, *_pool_args(pool, stride, pads), True, MAX)
+    if _is_2x2(pool, stride, pads):
+        _max2x2(_planes(x), _planes(out))
+    else:
+        _pool(_planes(x), _planes(out), _NO_INDEX, *_pool_args(pool, stride, pads), True, MAX)
     return out
 
 

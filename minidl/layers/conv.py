@@ -91,12 +91,12 @@ class Convolution2DLayer(Layer):
                                                          self.DilationFactor, self.PaddingSize, X.dtype)
         return scratch
 
-    def _convolve(self, X, weights, bias, work):
+    def _convolve(self, X, weights, bias, work, relu=False):
         Ho, Wo = kernels.conv_output_hw(X.shape, weights.shape, self.Stride, self.DilationFactor, self.PaddingSize)
         out = buffer(work, "Z", (X.shape[0], self.NumFilters, Ho, Wo), X.dtype)
         return kernels.conv2d_forward(X, np.ascontiguousarray(weights, X.dtype), bias.reshape(-1).astype(X.dtype),
                                       self.Stride, self.DilationFactor, self.PaddingSize, out=out,
-                                      work=self._kernel_work(X, work))
+                                      work=self._kernel_work(X, work), relu=relu)
 
     def fuse(self, consumer, mode):
         if mode == "predict" and hasattr(consumer, "inference_affine"):
@@ -129,7 +129,7 @@ class ConvolutionMemory(Memory):
 class FoldedConvolution(FusedLayers):
     """Convolution → batch normalization (→ ReLU) at inference, as one convolution: with the
     normalization's ``y = a·x + b`` per filter f, ``Weights'[..., f] = a_f·Weights[..., f]`` and
-    ``Bias'_f = a_f·Bias_f + b_f``; the ReLU, if any, runs in place on the result. Batch
+    ``Bias'_f = a_f·Bias_f + b_f``; the ReLU, if any, runs inside the convolution kernel. Batch
     normalization then costs nothing at inference."""
 
     def __init__(self, conv, norm, relu=None):
@@ -149,8 +149,7 @@ class FoldedConvolution(FusedLayers):
         return weights, bias
 
     def predict(self, X, work=None):
-        Z = self.conv._convolve(X, *self.folded(), work)
-        return np.maximum(Z, 0, out=Z) if self.relu else Z
+        return self.conv._convolve(X, *self.folded(), work, relu=self.relu)
 
 
 def convolution2dLayer(filterSize, numFilters, *pairs, **options):

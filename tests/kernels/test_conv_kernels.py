@@ -88,6 +88,33 @@ def test_kernels_match_twins(case, dtype):
     check_all(*case, dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", [CASES[0], CASES[4], CASES[9], CASES[11]], ids=lambda c: "x{}w{}".format(*c))
+def test_forward_relu_is_max_of_forward_and_zero(case, dtype):
+    """relu=True: the same sums, then max(z, 0); within the sums' bound of the twin's relu."""
+    x_shape, w_shape, stride, dilation, pads = case
+    x, w, bias = conv_data(x_shape, w_shape, dtype, seed=3)
+    z = conv.conv2d_forward(x, w, bias, stride, dilation, pads, relu=True)
+    np.testing.assert_array_equal(z, np.maximum(conv.conv2d_forward(x, w, bias, stride, dilation, pads), 0))
+    assert 0 < np.count_nonzero(z) < z.size
+    bound = ref.conv2d_forward(np.abs(x), np.abs(w), np.abs(bias), stride, dilation, pads)
+    assert_sums_close(z, ref.conv2d_forward(x, w, bias, stride, dilation, pads, relu=True), bound, dtype,
+                      math.ceil(w_shape[0] * w_shape[1] * w_shape[2] / 4) + 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_forward_relu_keeps_nan(dtype):
+    """A NaN input makes every output that reads it NaN, with relu too (not 0)."""
+    x_shape, w_shape, stride, dilation, pads = CASES[0]
+    x, w, bias = conv_data(x_shape, w_shape, dtype)
+    x[1, 0, 3, 4] = np.nan
+    z = conv.conv2d_forward(x, w, bias, stride, dilation, pads, relu=True)
+    want = ref.conv2d_forward(x, w, bias, stride, dilation, pads, relu=True)
+    assert np.isnan(want).sum() == 9 * w_shape[3]
+    np.testing.assert_array_equal(np.isnan(z), np.isnan(want))
+    assert np.all(z[~np.isnan(z)] >= 0)
+
+
 def _configs():
     """Random valid configurations: the padded input holds at least one dilated window."""
     def valid(c):
@@ -239,7 +266,7 @@ _HASH_SCRIPT = textwrap.dedent("""
             dz = rng.standard_normal(z.shape).astype(dtype)
             dx = conv.conv2d_backward_input(dz, w, x_shape, stride, dilation, pads)
             dw, db = conv.conv2d_backward_weights(dz, x, stride, dilation, pads, dw=np.empty_like(w))
-            for a in (z, dx, dw, db):
+            for a in (z, dx, dw, db, conv.conv2d_forward(x, w, b, stride, dilation, pads, relu=True)):
                 h.update(a.tobytes())
     print(h.hexdigest())
 """)

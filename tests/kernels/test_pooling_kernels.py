@@ -13,7 +13,8 @@ from kernel_cases import assert_close
 from minidl.kernels import pooling as pk
 from minidl.kernels import reference_pool as ref
 
-# (shape, pool, stride, pads (top, bottom, left, right)): disjoint 2x2 windows, overlapping
+# (shape, pool, stride, pads (top, bottom, left, right)): disjoint 2x2 windows (even and
+# odd sizes: max_pool2d_predict's own kernel, by rows or along the plane), overlapping
 # windows with 'same'-style padding, asymmetric pads, stride > pool, 1x1 pools, N = 1,
 # a window as large as the plane, and padded 2x2 pools (whole block plus clipped border).
 CASES = [((2, 3, 8, 8), (2, 2), (2, 2), (0, 0, 0, 0)),
@@ -24,7 +25,8 @@ CASES = [((2, 3, 8, 8), (2, 2), (2, 2), (0, 0, 0, 0)),
          ((1, 1, 1, 1), (1, 1), (1, 1), (0, 0, 0, 0)),
          ((1, 2, 5, 5), (5, 5), (1, 1), (0, 0, 0, 0)),
          ((2, 2, 6, 7), (2, 2), (1, 2), (1, 1, 0, 1)),
-         ((2, 2, 33, 35), (3, 3), (2, 2), (1, 1, 1, 1))]
+         ((2, 2, 33, 35), (3, 3), (2, 2), (1, 1, 1, 1)),
+         ((2, 3, 7, 9), (2, 2), (2, 2), (0, 0, 0, 0))]
 
 
 def _data(shape, dtype, seed=0):
@@ -106,6 +108,21 @@ def test_ties_go_to_the_first_in_window_order_and_padding_never_wins():
     # All -inf windows (bottom left) point at their first input element, never at padding.
     np.testing.assert_array_equal(argmax[0, 0], [[0, 1, 1], [0, 1, 1], [3, 3, 5]])
     np.testing.assert_array_equal(argmax, ref.max_pool2d_forward(x, (2, 2), (1, 1), (1, 0, 1, 0))[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(3, 4, 8, 10), (2, 3, 9, 7), (1, 2, 2, 3)])
+def test_2x2_stride_2_predict_keeps_the_first_winner(shape, dtype):
+    """The 2x2 stride-2 inference kernel: ties (0.0 before -0.0, equal numbers) and NaN
+    give the value of the first winner in window order, bit for bit the forward's."""
+    rng = np.random.default_rng(7)
+    x = rng.choice(np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan], dtype), shape,
+                   p=[.25, .25, .2, .1, .05, .1, .05])
+    geometry = ((2, 2), (2, 2), (0, 0, 0, 0))
+    got = pk.max_pool2d_predict(x, *geometry)
+    assert got.tobytes() == pk.max_pool2d_forward(x, *geometry)[0].tobytes()
+    np.testing.assert_array_equal(got, ref.max_pool2d_predict(x, *geometry))
+    assert np.signbit(got).tobytes() == np.signbit(ref.max_pool2d_predict(x, *geometry)).tobytes()
 
 
 def test_count_padding_sets_the_divisor():
@@ -199,7 +216,7 @@ def test_backward_twins_match_finite_differences(shape, pool, stride, pads):
 # ---------------------------------------------------------------- without JIT, threads
 
 def _no_jit_checks():
-    for shape, pool, stride, pads in CASES[:5] + CASES[7:8]:
+    for shape, pool, stride, pads in CASES[:5] + CASES[7:8] + CASES[9:]:
         for dtype in (np.float32, np.float64):
             _check_all(_data(shape, dtype), pool, stride, pads)
     return "ok"
