@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11+:
 #   make demo   trains MATLAB's digit-classification example and prints its accuracy
 #   make test   runs the whole test suite
+# make bench runs the whole-network benchmark, then the kernel ones; both write docs/benchmarks.md.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -20,6 +21,7 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[bench]"
+	$(PY) benchmarks/network.py
 	$(PY) benchmarks/batchnorm.py
 
 docs: $(VENV)/.installed
