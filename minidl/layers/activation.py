@@ -25,10 +25,7 @@ class ReLULayer(Layer):
         return Z, ReLUMemory(Z=Z)
 
     def backward(self, dLdZ, memory, work=None):
-        dX = buffer(work, "dX", dLdZ.shape, dLdZ.dtype)
-        dX[...] = 0
-        np.copyto(dX, dLdZ, where=memory.Z > 0)
-        return dX, {}
+        return np.multiply(dLdZ, memory.Z > 0, out=buffer(work, "dX", dLdZ.shape, dLdZ.dtype)), {}
 
 
 @dataclass(eq=False)
