@@ -139,18 +139,21 @@ def stream_bandwidth(n=1 << 25):
 
 
 def minidl_ops(x, dy, scale, offset):
+    """The public kernels as the execution plan calls them: into output buffers (out=)
+    that it allocates once per mini-batch size and reuses."""
     y, mean, var = bn.bn_forward_train(x, scale, offset, EPS)
     a, b = bn.bn_fold(scale, offset, mean, var, EPS)
+    y_out, dx_out = np.empty_like(x), np.empty_like(x)
 
     def fwd_bwd():
-        _, m, v = bn.bn_forward_train(x, scale, offset, EPS)
-        bn.bn_backward(dy, x, m, v, scale, offset, EPS)
+        _, m, v = bn.bn_forward_train(x, scale, offset, EPS, out=y_out)
+        bn.bn_backward(dy, x, m, v, scale, offset, EPS, out=dx_out)
 
     return {
-        "forward": lambda: bn.bn_forward_train(x, scale, offset, EPS),
-        "backward": lambda: bn.bn_backward(dy, x, mean, var, scale, offset, EPS),
+        "forward": lambda: bn.bn_forward_train(x, scale, offset, EPS, out=y_out),
+        "backward": lambda: bn.bn_backward(dy, x, mean, var, scale, offset, EPS, out=dx_out),
         "forward+backward": fwd_bwd,
-        "inference": lambda: bn.bn_inference(x, a, b),
+        "inference": lambda: bn.bn_inference(x, a, b, out=y_out),
     }
 
 
@@ -411,19 +414,16 @@ def write_report(path, rows, threads, stream, stream_before, stream_after, load_
         f"involuntary context switches); {len(DISTURBED)} of the measurements below had "
         "fewer than 3 such calls and use the median of all calls instead. "
         "*minidl* calls the public kernels (`bn_forward_train`, `bn_backward`, "
-        "`bn_inference`), which return a recycled output array once the caller has released "
-        "the previous one (a fresh large array costs a page fault per page), as in a training "
-        "loop; *kernel* calls the Numba functions behind them with a preallocated output. *NumPy twin* is `minidl.kernels.reference` "
+        "`bn_inference`) with `out=` buffers allocated once, as minidl's execution plan does "
+        "in training and prediction; *kernel* calls the Numba functions behind them with a "
+        "preallocated output. *NumPy twin* is `minidl.kernels.reference` "
         "(float64 maths). *PyTorch* is `torch.nn.functional.batch_norm`: training=True with "
         "autograd (backward = `y.backward(dy)` after an untimed forward), inference under "
         "`no_grad` with running statistics. Bandwidth counts x-sized arrays moved per call: "
         "forward 3 (x for the statistics, then x in and y out), backward 5 (x, dy; then x, "
         "dy in, dx out), forward+backward 8, inference 2; divided by the time. Any gap "
-        "left between the *minidl* and *kernel* columns is Python dispatch and, on the "
-        "first calls, fresh pages: NumPy gets new pages from the operating system for "
-        "large arrays, which it zeroes on first touch; minidl keeps up to three released "
-        "outputs per shape to avoid that (in forward+backward y is still alive when dx "
-        "is requested, as in training).",
+        "left between the *minidl* and *kernel* columns is Python dispatch (argument "
+        "checks, the per-channel vectors).",
         "",
         "| shape (N, C, H, W) | pass | minidl ms | kernel ms | NumPy twin ms | PyTorch ms "
         "| minidl / PyTorch | minidl GB/s | % of stream | kernel % of stream |",
