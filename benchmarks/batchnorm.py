@@ -33,7 +33,7 @@ from numba import njit, prange  # noqa: E402
 from minidl.kernels import batchnorm as bn  # noqa: E402
 from minidl.kernels import reference as ref  # noqa: E402
 
-from _report import write_section  # noqa: E402
+from _report import cpu_name, write_section  # noqa: E402
 
 try:
     import torch
@@ -324,16 +324,6 @@ def load_average():
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:
         return "n/a"
-
-
-def cpu_name():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def ms(t):

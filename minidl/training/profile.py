@@ -11,7 +11,7 @@ from ..graph.network import Network, build_network
 from ..layers.output import ClassificationOutputLayer
 from ..struct import Struct
 from ..threads import computing
-from .tasks import ClassificationTask, RegressionTask
+from .tasks import ClassificationTask, RegressionTask, check_data
 
 
 def profileNetwork(net_or_layers, X, Y, MiniBatchSize=128, NumIterations=10, DataFormat="SSCB", Print=True):
@@ -50,6 +50,10 @@ def profileNetwork(net_or_layers, X, Y, MiniBatchSize=128, NumIterations=10, Dat
         targets = ClassificationTask(output, Y, "profileNetwork").targets
     else:
         targets = RegressionTask(output, Y, "profileNetwork", DataFormat).targets
+    check_data(X, targets, "profileNetwork")
+    for name, value in (("MiniBatchSize", MiniBatchSize), ("NumIterations", NumIterations)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"profileNetwork: {name} must be a positive integer; received {value!r}.")
     size = min(int(MiniBatchSize), X.shape[0])
     batches = [slice(i * size, (i + 1) * size) for i in range(max(1, X.shape[0] // size))]
     batches = [batches[i % len(batches)] for i in range(int(NumIterations) + 1)]
