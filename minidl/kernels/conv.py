@@ -38,7 +38,11 @@ LLVM's run-time alias checks few enough for it to vectorize.
 Arithmetic, in the data's dtype (float32 accumulation of products, as BLAS does):
 an output of the forward or input gradient is its bias (or 0) plus, taps in order,
 ``(a0*x0 + a1*x1) + (a2*x2 + a3*x3)`` for each group of four taps, then the remaining
-taps one at a time (forward with ``relu``: then ``0 if t <= 0 else t``, NaN kept).
+taps one at a time (forward with ``relu``: then ``0 if t <= 0 else t``, NaN kept; with
+``maxpool``: the max of each 2×2 block of those outputs, NaN if any is NaN, is all that
+is written). The only fastmath flag is ``contract``: LLVM may compute a product and the
+sum it enters as one fused multiply-add (one rounding instead of two), always the same
+way in a given build, so results stay deterministic.
 The weight and bias gradients split the positions into chunks; lane l of a chunk
 adds ``(p0 + p1) + (p2 + p3)``, four products of positions that are l modulo LANES;
 the lanes are summed by halving in float64, then the chunks in order in float64
@@ -46,7 +50,8 @@ the lanes are summed by halving in float64, then the chunks in order in float64
 output reads (possible with a stride) still reaches dw as NaN, through dzflat's zeros.
 
 Parallel work and determinism: forward and input-gradient tasks are groups of
-``work.images = ceil(TASK / P)`` whole images. The weight gradient cuts the positions
+``work.images`` whole images (at least TASK positions, chosen to waste little of the
+last BLOCK). The weight gradient cuts the positions
 into chunks of ``work.chunk`` (a function of the shape and dtype: at most CHUNK, few
 enough that a chunk's rows fit in CACHE bytes, a quarter of the batch if that is more
 than CHUNK/4; whole BLOCKs); a task sums a run of ``work.run`` consecutive chunks, in
@@ -81,6 +86,7 @@ CHUNK = 4096  # the most positions of a weight-gradient chunk; a multiple of BLO
 TASK = 1024   # forward/input-gradient tasks take whole images, at least this many positions
 CACHE = 384 * 1024  # bytes of x and dz rows a weight-gradient chunk may read (within L2)
 GROUPS = 64   # the most weight-gradient tasks (runs of chunks); bounds the float64 partials
+CONTRACT = {"contract"}  # the only fastmath flag: a product and the sum it enters may be one FMA
 
 
 def conv_output_hw(x_shape, w_shape, stride, dilation, pads):
@@ -109,7 +115,7 @@ class ConvWork:
         # distinct outputs must keep distinct positions.
         self.Wr = max(W + max(left, right), (Wo - 1) * stride[1] + 1)
         self.P = max(H + max(top, bottom), (Ho - 1) * stride[0] + 1) * self.Wr
-        self.images = min(N, -(-TASK // self.P))
+        self.images = _task_images(N, self.P)
         self.bases = np.array([u * dh * self.Wr + v * dw for u in range(kh) for v in range(kw)], np.int64)
         self.lead = int(self.bases[-1])
         # Whole BLOCKs; a chunk's rows of x and dz stay within CACHE bytes, and small
@@ -130,6 +136,16 @@ class ConvWork:
         self.partial = np.zeros((-(-self.chunks // self.run), kh * kw * C, F))
         self.bias_partial = np.zeros((-(-self.chunks // self.run), F))
         self.x_source = self.dz_source = None
+
+
+def _task_images(N, P):
+    """Images per forward/input-gradient task: at least TASK positions, and of the counts up
+    to twice that few, the one whose positions waste least of their last BLOCK (a task
+    computes whole BLOCKs: 5 images of 15×15 fill 1,125 of 1,280 positions, 9 fill 2,025 of
+    2,048)."""
+    least = min(N, -(-TASK // P))
+    counts = range(least, max(least, min(N, 2 * least)) + 1)
+    return min(counts, key=lambda n: (-(-n * P // BLOCK) * BLOCK - n * P) / (n * P))
 
 
 def conv2d_work(x_shape, w_shape, stride, dilation, pads, dtype):
@@ -199,12 +215,21 @@ def _copy(dst, src, relu, zero):
         dst[:] = src
 
 
-@kernel(parallel=True)
-def _correlate(src, taps, coef, bias, out, P, images, at, row_step, col_step, relu):
+@kernel(inline='always')
+def _max4(a, b, c, d):
+    """The largest of four; NaN if any is NaN (as NumPy's max)."""
+    m = b if b > a or b != b else a
+    m = c if c > m or c != c else m
+    return d if d > m or d != d else m
+
+
+@kernel(parallel=True, fastmath=CONTRACT)
+def _correlate(src, taps, coef, bias, out, P, images, at, row_step, col_step, relu, pool):
     """acc[r, p] = bias[r] + sum_k coef[r, k] * src[taps[k] + p] over the positions p of
     each task's images, a BLOCK of positions and two rows r at a time (taps in order,
     four at a time); then out[n, r, y, x] = acc[r, n*P + at + y*row_step + x*col_step],
-    or its max with 0 if relu (NaN kept)."""
+    or its max with 0 if relu (NaN kept). With pool, out[n, r, y, x] is the max (NaN if
+    any is NaN) of the four outputs (2y + a, 2x + b), a, b in {0, 1}, instead."""
     N, R, A, B = out.shape
     K = taps.size
     for t in prange(-(-N // images)):
@@ -239,6 +264,16 @@ def _correlate(src, taps, coef, bias, out, P, images, at, row_step, col_step, re
             for r in range(R):
                 rows = acc[r // 2, :, r % 2]
                 for y in range(A):
+                    if pool:
+                        p = (n - n0) * P + at + 2 * y * row_step
+                        for x in range(B):
+                            g = p + 2 * x * col_step
+                            h, i = g + row_step, g + col_step
+                            j = h + col_step
+                            m = _max4(rows[g // BLOCK, g % BLOCK], rows[i // BLOCK, i % BLOCK],
+                                      rows[h // BLOCK, h % BLOCK], rows[j // BLOCK, j % BLOCK])
+                            out[n, r, y, x] = zero if relu and m <= zero else m
+                        continue
                     p = (n - n0) * P + at + y * row_step
                     if col_step == 1:
                         x = 0
@@ -255,18 +290,23 @@ def _correlate(src, taps, coef, bias, out, P, images, at, row_step, col_step, re
                             out[n, r, y, x] = zero if relu and t <= zero else t
 
 
-def conv2d_forward(x, w, bias, stride, dilation, pads, out=None, work=None, relu=False):
+def conv2d_forward(x, w, bias, stride, dilation, pads, out=None, work=None, relu=False, maxpool=False):
     """z (N, F, Ho, Wo), x's dtype; see the module docstring. Packs x into ``work``.
-    relu: z = max(z, 0) instead (NaN stays NaN), fused into the kernel."""
+    relu: z = max(z, 0) instead (NaN stays NaN), fused into the kernel. maxpool: then
+    2×2 max pooling with stride 2 (NaN wins; an odd last row or column is dropped), so
+    the result is (N, F, Ho // 2, Wo // 2); z itself is never stored."""
     work = _checked_work(work, x.shape, w.shape, stride, dilation, pads, x.dtype)
     F = w.shape[3]
+    Ho, Wo = conv_output_hw(x.shape, w.shape, stride, dilation, pads)
+    if maxpool:
+        Ho, Wo = Ho // 2, Wo // 2
     if out is None:
-        out = np.empty((x.shape[0], F) + conv_output_hw(x.shape, w.shape, stride, dilation, pads), x.dtype)
+        out = np.empty((x.shape[0], F, Ho, Wo), x.dtype)
     _pack_x(x, work, pads)
     work.dz_source = None
     coef = np.ascontiguousarray(w.reshape(-1, F).T, x.dtype)
     _dynamic(_correlate, work.xflat.reshape(-1), work.xtaps, coef, np.asarray(bias, x.dtype).reshape(F), out,
-             work.P, work.images, 0, stride[0] * work.Wr, stride[1], bool(relu))
+             work.P, work.images, 0, stride[0] * work.Wr, stride[1], bool(relu), bool(maxpool))
     return out
 
 
@@ -280,7 +320,7 @@ def conv2d_backward_input(dz, w, x_shape, stride, dilation, pads, out=None, work
     # coef[c, (u*kw + v)*F + f] = w[u, v, c, f]
     coef = np.ascontiguousarray(w.reshape(kh * kw, C, F).transpose(1, 0, 2).reshape(C, -1), dz.dtype)
     _dynamic(_correlate, work.dzflat.reshape(-1), work.dztaps, coef, np.zeros(C, dz.dtype), out, work.P,
-             work.images, pads[0] * work.Wr + pads[2], work.Wr, 1, False)
+             work.images, pads[0] * work.Wr + pads[2], work.Wr, 1, False, False)
     return out
 
 
@@ -326,7 +366,7 @@ def _fold(lanes, scratch):
     return scratch[0]
 
 
-@kernel(parallel=True)
+@kernel(parallel=True, fastmath=CONTRACT)
 def _backward_weights(xs, dzflat, xtaps, lead, chunk, run, chunks, partial, bias_partial):
     """partial[t, k, f] = sum over the chunks c of run t (c // run = t), in order, of the
     sum over chunk c's positions g of xs[xtaps[k] + g]*dzflat[f, lead + g], two taps by

@@ -32,16 +32,21 @@ def _padded(x, pads):
     return np.pad(np.asarray(x, np.float64), ((0, 0), (0, 0), (top, bottom), (left, right)))
 
 
-def conv2d_forward(x, w, bias, stride, dilation, pads, relu=False):
+def conv2d_forward(x, w, bias, stride, dilation, pads, relu=False, maxpool=False):
     """z[n,f,i,j] = bias[f] + sum_{u,v,c} w[u,v,c,f] * xpad[n, c, i*sh + u*dh, j*sw + v*dw];
-    with relu, max(z, 0) (NaN stays NaN, as with np.maximum)."""
+    with relu, max(z, 0) (NaN stays NaN, as with np.maximum); with maxpool, then the max
+    of each 2x2 block (stride 2, an odd last row or column dropped; NaN wins, as np.max)."""
     xp = _padded(x, pads)
     out_hw = _out_hw(x.shape, w.shape[:2], stride, dilation, pads)
     w64 = np.asarray(w, np.float64)
     z = np.zeros((x.shape[0], w.shape[3]) + out_hw) + np.asarray(bias, np.float64).reshape(1, -1, 1, 1)
     for u, v, window in _windows(xp.shape, w.shape[:2], stride, dilation, out_hw):
         z += np.einsum("ncij,cf->nfij", xp[window], w64[u, v])
-    return (np.maximum(z, 0) if relu else z).astype(x.dtype)
+    z = np.maximum(z, 0) if relu else z
+    if maxpool:
+        N, F, Ho, Wo = z.shape
+        z = z[:, :, :Ho // 2 * 2, :Wo // 2 * 2].reshape(N, F, Ho // 2, 2, Wo // 2, 2).max(axis=(3, 5))
+    return z.astype(x.dtype)
 
 
 def conv2d_backward_input(dz, w, x_shape, stride, dilation, pads):

@@ -91,16 +91,18 @@ class Convolution2DLayer(Layer):
                                                          self.DilationFactor, self.PaddingSize, X.dtype)
         return scratch
 
-    def _convolve(self, X, weights, bias, work, relu=False):
+    def _convolve(self, X, weights, bias, work, relu=False, maxpool=False):
         Ho, Wo = kernels.conv_output_hw(X.shape, weights.shape, self.Stride, self.DilationFactor, self.PaddingSize)
+        if maxpool:
+            Ho, Wo = Ho // 2, Wo // 2
         out = buffer(work, "Z", (X.shape[0], self.NumFilters, Ho, Wo), X.dtype)
         return kernels.conv2d_forward(X, np.ascontiguousarray(weights, X.dtype), bias.reshape(-1).astype(X.dtype),
                                       self.Stride, self.DilationFactor, self.PaddingSize, out=out,
-                                      work=self._kernel_work(X, work), relu=relu)
+                                      work=self._kernel_work(X, work), relu=relu, maxpool=maxpool)
 
     def fuse(self, consumer, mode):
-        if mode == "predict" and hasattr(consumer, "inference_affine"):
-            return FoldedConvolution(self, consumer)
+        if mode == "predict":
+            return FoldedConvolution(self).fuse(consumer, mode)
         return None
 
     def backward(self, dLdZ, memory, work=None):
@@ -127,29 +129,42 @@ class ConvolutionMemory(Memory):
 
 
 class FoldedConvolution(FusedLayers):
-    """Convolution → batch normalization (→ ReLU) at inference, as one convolution: with the
-    normalization's ``y = a·x + b`` per filter f, ``Weights'[..., f] = a_f·Weights[..., f]`` and
-    ``Bias'_f = a_f·Bias_f + b_f``; the ReLU, if any, runs inside the convolution kernel. Batch
-    normalization then costs nothing at inference."""
+    """Convolution (→ batch normalization) (→ ReLU) (→ 2×2 max pooling) at inference, as one
+    convolution: with the normalization's ``y = a·x + b`` per filter f, ``Weights'[..., f] =
+    a_f·Weights[..., f]`` and ``Bias'_f = a_f·Bias_f + b_f``, so batch normalization costs
+    nothing; the ReLU and a 2×2 stride-2 unpadded max pooling run inside the convolution
+    kernel as it writes its output, so neither the convolution's nor the ReLU's output is
+    ever stored. Each layer joins only in that order, and only if the one before is its
+    only input (the execution plan's rule)."""
 
-    def __init__(self, conv, norm, relu=None):
-        super().__init__(*(layer for layer in (conv, norm, relu) if layer is not None))
-        self.conv, self.norm, self.relu = conv, norm, relu is not None
+    def __init__(self, conv, norm=None, relu=None, pool=None):
+        super().__init__(*(layer for layer in (conv, norm, relu, pool) if layer is not None))
+        self.conv, self.norm, self.relu, self.pool = conv, norm, relu is not None, pool is not None
+        self._members = (conv, norm, relu, pool)
 
     def fuse(self, consumer, mode):
-        if mode == "predict" and not self.relu and getattr(consumer, "fusable_activation", None) == "relu":
-            return FoldedConvolution(self.conv, self.norm, consumer)
+        conv, norm, relu, pool = self._members
+        if mode != "predict" or pool is not None:
+            return None
+        if norm is None and relu is None and hasattr(consumer, "inference_affine"):
+            return FoldedConvolution(conv, consumer)
+        if relu is None and getattr(consumer, "fusable_activation", None) == "relu":
+            return FoldedConvolution(conv, norm, consumer)
+        if getattr(consumer, "fusable_pooling", None) == "max 2x2":
+            return FoldedConvolution(conv, norm, relu, consumer)
         return None
 
     def folded(self):
         """The folded (Weights', Bias') in MATLAB shapes, float32."""
+        if self.norm is None:
+            return self.conv.Weights.astype(np.float32), self.conv.Bias.astype(np.float32)
         a, b = self.norm.inference_affine()
         weights = (self.conv.Weights * a).astype(np.float32)
         bias = (self.conv.Bias.reshape(-1) * a + b).astype(np.float32).reshape(self.conv.Bias.shape)
         return weights, bias
 
     def predict(self, X, work=None):
-        return self.conv._convolve(X, *self.folded(), work, relu=self.relu)
+        return self.conv._convolve(X, *self.folded(), work, relu=self.relu, maxpool=self.pool)
 
 
 def convolution2dLayer(filterSize, numFilters, *pairs, **options):

@@ -57,6 +57,13 @@ class MaxPooling2DLayer(_Pooling2DLayer):
             raise NotImplementedError("maxPooling2dLayer: HasUnpoolingOutputs=true is not supported yet.")
         self.HasUnpoolingOutputs = False
 
+    @property
+    def fusable_pooling(self):
+        """'max 2x2' when a convolution may pool as it writes its output (execution plan)."""
+        if self.PoolSize == (2, 2) and self.Stride == (2, 2) and self.PaddingSize == (0, 0, 0, 0):
+            return "max 2x2"
+        return None
+
     def predict(self, X, work=None):
         return kernels.max_pool2d_predict(X, self.PoolSize, self.Stride, self.PaddingSize,
                                           out=buffer(work, "Z", self._output_shape(X), X.dtype))

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import minidl
+from minidl.layers.check import numerical_gradient
 from minidl.graph.network import build_network
 
 
@@ -123,7 +124,7 @@ def test_dag_gradient_with_fan_out_and_merge_matches_finite_differences():
     for index, name in [(1, "Weights"), (2, "Scale"), (4, "Weights"), (7, "Weights")]:
         array = live[(index, name)]
         picks = rng.choice(array.size, min(12, array.size), replace=False)
-        numeric = minidl.layers.check.numerical_gradient(loss, array, picks)
+        numeric = numerical_gradient(loss, array, picks)
         np.testing.assert_allclose(grads[index][name].reshape(-1)[picks], numeric, rtol=1e-5, atol=1e-8)
 
 

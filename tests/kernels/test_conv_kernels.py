@@ -115,6 +115,39 @@ def test_forward_relu_keeps_nan(dtype):
     assert np.all(z[~np.isnan(z)] >= 0)
 
 
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[4], CASES[6], CASES[9], CASES[10]],
+                         ids=lambda c: "x{}w{}s{}".format(*c[:3]))
+def test_forward_maxpool_is_the_max_of_each_2x2_block(case, dtype, relu):
+    """maxpool=True: exactly the max of each 2x2 block of the unpooled output (odd last row
+    and column dropped, strides and odd sizes included), and within the sums' bound of the
+    twin's conv -> (relu ->) max pool."""
+    x_shape, w_shape, stride, dilation, pads = case
+    x, w, bias = conv_data(x_shape, w_shape, dtype, seed=5)
+    z = conv.conv2d_forward(x, w, bias, stride, dilation, pads, relu=relu, maxpool=True)
+    full = conv.conv2d_forward(x, w, bias, stride, dilation, pads, relu=relu)
+    N, F, Ho, Wo = full.shape
+    assert z.shape == (N, F, Ho // 2, Wo // 2)
+    blocks = full[:, :, :Ho // 2 * 2, :Wo // 2 * 2].reshape(N, F, Ho // 2, 2, Wo // 2, 2)
+    np.testing.assert_array_equal(z, blocks.max(axis=(3, 5)))
+    want = ref.conv2d_forward(x, w, bias, stride, dilation, pads, relu=relu, maxpool=True)
+    bound = ref.conv2d_forward(np.abs(x), np.abs(w), np.abs(bias), stride, dilation, pads, maxpool=True)
+    assert_sums_close(z, want, bound, dtype, math.ceil(w_shape[0] * w_shape[1] * w_shape[2] / 4) + 1)
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_forward_maxpool_keeps_nan(relu):
+    """A NaN anywhere in a 2x2 block makes the pooled output NaN (NumPy's max), relu or not."""
+    x_shape, w_shape, stride, dilation, pads = CASES[9]
+    x, w, bias = conv_data(x_shape, w_shape, np.float32)
+    x[2, 0, 10, 17] = np.nan
+    z = conv.conv2d_forward(x, w, bias, stride, dilation, pads, relu=relu, maxpool=True)
+    want = ref.conv2d_forward(x, w, bias, stride, dilation, pads, relu=relu, maxpool=True)
+    assert np.isnan(want).sum() >= w_shape[3]
+    np.testing.assert_array_equal(np.isnan(z), np.isnan(want))
+
+
 def _configs():
     """Random valid configurations: the padded input holds at least one dilated window."""
     def valid(c):

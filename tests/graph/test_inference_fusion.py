@@ -1,0 +1,68 @@
+"""Inference plan: which chains fold into one convolution, and that every folded chain
+gives the scores of its layers run one by one."""
+import numpy as np
+import pytest
+
+import minidl
+from minidl.graph.network import build_network
+
+
+def predict_steps(layers):
+    net = build_network(layers, np.random.default_rng(0))
+    return net, [covered for _, covered, _ in net.plan("predict").steps]
+
+
+def trained_norm(channels, seed=1):
+    """A batch norm with statistics and affine parameters that are not the defaults."""
+    rng = np.random.default_rng(seed)
+    return minidl.batchNormalizationLayer(
+        TrainedMean=rng.standard_normal((1, 1, channels)), TrainedVariance=rng.uniform(0.5, 2, (1, 1, channels)),
+        Scale=rng.uniform(-2, 2, (1, 1, channels)), Offset=rng.standard_normal((1, 1, channels)))
+
+
+def head():
+    return [minidl.fullyConnectedLayer(3), minidl.softmaxLayer(), minidl.classificationLayer()]
+
+
+@pytest.mark.parametrize("body, folded", [
+    # conv → ReLU → max pool 2x2 without batch norm
+    ([minidl.convolution2dLayer(3, 4, Padding="same"), minidl.reluLayer(), minidl.maxPooling2dLayer(2, Stride=2)],
+     [1, 2, 3]),
+    # conv → max pool without ReLU; odd conv output (9x9: the last row and column dropped)
+    ([minidl.convolution2dLayer(3, 4), minidl.maxPooling2dLayer(2, Stride=2)], [1, 2]),
+    # strided, dilated conv → batch norm → ReLU → max pool
+    ([minidl.convolution2dLayer(3, 5, Stride=2, DilationFactor=2, Padding=1), trained_norm(5),
+      minidl.reluLayer(), minidl.maxPooling2dLayer(2, Stride=2)], [1, 2, 3, 4]),
+    # a pooling that does not fold: 3x3 windows; 2x2 stride 1; 2x2 with padding
+    ([minidl.convolution2dLayer(3, 4), minidl.reluLayer(), minidl.maxPooling2dLayer(3, Stride=2)], [1, 2]),
+    ([minidl.convolution2dLayer(3, 4), minidl.maxPooling2dLayer(2)], [1]),
+    ([minidl.convolution2dLayer(3, 4), minidl.maxPooling2dLayer(2, Stride=2, Padding=1)], [1]),
+    # ReLU before batch norm: the batch norm does not fold after it
+    ([minidl.convolution2dLayer(3, 4), minidl.reluLayer(), trained_norm(4)], [1, 2]),
+])
+def test_folded_chains_match_the_layers_one_by_one(body, folded):
+    layers = [minidl.imageInputLayer([11, 11, 2], Normalization="none")] + body + head()
+    net, steps = predict_steps(layers)
+    assert steps[1] == folded
+    X = np.random.default_rng(2).standard_normal((6, 2, 11, 11)).astype(np.float32)
+    reference = X
+    for layer in net.Layers[:-1]:
+        reference = layer.predict(reference)
+    np.testing.assert_allclose(net.predict_internal(X), reference, rtol=1e-5, atol=1e-6)
+    last = folded[-1]
+    Z = X
+    for layer in net.Layers[:last + 1]:
+        Z = layer.predict(Z)
+    np.testing.assert_allclose(net.activations_internal(X, last), Z, rtol=1e-5, atol=1e-5)
+
+
+def test_nan_image_gives_nan_scores_through_the_folded_pooling():
+    """A NaN pixel reaches the scores of its image through conv → ReLU → max pool (not 0)."""
+    layers = [minidl.imageInputLayer([8, 8, 1], Normalization="none"), minidl.convolution2dLayer(3, 4),
+              minidl.reluLayer(), minidl.maxPooling2dLayer(2, Stride=2)] + head()
+    net, steps = predict_steps(layers)
+    assert steps[1] == [1, 2, 3]
+    X = np.random.default_rng(0).standard_normal((3, 1, 8, 8)).astype(np.float32)
+    X[1, 0, 4, 4] = np.nan
+    scores = net.predict_internal(X)
+    assert np.isnan(scores[1]).all() and np.isfinite(scores[[0, 2]]).all()
