@@ -71,9 +71,7 @@ INFER_BATCH = 128
 # MaxEpochs per mini-batch size (epoch 1 is the warm-up): 4 at 128, MATLAB's default size,
 # fewer at the others to keep the whole run under ten minutes.
 EPOCHS = {32: 3, 128: 4, 512: 3}
-TORCH_EPOCHS = 3            # timed, after one warm-up epoch
-EXTRA_EPOCHS = 3            # PyTorch epochs run in place of disturbed ones, at most
-INFER_CALLS, INFER_ROUNDS = 5, 2
+INFER_PAIRS = 15            # predict calls of each, alternating
 PROFILE_ITERATIONS = 10     # mini-batches profiled per network by layer_breakdown
 POPULATION_REPEATS = 3
 NETWORKS = {"simple": "MATLAB's example CNN (simple_cnn_digits)",
@@ -294,12 +292,13 @@ def torch_network(name, mean):
 
 # ---------------------------------------------------------------- minidl
 
-def minidl_training(name, X, Y, batch, epochs, patience):
+def minidl_training(name, X, Y, batch, epochs, patience, between=None):
     """Per-epoch seconds of trainNetwork ('moving' statistics) from its OutputFcn:
     info.TimeSinceStart at each epoch's last iteration, minus the time this OutputFcn
-    spent waiting for a quiet machine between epochs. Returns (net, epochs, finish)
-    where epochs is [(seconds, others' load, preemptions)] and finish the seconds from
-    the last iteration to State 'done' (the trainer's own end, without a final pass)."""
+    spent waiting for a quiet machine or running ``between()`` (PyTorch's paired epoch)
+    at the end of each epoch. Returns (net, epochs, finish) where epochs is [(seconds,
+    others' load, preemptions)] and finish the seconds from the last iteration to State
+    'done' (the trainer's own end, without a final pass)."""
     per_epoch = X.shape[-1] // batch
     marks, state = [], {"wait": 0.0, "meter": None, "done": None, "last": None}
 
@@ -309,11 +308,14 @@ def minidl_training(name, X, Y, batch, epochs, patience):
         elif info.State == "iteration" and info.Iteration % per_epoch == 0:
             load, preempted = state["meter"].others()
             marks.append((info.TimeSinceStart - state["wait"], load, preempted))
-            state["last"] = info.TimeSinceStart
+            t = time.perf_counter()
+            if between is not None:
+                between()
             if info.Epoch < epochs:
-                t = time.perf_counter()
                 wait_for_quiet(patience)
-                state["wait"] += time.perf_counter() - t
+            spent = time.perf_counter() - t
+            state["wait"] += spent
+            state["last"] = info.TimeSinceStart + spent
             state["meter"] = Meter()
         elif info.State == "done":
             state["done"] = info.TimeSinceStart - state["last"]
@@ -357,30 +359,6 @@ def population_pass(name, X, Y, batch, repeats):
         trainNetwork(X, Y, minidl_network(name), options)
         times.append(marks["done"] - marks["iteration"])
     return float(np.median(times)), max(loads)
-
-
-def time_calls(fn, calls, rounds, patience):
-    """Seconds per fn(): the best of `rounds` medians over `calls` calls each, taken once
-    the machine is quiet, leaving out the calls during which other processes used more
-    than DISTURBED_LOAD cores (all calls if fewer than half are left). One warm-up call."""
-    fn()
-    best, disturbed = float("inf"), True
-    for _ in range(rounds):
-        wait_for_quiet(patience)
-        clean, every = [], []
-        for _ in range(calls):
-            meter = Meter()
-            t = time.perf_counter()
-            fn()
-            dt = time.perf_counter() - t
-            every.append(dt)
-            if meter.others()[0] <= DISTURBED_LOAD:
-                clean.append(dt)
-        ok = 2 * len(clean) >= calls
-        value = float(np.median(clean if ok else every))
-        if value < best:
-            best, disturbed = value, not ok
-    return best, disturbed
 
 
 def layer_breakdown(net, X, Y):
@@ -427,11 +405,9 @@ def _cell(value):
 
 # ---------------------------------------------------------------- PyTorch
 
-def torch_training(name, X, Y, mean, batch, timed, patience):
-    """Per-epoch seconds of the PyTorch loop: [(seconds, others' load, preemptions)]
-    of the epochs after one warm-up epoch, until `timed` of them were undisturbed (at
-    most `timed` + EXTRA_EPOCHS epochs; the script waits for a quiet machine before
-    each extra one). Returns (model, epochs)."""
+def torch_training(name, X, Y, mean, batch):
+    """The PyTorch twin's model and a function that trains it one epoch and returns
+    (seconds, others' load, preemptions)."""
     model = torch_network(name, mean)
     decay = [p for n, p in model.named_parameters() if n.endswith("weight")]
     rest = [p for n, p in model.named_parameters() if not n.endswith("weight")]
@@ -443,6 +419,8 @@ def torch_training(name, X, Y, mean, batch, timed, patience):
     count, per_epoch = X.shape[0], X.shape[0] // batch
 
     def epoch():
+        meter = Meter()
+        t = time.perf_counter()
         model.train()
         order = torch.randperm(count, generator=generator)
         for i in range(per_epoch):
@@ -451,18 +429,8 @@ def torch_training(name, X, Y, mean, batch, timed, patience):
             loss = loss_fn(model(X[index]), Y[index])
             loss.backward()
             optimizer.step()
-
-    epoch()
-    out = []
-    while len(out) < timed + EXTRA_EPOCHS and sum(e[1] <= DISTURBED_LOAD for e in out) < timed:
-        if len(out) >= timed:
-            wait_for_quiet(patience)
-        meter = Meter()
-        t = time.perf_counter()
-        epoch()
-        dt = time.perf_counter() - t
-        out.append((dt,) + meter.others())
-    return model, out
+        return (time.perf_counter() - t,) + meter.others()
+    return model, epoch
 
 
 def torch_predict(model, X):
@@ -477,42 +445,73 @@ def torch_predict(model, X):
 
 # ---------------------------------------------------------------- the run
 
-def median_epoch(epochs):
-    """(median seconds, disturbed, others' load) of timed epochs, leaving out those during
-    which other processes used more than DISTURBED_LOAD cores when at least one epoch is
-    left; the load is the most other processes used during the epochs kept (cores)."""
-    clean = [e for e in epochs if e[1] <= DISTURBED_LOAD]
-    kept = clean or epochs
-    return float(np.median([e[0] for e in kept])), not clean, max(e[1] for e in kept)
+def paired(ours, theirs):
+    """Summary of paired measurements [(seconds, others' load, ...)], minidl's and PyTorch's
+    taken one right after the other: (our median, their median, median of the pairs'
+    ratios, disturbed, our load, their load). Pairs during either of which other processes
+    used more than DISTURBED_LOAD cores are left out while at least one pair is left;
+    ``disturbed`` says none was. Without PyTorch, theirs is empty and its values None."""
+    pairs = list(zip(ours, theirs)) or [(o, None) for o in ours]
+    clean = [(o, t) for o, t in pairs if o[1] <= DISTURBED_LOAD and (t is None or t[1] <= DISTURBED_LOAD)]
+    kept = clean or pairs
+    ours_s = float(np.median([o[0] for o, _ in kept]))
+    if not theirs:
+        return ours_s, None, None, not clean, max(o[1] for o, _ in kept), None
+    return (ours_s, float(np.median([t[0] for _, t in kept])), float(np.median([o[0] / t[0] for o, t in kept])),
+            not clean, max(o[1] for o, _ in kept), max(t[1] for _, t in kept))
 
 
-def training_row(name, batch, epochs, threads, data, torch_timed, repeats, patience):
-    """One row of the training table, and (minidl net, PyTorch model or None). minidl's
-    run is repeated once if every timed epoch was disturbed."""
+def training_row(name, batch, epochs, threads, data, repeats, patience):
+    """One row of the training table, and (minidl net, PyTorch model or None). A PyTorch
+    epoch runs right after each of minidl's (from its OutputFcn), so that each pair meets
+    the same machine. minidl's run is repeated once if every timed pair was disturbed."""
     Xtrain, Ytrain, Xt, Yt, mean = data
+    model = epoch = None
+    if torch is not None:
+        model, epoch = torch_training(name, Xt, Yt, mean, batch)
+        epoch()                                   # PyTorch's warm-up epoch
     for attempt in range(2):
+        theirs = []
+        between = None if epoch is None else (lambda: theirs.append(epoch()))
         wait_for_quiet(patience)
-        net, ours, finish = minidl_training(name, Xtrain, Ytrain, batch, epochs, patience)
-        ours_s, ours_disturbed, ours_load = median_epoch(ours[1:])
-        if not ours_disturbed:
+        net, ours, finish = minidl_training(name, Xtrain, Ytrain, batch, epochs, patience, between)
+        ours_s, theirs_s, ratio_s, disturbed, ours_load, theirs_load = paired(ours[1:], theirs[1:])
+        if not disturbed:
             break
     wait_for_quiet(patience)
     population, population_load = population_pass(name, Xtrain, Ytrain, batch, repeats)
-    model = theirs_s = theirs_disturbed = theirs_load = None
-    theirs = []
-    if torch is not None:
-        wait_for_quiet(patience)
-        model, theirs = torch_training(name, Xt, Yt, mean, batch, torch_timed, patience)
-        theirs_s, theirs_disturbed, theirs_load = median_epoch(theirs)
     row = dict(network=name, batch=batch, threads=threads, images=(Xtrain.shape[-1] // batch) * batch,
-               first=ours[0][0], ours=ours_s, theirs=theirs_s, ours_disturbed=ours_disturbed,
-               theirs_disturbed=theirs_disturbed, ours_load=ours_load, theirs_load=theirs_load,
+               first=ours[0][0], ours=ours_s, theirs=theirs_s, ratio=ratio_s, disturbed=disturbed,
+               ours_load=ours_load, theirs_load=theirs_load,
                population=population - finish, population_disturbed=population_load > DISTURBED_LOAD)
     print(f"train {name:8} B={batch:3} threads={threads}: minidl {ours_s:7.3f} s/epoch (epochs "
           + ", ".join(f"{e[0]:.2f} [{e[1]:.2f}]" for e in ours)
           + f"), population pass {row['population']:.3f} s, PyTorch {fmt(theirs_s, '.3f')} s/epoch ("
-          + ", ".join(f"{e[0]:.2f} [{e[1]:.2f}]" for e in theirs) + ")  [others' load]", flush=True)
+          + ", ".join(f"{e[0]:.2f} [{e[1]:.2f}]" for e in theirs) + f")  [others' load], ratio {fmt(ratio_s, '.2f')}",
+          flush=True)
     return row, (net, model)
+
+
+def time_pairs(ours, theirs, pairs, patience):
+    """Seconds per call of ours() and theirs() called in pairs, one right after the other
+    (the order swapped every pair), each pair once the machine is quiet; one warm-up call
+    each. Returns ``paired(...)`` of the calls."""
+    ours()
+    if theirs is not None:
+        theirs()
+    timed = ([], [])
+    for i in range(pairs):
+        wait_for_quiet(patience)
+        order = (0, 1) if i % 2 == 0 else (1, 0)
+        for which in order:
+            fn = (ours, theirs)[which]
+            if fn is None:
+                continue
+            meter = Meter()
+            t = time.perf_counter()
+            fn()
+            timed[which].append((time.perf_counter() - t,) + meter.others())
+    return paired(*timed)
 
 
 def main():
@@ -530,11 +529,10 @@ def main():
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     if args.quick:
         networks, epochs, threads = ["simple"], {128: 2}, [cores]
-        torch_timed, calls, rounds, repeats, patience = 1, 3, 1, 1, 0.0
+        calls, repeats, patience = 3, 1, 0.0
     else:
         networks, epochs, threads = list(NETWORKS), EPOCHS, sorted({1, cores})
-        torch_timed, calls, rounds, repeats, patience = (TORCH_EPOCHS, INFER_CALLS, INFER_ROUNDS,
-                                                         POPULATION_REPEATS, 30.0)
+        calls, repeats, patience = INFER_PAIRS, POPULATION_REPEATS, 30.0
     load_start = load_average()
     Xtrain, Ytrain, Xinfer = load_data()
     if torch is not None:
@@ -552,26 +550,23 @@ def main():
         for name in networks:
             nets = {}
             for batch, E in epochs.items():
-                row, nets[batch] = training_row(name, batch, E, n, data, torch_timed, repeats, patience)
+                row, nets[batch] = training_row(name, batch, E, n, data, repeats, patience)
                 train_rows.append(row)
             batch = INFER_BATCH if INFER_BATCH in nets else next(iter(nets))
             net, model = nets[batch]
-            ours, ours_bad = time_calls(lambda: predict(net, Xinfer, MiniBatchSize=INFER_BATCH),
-                                        calls, rounds, patience)
-            theirs = theirs_bad = None
-            if model is not None:
-                scores = torch_predict(model, Xi)
-                theirs, theirs_bad = time_calls(scores, calls, rounds, patience)
-            infer_rows.append(dict(network=name, threads=n, ours=ours, theirs=theirs,
-                                   ours_disturbed=ours_bad, theirs_disturbed=theirs_bad))
-            print(f"infer {name:8} threads={n}: minidl {ours:.4f} s, PyTorch {fmt(theirs, '.4f')} s",
-                  flush=True)
+            theirs = None if model is None else torch_predict(model, Xi)
+            ours_s, theirs_s, ratio_s, disturbed, _, _ = time_pairs(
+                lambda: predict(net, Xinfer, MiniBatchSize=INFER_BATCH), theirs, calls, patience)
+            infer_rows.append(dict(network=name, threads=n, ours=ours_s, theirs=theirs_s, ratio=ratio_s,
+                                   disturbed=disturbed))
+            print(f"infer {name:8} threads={n}: minidl {ours_s:.4f} s, PyTorch {fmt(theirs_s, '.4f')} s, "
+                  f"ratio {fmt(ratio_s, '.2f')}", flush=True)
             if n == threads[-1]:
                 breakdowns[name] = layer_breakdown(net, Xtrain, Ytrain)
     runtime = time.perf_counter() - started
     facts = dict(load_start=load_start, load_end=load_average(), runtime=runtime, cores=cores,
                  how_threads=how_threads, blas=blas_info(), quick=args.quick, epochs=epochs,
-                 torch_timed=torch_timed, calls=calls, rounds=rounds, repeats=repeats,
+                 calls=calls, repeats=repeats,
                  patience=patience)
     write_section(args.output, SECTION, report(train_rows, infer_rows, breakdowns, facts))
     print(f"wrote {args.output} ({runtime:.0f} s)")
@@ -581,10 +576,6 @@ def main():
 
 def fmt(value, spec):
     return "n/a" if value is None else format(value, spec)
-
-
-def ratio(ours, theirs):
-    return "n/a" if theirs is None else f"{ours / theirs:.2f}"
 
 
 def git_head():
@@ -650,17 +641,18 @@ def report(train_rows, infer_rows, breakdowns, facts):
         "MiniBatchSize=B, Shuffle=\"every-epoch\", Verbose=False, InitialLearnRate=0.01, "
         "BatchNormalizationStatistics=\"moving\"))`, each epoch timed by an OutputFcn at its "
         "last iteration (`info.TimeSinceStart`), so set-up and the end of training are left "
-        f"out; epoch 1 is a warm-up (its time is shown: it includes any JIT compilation), the "
-        f"time is the median of epochs 2..E (E = {epochs}). *PyTorch*: the same loop by hand "
-        f"(randperm shuffle, zero_grad / forward / loss / backward / step), median of "
-        f"{facts['torch_timed']} epoch{'s' if facts['torch_timed'] > 1 else ''} after a warm-up "
-        "epoch. Both drop the last partial mini-batch, so an epoch is ⌊7552/B⌋·B images. An "
-        f"epoch during which other processes used more than {DISTURBED_LOAD} cores counts as "
-        "disturbed and is left out of the median when an undisturbed one is left: minidl's "
-        "run is repeated once when none is, PyTorch runs up to "
-        f"{EXTRA_EPOCHS} more epochs in place of disturbed ones; times marked {star} had none "
-        "left. *Others' load*: the most other processes used during the epochs kept, in cores. "
-        "Ratio = minidl time / PyTorch time (< 1: minidl is faster).",
+        f"out; epoch 1 is a warm-up (its time is shown: it includes any JIT compilation); E = {epochs}. "
+        "*PyTorch*: the same loop by hand (randperm shuffle, zero_grad / forward / loss / backward "
+        "/ step), one warm-up epoch before minidl starts, then one epoch right after each of "
+        "minidl's, run from minidl's OutputFcn (and left out of minidl's time), so that each "
+        "pair of epochs meets the same machine: this virtual machine's speed drifts by up to "
+        "2× over minutes, which unpaired timings would mistake for a difference between the "
+        "frameworks. Times are medians over the pairs of epochs 2..E, and *minidl / PyTorch* is "
+        "the median of the pairs' ratios (< 1: minidl is faster). Both drop the last partial "
+        "mini-batch, so an epoch is ⌊7552/B⌋·B images. A pair during which other processes "
+        f"used more than {DISTURBED_LOAD} cores counts as disturbed and is left out while an "
+        f"undisturbed one is left; minidl's run is repeated once when none is; {star}: none was "
+        "left. *Others' load*: the most other processes used during the pairs kept, in cores.",
         "",
         "| network | mini-batch | threads | minidl s/epoch | minidl images/s | minidl epoch 1 s "
         "| PyTorch s/epoch | PyTorch images/s | minidl / PyTorch | others' load minidl / PyTorch |",
@@ -669,10 +661,9 @@ def report(train_rows, infer_rows, breakdowns, facts):
     for r in train_rows:
         theirs_ips = None if r["theirs"] is None else r["images"] / r["theirs"]
         lines.append(
-            f"| {r['network']} | {r['batch']} | {r['threads']} | {r['ours']:.3f}{mark(r['ours_disturbed'])} "
-            f"| {r['images'] / r['ours']:.0f} | {r['first']:.3f} "
-            f"| {fmt(r['theirs'], '.3f')}{mark(r['theirs_disturbed'])} "
-            f"| {fmt(theirs_ips, '.0f')} | {ratio(r['ours'], r['theirs'])} "
+            f"| {r['network']} | {r['batch']} | {r['threads']} | {r['ours']:.3f} "
+            f"| {r['images'] / r['ours']:.0f} | {r['first']:.3f} | {fmt(r['theirs'], '.3f')} "
+            f"| {fmt(theirs_ips, '.0f')} | {fmt(r['ratio'], '.2f')}{mark(r['disturbed'])} "
             f"| {r['ours_load']:.2f} / {fmt(r['theirs_load'], '.2f')} |")
     lines += [
         "",
@@ -703,10 +694,11 @@ def report(train_rows, infer_rows, breakdowns, facts):
         f"*minidl*: `predict(net, X, MiniBatchSize={INFER_BATCH})` on {INFER_IMAGES:,} images "
         f"(the network trained at MiniBatchSize {INFER_BATCH} above). *PyTorch*: `eval()` and "
         f"`no_grad()` over the same mini-batches of {INFER_BATCH}, softmax included. Seconds "
-        "per call: " + (f"the better of {facts['rounds']} medians" if facts["rounds"] > 1 else "the median")
-        + f" of {facts['calls']} calls after "
-        f"a warm-up call, leaving out calls during which other processes used more than "
-        f"{DISTURBED_LOAD} cores ({star}: fewer than half were left, all calls used).",
+        f"per call: medians of {facts['calls']} pairs of calls, minidl's and PyTorch's one right "
+        "after the other (which goes first alternates), each pair once the machine is quiet, "
+        "after a warm-up call of each; *minidl / PyTorch* is the median of the pairs' ratios. "
+        f"Pairs during which other processes used more than {DISTURBED_LOAD} cores are left "
+        f"out while one is left ({star}: none was).",
         "",
         "| network | threads | minidl s | minidl images/s | PyTorch s | PyTorch images/s "
         "| minidl / PyTorch |",
@@ -714,9 +706,9 @@ def report(train_rows, infer_rows, breakdowns, facts):
     ]
     for r in infer_rows:
         theirs_ips = None if r["theirs"] is None else INFER_IMAGES / r["theirs"]
-        lines.append(f"| {r['network']} | {r['threads']} | {r['ours']:.4f}{mark(r['ours_disturbed'])} "
-                     f"| {INFER_IMAGES / r['ours']:.0f} | {fmt(r['theirs'], '.4f')}{mark(r['theirs_disturbed'])} "
-                     f"| {fmt(theirs_ips, '.0f')} | {ratio(r['ours'], r['theirs'])} |")
+        lines.append(f"| {r['network']} | {r['threads']} | {r['ours']:.4f} | {INFER_IMAGES / r['ours']:.0f} "
+                     f"| {fmt(r['theirs'], '.4f')} | {fmt(theirs_ips, '.0f')} "
+                     f"| {fmt(r['ratio'], '.2f')}{mark(r['disturbed'])} |")
     lines += [
         "",
         "### Per-layer breakdown",

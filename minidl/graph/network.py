@@ -119,10 +119,10 @@ class Network:
         step, covered, inputs = plan.steps[k]
         if covered[-1] == index:
             return outputs[index].copy()
-        Z = outputs[inputs[0]] if inputs else X
+        values = [outputs[source] for source in inputs] or [X]
         for member in covered[:covered.index(index) + 1]:
-            Z = self._layers[member].predict(Z)
-        return Z.copy()
+            values = [self._layers[member].predict(*values)]
+        return values[0].copy()
 
     def forward_loss(self, X, T):
         """Training-mode forward and loss: ``(loss, Y, trace)``; ``trace`` feeds ``backward``

@@ -220,41 +220,58 @@ def _max_backward(dz, arg, dx):
             _store(acc, dx[t].reshape(H * W))
 
 
-# ---------------------------------------------------------------- max pooling 2x2 stride 2, inference
+# ---------------------------------------------------------------- max pooling 2x2 stride 2 (training and inference)
+
+@kernel(inline='always')
+def _wins(a, b):
+    """1 if b beats a (larger, or the first NaN), else 0."""
+    return 1 if (b > a) | ((b != b) & (a == a)) else 0
+
 
 @kernel(inline='always')
 def _first_max(a, b):
     """b if it beats a (larger, or the first NaN), else a: ties keep a. Applied in window
     order, pairs of pairs give the window's winner, as _max_window's scan does."""
-    return b if (b > a) | ((b != b) & (a == a)) else a
+    return b if _wins(a, b) else a
 
 
 @kernel(parallel=True)
-def _max2x2(x, out):
-    """2x2, stride 2, unpadded max pooling without argmax; arrays (planes, h, w), tasks as
-    in _pool. Per plane, first the horizontal pairs of the rows used, h[r, j] =
-    _first_max(x[r, 2j], x[r, 2j+1]), one long loop over the plane when the width is even
-    (it vectorizes; the window loops, 14 or 7 long, do not), then out[i, j] =
-    _first_max(h[2i, j], h[2i+1, j]): the same winner as (x00, x01, x10, x11) in order."""
+def _max2x2(x, out, arg, want_arg):
+    """2x2, stride 2, unpadded max pooling, with the argmax if want_arg (else arg is a
+    dummy); arrays (planes, h, w), tasks as in _pool. Per plane, first the horizontal pairs
+    of the rows used, h[r, j] = _first_max(x[r, 2j], x[r, 2j+1]) and which of the two won,
+    one long loop over the plane when the width is even (it vectorizes; the window loops,
+    14 or 7 long, do not), then out[i, j] = _first_max(h[2i, j], h[2i+1, j]): the same
+    winner as (x00, x01, x10, x11) in order."""
     P, H, W = x.shape
     Ho, Wo = out.shape[1], out.shape[2]
     per, tasks = _tasks(P, H * W)
     for b in prange(tasks):
         h = np.empty(2 * Ho * Wo, x.dtype)
+        right = np.zeros(2 * Ho * Wo, np.int32)   # 1 where the right one of a pair won
         for t in range(b * per, min(P, b * per + per)):
             if W == 2 * Wo:
                 row = x[t].reshape(H * W)
                 for q in range(2 * Ho * Wo):
                     h[q] = _first_max(row[2 * q], row[2 * q + 1])
+                if want_arg:
+                    for q in range(2 * Ho * Wo):
+                        right[q] = _wins(row[2 * q], row[2 * q + 1])
             else:
                 for r in range(2 * Ho):
                     row = x[t, r]
                     for j in range(Wo):
                         h[r * Wo + j] = _first_max(row[2 * j], row[2 * j + 1])
+                        right[r * Wo + j] = _wins(row[2 * j], row[2 * j + 1])
             for i in range(Ho):
                 o, top = out[t, i], 2 * i * Wo
                 for j in range(Wo):
                     o[j] = _first_max(h[top + j], h[top + Wo + j])
+                if want_arg:
+                    a = arg[t, i]
+                    for j in range(Wo):
+                        low = _wins(h[top + j], h[top + Wo + j])
+                        a[j] = (2 * i + low) * W + 2 * j + (right[top + Wo + j] if low else right[top + j])
 
 
 # ---------------------------------------------------------------- global average pooling
@@ -318,7 +335,10 @@ def max_pool2d_forward(x, pool, stride, pads, out=None, argmax=None):
     shape = (*x.shape[:2], *pooled_hw(x.shape, pool, stride, pads))
     out = _output(out, shape, x.dtype)
     argmax = _output(argmax, shape, np.int32)
-    _pool(_planes(x), _planes(out), _planes(argmax), *_pool_args(pool, stride, pads), True, MAX_ARG)
+    if _is_2x2(pool, stride, pads):
+        _max2x2(_planes(x), _planes(out), _planes(argmax), True)
+    else:
+        _pool(_planes(x), _planes(out), _planes(argmax), *_pool_args(pool, stride, pads), True, MAX_ARG)
     return out, argmax
 
 
@@ -329,7 +349,7 @@ def max_pool2d_predict(x, pool, stride, pads, out=None):
     """Max pooling for inference: ``out`` alone (the same values as the forward)."""
     out = _output(out, (*x.shape[:2], *pooled_hw(x.shape, pool, stride, pads)), x.dtype)
     if _is_2x2(pool, stride, pads):
-        _max2x2(_planes(x), _planes(out))
+        _max2x2(_planes(x), _planes(out), _NO_INDEX, False)
     else:
         _pool(_planes(x), _planes(out), _NO_INDEX, *_pool_args(pool, stride, pads), True, MAX)
     return out

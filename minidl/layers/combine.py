@@ -9,7 +9,7 @@ import numpy as np
 
 from ..options import OptionError
 from .activation import is_real_scalar
-from .base import Layer, Memory, _fmt, layer_options
+from .base import FusedLayers, Layer, Memory, _fmt, buffer, layer_options
 
 
 def _positive_int(owner, name, value, minimum):
@@ -54,18 +54,56 @@ class AdditionLayer(_MultiInputLayer):
                              f"received {self._sizes_text(sizes)}.")
         return sizes[0]
 
-    def predict(self, *X):
+    def predict(self, *X, work=None):
         if any(x.shape != X[0].shape for x in X):
             sizes = [(*x.shape[2:], x.shape[1]) for x in X]
             raise ValueError(f"{self.Name}: all inputs of an addition layer must have the same size; "
                              f"received {self._sizes_text(sizes)}.")
-        return sum(X[1:], start=X[0])
+        Z = np.add(X[0], X[1], out=buffer(work, "Z", X[0].shape, np.result_type(*X)))
+        for x in X[2:]:
+            Z += x
+        return Z
 
-    def forward(self, *X):
-        return self.predict(*X), Memory()
+    def forward(self, *X, work=None):
+        return self.predict(*X, work=work), Memory()
 
-    def backward(self, dLdZ, memory):
-        return (dLdZ, *(dLdZ.copy() for _ in range(self.NumInputs - 1))), {}
+    def backward(self, dLdZ, memory, work=None):
+        return _copies(dLdZ, self.NumInputs, work), {}
+
+    def fuse(self, consumer, mode):
+        if getattr(consumer, "fusable_activation", None) == "relu":
+            return AdditionReLU(self, consumer)
+        return None
+
+
+def _copies(dX, count, work):
+    """dX and count - 1 copies of it: each input of a sum gets its own gradient array."""
+    copies = [dX]
+    for i in range(1, count):
+        copies.append(buffer(work, f"dX{i}", dX.shape, dX.dtype))
+        np.copyto(copies[-1], dX)
+    return tuple(copies)
+
+
+class AdditionReLU(FusedLayers):
+    """An addition followed by a ReLU as one step: ``Z = max(X1 + … + XN, 0)`` (NaN kept),
+    ``dL/dXi = dL/dZ · [Z > 0]`` for every input. The sum is never stored apart from Z."""
+
+    def __init__(self, addition, relu):
+        super().__init__(addition, relu)
+        self.addition = addition
+
+    def predict(self, *X, work=None):
+        Z = self.addition.predict(*X, work=work)
+        return np.maximum(Z, 0, out=Z)
+
+    def forward(self, *X, work=None):
+        Z = self.predict(*X, work=work)
+        return Z, Memory(Z=Z)
+
+    def backward(self, dLdZ, memory, work=None):
+        dX = np.multiply(dLdZ, memory.Z > 0, out=buffer(work, "dX", dLdZ.shape, dLdZ.dtype))
+        return _copies(dX, self.addition.NumInputs, work), ({}, {})
 
 
 class _Concatenation(_MultiInputLayer):

@@ -66,3 +66,45 @@ def test_nan_image_gives_nan_scores_through_the_folded_pooling():
     X[1, 0, 4, 4] = np.nan
     scores = net.predict_internal(X)
     assert np.isnan(scores[1]).all() and np.isfinite(scores[[0, 2]]).all()
+
+
+def test_addition_then_relu_is_one_step_in_both_modes_and_matches_the_layers():
+    """additionLayer → reluLayer fuse (Z = max(X1 + X2, 0)); predict, the training forward and
+    every gradient agree with the layers run one by one, and a NaN in one input stays NaN."""
+    layers = [minidl.imageInputLayer([5, 5, 3], Normalization="none"),
+              minidl.convolution2dLayer(3, 3, Padding="same", Name="a"),
+              minidl.convolution2dLayer(1, 3, Name="b"), minidl.additionLayer(2, Name="add"),
+              minidl.reluLayer(Name="relu")] + head()
+    lgraph = minidl.connectLayers(minidl.layerGraph(layers), "a", "add/in2")
+    net = build_network(lgraph, np.random.default_rng(0))
+    names = [layer.Name for layer in net.Layers]
+    add = names.index("add")
+    for mode in ("predict", "train"):
+        assert [add, add + 1] in [covered for _, covered, _ in net.plan(mode).steps]
+    X = np.random.default_rng(1).standard_normal((4, 3, 5, 5))
+    a, b, addition, relu = (net.Layers[names.index(n)] for n in ("a", "b", "add", "relu"))
+    A = a.predict(X)
+    S = addition.predict(b.predict(A), A)
+    np.testing.assert_array_equal(net.activations_internal(X, add + 1), relu.predict(S))
+    T = np.eye(3)[[0, 1, 2, 0]]
+    loss, _, trace = net.forward_loss(X, T)
+    fused = net.backward(trace)
+    # The same gradients through the unfused layers, by hand: dS = dZ·[S > 0] to both inputs.
+    fc = net.Layers[names.index("fc")]
+    Z, relu_memory = relu.forward(S)
+    F, fc_memory = fc.forward(Z)
+    output = net.output_layer
+    P = net.Layers[names.index("softmax")].predict(F)
+    assert loss == pytest.approx(output.forwardLoss(P, T), rel=1e-12)
+    dF = P - T                                    # softmax + cross-entropy, mean over N
+    dF /= len(T)
+    dZ, fc_grads = fc.backward(dF, fc_memory)
+    np.testing.assert_allclose(fused[names.index("fc")]["Weights"], fc_grads["Weights"], rtol=1e-10)
+    dS = relu.backward(dZ, relu_memory)[0]
+    dB, b_grads = b.backward(dS, b.forward(A)[1])
+    np.testing.assert_allclose(fused[names.index("b")]["Weights"], b_grads["Weights"], rtol=1e-10)
+    _, a_grads = a.backward(dS + dB, a.forward(X)[1])
+    np.testing.assert_allclose(fused[names.index("a")]["Weights"], a_grads["Weights"], rtol=1e-10, atol=1e-14)
+    X[2, 1, 2, 2] = np.nan
+    scores = net.predict_internal(X)
+    assert np.isnan(scores[2]).all() and np.isfinite(scores[[0, 1, 3]]).all()

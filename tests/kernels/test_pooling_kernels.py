@@ -112,15 +112,22 @@ def test_ties_go_to_the_first_in_window_order_and_padding_never_wins():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(3, 4, 8, 10), (2, 3, 9, 7), (1, 2, 2, 3)])
-def test_2x2_stride_2_predict_keeps_the_first_winner(shape, dtype):
-    """The 2x2 stride-2 inference kernel: ties (0.0 before -0.0, equal numbers) and NaN
-    give the value of the first winner in window order, bit for bit the forward's."""
+def test_2x2_stride_2_kernel_keeps_the_first_winner(shape, dtype):
+    """The 2x2 stride-2 kernel (training with argmax, and inference): ties (0.0 before -0.0,
+    equal numbers) and NaN give the value and position of the first winner in window order,
+    bit for bit those of the general window kernel and the twin."""
     rng = np.random.default_rng(7)
     x = rng.choice(np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan], dtype), shape,
                    p=[.25, .25, .2, .1, .05, .1, .05])
     geometry = ((2, 2), (2, 2), (0, 0, 0, 0))
+    out, argmax = pk.max_pool2d_forward(x, *geometry)
+    general, general_arg = np.empty_like(out), np.empty_like(argmax)
+    pk._pool(pk._planes(x), pk._planes(general), pk._planes(general_arg), 2, 2, 2, 2, 0, 0, True, pk.MAX_ARG)
+    assert out.tobytes() == general.tobytes()
+    np.testing.assert_array_equal(argmax, general_arg)
+    np.testing.assert_array_equal(argmax, ref.max_pool2d_forward(x, *geometry)[1])
     got = pk.max_pool2d_predict(x, *geometry)
-    assert got.tobytes() == pk.max_pool2d_forward(x, *geometry)[0].tobytes()
+    assert got.tobytes() == out.tobytes()
     np.testing.assert_array_equal(got, ref.max_pool2d_predict(x, *geometry))
     assert np.signbit(got).tobytes() == np.signbit(ref.max_pool2d_predict(x, *geometry)).tobytes()
 
