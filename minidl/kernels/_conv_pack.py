@@ -1,5 +1,6 @@
 """Helpers of the convolution kernels (conv.py): the parallel packing of an NCHW array
-into flat planes, and the dynamic hand-out of a parallel kernel's tasks."""
+into flat planes, the copy-out of accumulator rows (with a ReLU or a 2×2 max pooling),
+and the dynamic hand-out of a parallel kernel's tasks."""
 
 from numba import prange, set_parallel_chunksize
 
@@ -30,3 +31,32 @@ def _pack(a, flat, start, P, row_step, col_step):
                 else:
                     for x in range(B):
                         flat[r, at + x * col_step] = a[n, r, y, x]
+
+
+@kernel(inline='always')
+def _copy(dst, src, relu, zero):
+    """dst = src, or max(src, 0) if relu, NaN kept (``t if t > 0 else 0`` would turn NaN
+    into 0); zero, of src's dtype, keeps the select in that type."""
+    if relu:
+        for i in range(dst.size):
+            t = src[i]
+            dst[i] = zero if t <= zero else t
+    else:
+        dst[:] = src
+
+
+@kernel(inline='always')
+def _max4(a, b, c, d):
+    """The largest of four; NaN if any is NaN (as NumPy's max)."""
+    m = b if b > a or b != b else a
+    m = c if c > m or c != c else m
+    return d if d > m or d != d else m
+
+
+@kernel(inline='always')
+def _pool_lines(dst, above, below, relu, zero):
+    """dst[x] = the max of above[2x], above[2x+1], below[2x], below[2x+1] (NaN if any is
+    NaN), or its max with 0 if relu (NaN kept)."""
+    for x in range(dst.size):
+        m = _max4(above[2 * x], above[2 * x + 1], below[2 * x], below[2 * x + 1])
+        dst[x] = zero if relu and m <= zero else m

@@ -77,16 +77,15 @@ overwritten and returned; they must not overlap an input. Kernels trust their in
 import numpy as np
 from numba import prange
 
-from ._conv_pack import _dynamic, _pack
+from ._conv_pack import _copy, _dynamic, _max4, _pack, _pool_lines
+from ._conv_weights import CONTRACT, LANES, _backward_weights  # noqa: F401 (LANES: the tests read it here)
 from ._jit import kernel
 
 BLOCK = 256   # positions per accumulator block (forward, input gradient); a multiple of 4*LANES
-LANES = 32    # accumulator lanes of a weight-gradient dot product; a power of two
 CHUNK = 4096  # the most positions of a weight-gradient chunk; a multiple of BLOCK
 TASK = 1024   # forward/input-gradient tasks take whole images, at least this many positions
 CACHE = 384 * 1024  # bytes of x and dz rows a weight-gradient chunk may read (within L2)
 GROUPS = 64   # the most weight-gradient tasks (runs of chunks); bounds the float64 partials
-CONTRACT = {"contract"}  # the only fastmath flag: a product and the sum it enters may be one FMA
 
 
 def conv_output_hw(x_shape, w_shape, stride, dilation, pads):
@@ -203,26 +202,6 @@ def _taps1(acc, two, x0, a0, b0):
             acc[i] += a0 * x0[i]
 
 
-@kernel(inline='always')
-def _copy(dst, src, relu, zero):
-    """dst = src, or max(src, 0) if relu, NaN kept (``t if t > 0 else 0`` would turn NaN
-    into 0); zero, of src's dtype, keeps the select in that type."""
-    if relu:
-        for i in range(dst.size):
-            t = src[i]
-            dst[i] = zero if t <= zero else t
-    else:
-        dst[:] = src
-
-
-@kernel(inline='always')
-def _max4(a, b, c, d):
-    """The largest of four; NaN if any is NaN (as NumPy's max)."""
-    m = b if b > a or b != b else a
-    m = c if c > m or c != c else m
-    return d if d > m or d != d else m
-
-
 @kernel(parallel=True, fastmath=CONTRACT)
 def _correlate(src, taps, coef, bias, out, P, images, at, row_step, col_step, relu, pool):
     """acc[r, p] = bias[r] + sum_k coef[r, k] * src[taps[k] + p] over the positions p of
@@ -265,13 +244,17 @@ def _correlate(src, taps, coef, bias, out, P, images, at, row_step, col_step, re
                 rows = acc[r // 2, :, r % 2]
                 for y in range(A):
                     if pool:
-                        p = (n - n0) * P + at + 2 * y * row_step
+                        g = (n - n0) * P + at + 2 * y * row_step
+                        h = g + row_step
+                        span = 2 * B * col_step
+                        if col_step == 1 and g % BLOCK + span <= BLOCK and h % BLOCK + span <= BLOCK:
+                            _pool_lines(out[n, r, y], rows[g // BLOCK, g % BLOCK:g % BLOCK + span],
+                                        rows[h // BLOCK, h % BLOCK:h % BLOCK + span], relu, zero)
+                            continue
                         for x in range(B):
-                            g = p + 2 * x * col_step
-                            h, i = g + row_step, g + col_step
-                            j = h + col_step
-                            m = _max4(rows[g // BLOCK, g % BLOCK], rows[i // BLOCK, i % BLOCK],
-                                      rows[h // BLOCK, h % BLOCK], rows[j // BLOCK, j % BLOCK])
+                            a, c = g + 2 * x * col_step, h + 2 * x * col_step
+                            m = _max4(rows[a // BLOCK, a % BLOCK], rows[(a + col_step) // BLOCK, (a + col_step) % BLOCK],
+                                      rows[c // BLOCK, c % BLOCK], rows[(c + col_step) // BLOCK, (c + col_step) % BLOCK])
                             out[n, r, y, x] = zero if relu and m <= zero else m
                         continue
                     p = (n - n0) * P + at + y * row_step
@@ -325,90 +308,6 @@ def conv2d_backward_input(dz, w, x_shape, stride, dilation, pads, out=None, work
 
 
 # ---------------------------------------------------------------- weight gradient
-
-@kernel(inline='always')
-def _dots(acc, x0, x1, d0, d1):
-    """acc[(2*a + b)*LANES + l] += sum of x_a[p]*d_b[p] over the positions p = l (mod LANES),
-    four products summed pairwise per update; the rows' length is a multiple of 4*LANES."""
-    for p in range(0, x0.size, 4 * LANES):
-        u, v = x0[p:p + 4 * LANES], x1[p:p + 4 * LANES]
-        r, s = d0[p:p + 4 * LANES], d1[p:p + 4 * LANES]
-        for i in range(LANES):
-            u0, u1, u2, u3 = u[i], u[i + LANES], u[i + 2 * LANES], u[i + 3 * LANES]
-            v0, v1, v2, v3 = v[i], v[i + LANES], v[i + 2 * LANES], v[i + 3 * LANES]
-            r0, r1, r2, r3 = r[i], r[i + LANES], r[i + 2 * LANES], r[i + 3 * LANES]
-            s0, s1, s2, s3 = s[i], s[i + LANES], s[i + 2 * LANES], s[i + 3 * LANES]
-            acc[i] += (u0 * r0 + u1 * r1) + (u2 * r2 + u3 * r3)
-            acc[LANES + i] += (u0 * s0 + u1 * s1) + (u2 * s2 + u3 * s3)
-            acc[2 * LANES + i] += (v0 * r0 + v1 * r1) + (v2 * r2 + v3 * r3)
-            acc[3 * LANES + i] += (v0 * s0 + v1 * s1) + (v2 * s2 + v3 * s3)
-
-
-@kernel(inline='always')
-def _sums(acc, d0):
-    """acc[l] += sum of d0[p] over p = l (mod LANES), four at a time."""
-    for p in range(0, d0.size, 4 * LANES):
-        r = d0[p:p + 4 * LANES]
-        for i in range(LANES):
-            acc[i] += (r[i] + r[i + LANES]) + (r[i + 2 * LANES] + r[i + 3 * LANES])
-
-
-@kernel(inline='always')
-def _fold(lanes, scratch):
-    """Sum of the lanes by halving (a fixed order) in float64 scratch of the same size."""
-    w = lanes.size
-    for l in range(w):
-        scratch[l] = lanes[l]
-    while w > 1:
-        w //= 2
-        for l in range(w):
-            scratch[l] += scratch[l + w]
-    return scratch[0]
-
-
-@kernel(parallel=True, fastmath=CONTRACT)
-def _backward_weights(xs, dzflat, xtaps, lead, chunk, run, chunks, partial, bias_partial):
-    """partial[t, k, f] = sum over the chunks c of run t (c // run = t), in order, of the
-    sum over chunk c's positions g of xs[xtaps[k] + g]*dzflat[f, lead + g], two taps by
-    two filters at a time over LANES lanes folded in float64; bias_partial[t, f] likewise
-    of dzflat[f, lead + g]."""
-    T, K, F = partial.shape
-    for t in prange(T):
-        partial[t] = 0
-        bias_partial[t] = 0
-        acc = np.empty(4 * LANES, xs.dtype)
-        scratch = np.empty(LANES)
-        for c in range(t * run, min(chunks, (t + 1) * run)):
-            _chunk(xs, dzflat, xtaps, lead, c * chunk, (c + 1) * chunk, partial[t], bias_partial[t],
-                   acc, scratch)
-
-
-@kernel(inline='always')
-def _chunk(xs, dzflat, xtaps, lead, g0, g1, partial, bias_partial, acc, scratch):
-    """partial[k, f] += sum over the positions g0 <= g < g1 of xs[xtaps[k] + g]*dzflat[f, lead + g]
-    (an odd last tap or filter is paired with itself and added once);
-    bias_partial[f] += sum of dzflat[f, lead + g]."""
-    K, F = partial.shape
-    for k in range(0, K, 2):
-        k1 = min(k + 1, K - 1)
-        x0 = xs[xtaps[k] + g0:xtaps[k] + g1]
-        x1 = xs[xtaps[k1] + g0:xtaps[k1] + g1]
-        for f in range(0, F, 2):
-            f1 = min(f + 1, F - 1)
-            acc[:] = 0
-            _dots(acc, x0, x1, dzflat[f, lead + g0:lead + g1], dzflat[f1, lead + g0:lead + g1])
-            partial[k, f] += _fold(acc[:LANES], scratch)
-            if f1 > f:
-                partial[k, f1] += _fold(acc[LANES:2 * LANES], scratch)
-            if k1 > k:
-                partial[k1, f] += _fold(acc[2 * LANES:3 * LANES], scratch)
-                if f1 > f:
-                    partial[k1, f1] += _fold(acc[3 * LANES:], scratch)
-    for f in range(F):
-        acc[:LANES] = 0
-        _sums(acc, dzflat[f, lead + g0:lead + g1])
-        bias_partial[f] += _fold(acc[:LANES], scratch)
-
 
 def conv2d_backward_weights(dz, x, stride, dilation, pads, dw=None, db=None, work=None):
     """(dw (kh, kw, C, F), db (F,)), dz's dtype. The filter size comes from ``work``, or

@@ -2,7 +2,7 @@
 tested against. Same names and signatures as the kernels; each twin computes in
 float64 and returns outputs of the kernel's dtype. Written for clarity, not speed.
 
-The batch- and group-normalization twins are here; those of convolution, pooling and
+The batch- and group-normalization and element-wise twins are here; those of convolution, pooling and
 softmax live in reference_conv.py and reference_pool.py and are re-exported here, so
 ``minidl.kernels.reference`` names every twin.
 """
@@ -13,6 +13,20 @@ from .reference_conv import conv2d_backward_input, conv2d_backward_weights, conv
 from .reference_pool import (avg_pool2d_backward, avg_pool2d_forward, global_avg_pool_backward,  # noqa: F401
                              global_avg_pool_forward, max_pool2d_backward, max_pool2d_forward,
                              max_pool2d_predict, softmax_cross_entropy, softmax_forward)
+
+# ================================================================ element-wise
+# Twins of minidl/kernels/elementwise.py.
+
+def add(a, b, relu=False):
+    """a + b (float64), then max(., 0) if relu (np.maximum keeps NaN); a's dtype."""
+    s = np.asarray(a, np.float64) + np.asarray(b, np.float64)
+    return (np.maximum(s, 0) if relu else s).astype(a.dtype)
+
+
+def relu_backward(dz, z):
+    """dz * (z > 0), NumPy's way (0 * inf and 0 * NaN give NaN)."""
+    return (np.asarray(dz, np.float64) * (np.asarray(z) > 0)).astype(dz.dtype)
+
 
 # ================================================================ batch norm
 # Twins of minidl/kernels/batchnorm.py. Per channel c, over every non-channel

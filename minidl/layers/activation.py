@@ -3,6 +3,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..kernels import elementwise
 from ..options import OptionError
 from .base import Layer, Memory, buffer, layer_options
 
@@ -25,7 +26,7 @@ class ReLULayer(Layer):
         return Z, ReLUMemory(Z=Z)
 
     def backward(self, dLdZ, memory, work=None):
-        return np.multiply(dLdZ, memory.Z > 0, out=buffer(work, "dX", dLdZ.shape, dLdZ.dtype)), {}
+        return elementwise.relu_backward(dLdZ, memory.Z, out=buffer(work, "dX", dLdZ.shape, dLdZ.dtype)), {}
 
 
 @dataclass(eq=False)

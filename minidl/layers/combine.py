@@ -7,6 +7,7 @@ with one gradient array per input.
 """
 import numpy as np
 
+from ..kernels import elementwise
 from ..options import OptionError
 from .activation import is_real_scalar
 from .base import FusedLayers, Layer, Memory, _fmt, buffer, layer_options
@@ -54,14 +55,16 @@ class AdditionLayer(_MultiInputLayer):
                              f"received {self._sizes_text(sizes)}.")
         return sizes[0]
 
-    def predict(self, *X, work=None):
+    def predict(self, *X, work=None, relu=False):
         if any(x.shape != X[0].shape for x in X):
             sizes = [(*x.shape[2:], x.shape[1]) for x in X]
             raise ValueError(f"{self.Name}: all inputs of an addition layer must have the same size; "
                              f"received {self._sizes_text(sizes)}.")
-        Z = np.add(X[0], X[1], out=buffer(work, "Z", X[0].shape, np.result_type(*X)))
-        for x in X[2:]:
-            Z += x
+        dtype = np.result_type(*X)
+        Z = buffer(work, "Z", X[0].shape, dtype)
+        for k, x in enumerate(X[1:], start=1):
+            first = X[0].astype(dtype, copy=False) if k == 1 else Z
+            elementwise.add(first, x, relu=relu and k == len(X) - 1, out=Z)
         return Z
 
     def forward(self, *X, work=None):
@@ -94,15 +97,14 @@ class AdditionReLU(FusedLayers):
         self.addition = addition
 
     def predict(self, *X, work=None):
-        Z = self.addition.predict(*X, work=work)
-        return np.maximum(Z, 0, out=Z)
+        return self.addition.predict(*X, work=work, relu=True)
 
     def forward(self, *X, work=None):
         Z = self.predict(*X, work=work)
         return Z, Memory(Z=Z)
 
     def backward(self, dLdZ, memory, work=None):
-        dX = np.multiply(dLdZ, memory.Z > 0, out=buffer(work, "dX", dLdZ.shape, dLdZ.dtype))
+        dX = elementwise.relu_backward(dLdZ, memory.Z, out=buffer(work, "dX", dLdZ.shape, dLdZ.dtype))
         return _copies(dX, self.addition.NumInputs, work), ({}, {})
 
 

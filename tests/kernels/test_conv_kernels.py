@@ -172,13 +172,14 @@ _NO_JIT_SCRIPT = textwrap.dedent("""
     import sys
     sys.path.insert(0, "tests/kernels")
     import numpy as np
-    from minidl.kernels import conv
+    from minidl.kernels import _conv_weights, conv
     from test_conv_kernels import CASES, check_all
     # Plain Python reads the module's constants at call time: small ones give many
     # blocks, tasks and chunks even on these small shapes.
     defaults = conv.BLOCK, conv.LANES, conv.CHUNK, conv.TASK, conv.GROUPS
     for constants in [(16, 4, 32, 20, 3), defaults]:
         conv.BLOCK, conv.LANES, conv.CHUNK, conv.TASK, conv.GROUPS = constants
+        _conv_weights.LANES = conv.LANES
         for case in CASES[:9]:
             for dtype in (np.float32, np.float64):
                 check_all(*case, dtype)
