@@ -39,3 +39,11 @@ def run_python(script, **env):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     return out.stdout
+
+
+def check_without_jit_and_under_one_and_two_threads(run_in_subprocess):
+    """The test module's ``_no_jit_checks()`` passes with NUMBA_DISABLE_JIT=1, and its
+    ``_digest()`` (a hash of kernel outputs) is the same with one and with two threads."""
+    assert run_in_subprocess("_no_jit_checks", NUMBA_DISABLE_JIT="1") == "ok"
+    one, two = (run_in_subprocess("_digest", NUMBA_NUM_THREADS=n) for n in ("1", "2"))
+    assert one == two

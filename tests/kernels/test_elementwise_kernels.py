@@ -6,7 +6,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from kernel_cases import assert_close
+from kernel_cases import assert_close, check_without_jit_and_under_one_and_two_threads
 from minidl.kernels import elementwise as ew
 from minidl.kernels import reference as ref
 
@@ -79,6 +79,4 @@ def _digest():
 
 
 def test_twins_without_jit_and_bit_identity_under_one_and_two_threads(run_in_subprocess):
-    assert run_in_subprocess("_no_jit_checks", NUMBA_DISABLE_JIT="1") == "ok"
-    one, two = (run_in_subprocess("_digest", NUMBA_NUM_THREADS=n) for n in ("1", "2"))
-    assert one == two
+    check_without_jit_and_under_one_and_two_threads(run_in_subprocess)
