@@ -39,8 +39,8 @@ Arithmetic, in the data's dtype (float32 accumulation of products, as BLAS does)
 an output of the forward or input gradient is its bias (or 0) plus, taps in order,
 ``(a0*x0 + a1*x1) + (a2*x2 + a3*x3)`` for each group of four taps, then the remaining
 taps one at a time (forward with ``relu``: then ``0 if t <= 0 else t``, NaN kept; with
-``maxpool``: the max of each 2×2 block of those outputs, NaN if any is NaN, is all that
-is written). The only fastmath flag is ``contract``: LLVM may compute a product and the
+``pool``: the max of each 2×2 block of those outputs, NaN if any is NaN, or their mean
+over the plane, summed in float64, is all that is written). The only fastmath flag is ``contract``: LLVM may compute a product and the
 sum it enters as one fused multiply-add (one rounding instead of two), always the same
 way in a given build, so results stay deterministic.
 The weight and bias gradients split the positions into chunks; lane l of a chunk
@@ -77,7 +77,7 @@ overwritten and returned; they must not overlap an input. Kernels trust their in
 import numpy as np
 from numba import prange
 
-from ._conv_pack import _copy, _dynamic, _max4, _pack, _pool_lines
+from ._conv_pack import POOLS, _dynamic, _pack, _write_plane
 from ._conv_weights import CONTRACT, LANES, _backward_weights  # noqa: F401 (LANES: the tests read it here)
 from ._jit import kernel
 
@@ -203,13 +203,12 @@ def _taps1(acc, two, x0, a0, b0):
 
 
 @kernel(parallel=True, fastmath=CONTRACT)
-def _correlate(src, taps, coef, bias, out, P, images, at, row_step, col_step, relu, pool):
+def _correlate(src, taps, coef, bias, out, P, images, at, row_step, col_step, relu, pool, A, B):
     """acc[r, p] = bias[r] + sum_k coef[r, k] * src[taps[k] + p] over the positions p of
     each task's images, a BLOCK of positions and two rows r at a time (taps in order,
-    four at a time); then out[n, r, y, x] = acc[r, n*P + at + y*row_step + x*col_step],
-    or its max with 0 if relu (NaN kept). With pool, out[n, r, y, x] is the max (NaN if
-    any is NaN) of the four outputs (2y + a, 2x + b), a, b in {0, 1}, instead."""
-    N, R, A, B = out.shape
+    four at a time); then the planes out[n, r] from z[y, x] = acc[r, n*P + at +
+    y*row_step + x*col_step], y < A, x < B, by _write_plane (relu, pool)."""
+    N, R = out.shape[:2]
     K = taps.size
     for t in prange(-(-N // images)):
         n0 = t * images
@@ -241,56 +240,32 @@ def _correlate(src, taps, coef, bias, out, P, images, at, row_step, col_step, re
                     k += 1
         for n in range(n0, n1):
             for r in range(R):
-                rows = acc[r // 2, :, r % 2]
-                for y in range(A):
-                    if pool:
-                        g = (n - n0) * P + at + 2 * y * row_step
-                        h = g + row_step
-                        span = 2 * B * col_step
-                        if col_step == 1 and g % BLOCK + span <= BLOCK and h % BLOCK + span <= BLOCK:
-                            _pool_lines(out[n, r, y], rows[g // BLOCK, g % BLOCK:g % BLOCK + span],
-                                        rows[h // BLOCK, h % BLOCK:h % BLOCK + span], relu, zero)
-                            continue
-                        for x in range(B):
-                            a, c = g + 2 * x * col_step, h + 2 * x * col_step
-                            m = _max4(rows[a // BLOCK, a % BLOCK], rows[(a + col_step) // BLOCK, (a + col_step) % BLOCK],
-                                      rows[c // BLOCK, c % BLOCK], rows[(c + col_step) // BLOCK, (c + col_step) % BLOCK])
-                            out[n, r, y, x] = zero if relu and m <= zero else m
-                        continue
-                    p = (n - n0) * P + at + y * row_step
-                    if col_step == 1:
-                        x = 0
-                        while x < B:
-                            j, off = p // BLOCK, p % BLOCK
-                            take = min(B - x, BLOCK - off)
-                            _copy(out[n, r, y, x:x + take], rows[j, off:off + take], relu, zero)
-                            x += take
-                            p += take
-                    else:
-                        for x in range(B):
-                            g = p + x * col_step
-                            t = rows[g // BLOCK, g % BLOCK]
-                            out[n, r, y, x] = zero if relu and t <= zero else t
+                _write_plane(acc[r // 2, :, r % 2], out[n, r], (n - n0) * P + at, A, B, row_step, col_step,
+                             relu, pool, zero)
 
 
-def conv2d_forward(x, w, bias, stride, dilation, pads, out=None, work=None, relu=False, maxpool=False):
+def conv2d_forward(x, w, bias, stride, dilation, pads, out=None, work=None, relu=False, pool=None):
     """z (N, F, Ho, Wo), x's dtype; see the module docstring. Packs x into ``work``.
-    relu: z = max(z, 0) instead (NaN stays NaN), fused into the kernel. maxpool: then
-    2×2 max pooling with stride 2 (NaN wins; an odd last row or column is dropped), so
-    the result is (N, F, Ho // 2, Wo // 2); z itself is never stored."""
+    relu: z = max(z, 0) instead (NaN stays NaN), fused into the kernel. pool: then
+    "max 2x2" (stride 2; NaN wins; an odd last row or column is dropped): the result is
+    (N, F, Ho // 2, Wo // 2); or "global average" (summed in float64, rounded once): the
+    result is (N, F, 1, 1). z itself is then never stored."""
     work = _checked_work(work, x.shape, w.shape, stride, dilation, pads, x.dtype)
     F = w.shape[3]
     Ho, Wo = conv_output_hw(x.shape, w.shape, stride, dilation, pads)
-    if maxpool:
-        Ho, Wo = Ho // 2, Wo // 2
     if out is None:
-        out = np.empty((x.shape[0], F, Ho, Wo), x.dtype)
+        out = np.empty((x.shape[0], F) + pooled_size(Ho, Wo, pool), x.dtype)
     _pack_x(x, work, pads)
     work.dz_source = None
     coef = np.ascontiguousarray(w.reshape(-1, F).T, x.dtype)
     _dynamic(_correlate, work.xflat.reshape(-1), work.xtaps, coef, np.asarray(bias, x.dtype).reshape(F), out,
-             work.P, work.images, 0, stride[0] * work.Wr, stride[1], bool(relu), bool(maxpool))
+             work.P, work.images, 0, stride[0] * work.Wr, stride[1], bool(relu), POOLS[pool], Ho, Wo)
     return out
+
+
+def pooled_size(Ho, Wo, pool):
+    """The (height, width) conv2d_forward writes for a convolution output of Ho×Wo."""
+    return {None: (Ho, Wo), "max 2x2": (Ho // 2, Wo // 2), "global average": (1, 1)}[pool]
 
 
 def conv2d_backward_input(dz, w, x_shape, stride, dilation, pads, out=None, work=None):
@@ -303,7 +278,7 @@ def conv2d_backward_input(dz, w, x_shape, stride, dilation, pads, out=None, work
     # coef[c, (u*kw + v)*F + f] = w[u, v, c, f]
     coef = np.ascontiguousarray(w.reshape(kh * kw, C, F).transpose(1, 0, 2).reshape(C, -1), dz.dtype)
     _dynamic(_correlate, work.dzflat.reshape(-1), work.dztaps, coef, np.zeros(C, dz.dtype), out, work.P,
-             work.images, pads[0] * work.Wr + pads[2], work.Wr, 1, False, False)
+             work.images, pads[0] * work.Wr + pads[2], work.Wr, 1, False, 0, *x_shape[2:])
     return out
 
 

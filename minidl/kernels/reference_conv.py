@@ -32,10 +32,11 @@ def _padded(x, pads):
     return np.pad(np.asarray(x, np.float64), ((0, 0), (0, 0), (top, bottom), (left, right)))
 
 
-def conv2d_forward(x, w, bias, stride, dilation, pads, relu=False, maxpool=False):
+def conv2d_forward(x, w, bias, stride, dilation, pads, relu=False, pool=None):
     """z[n,f,i,j] = bias[f] + sum_{u,v,c} w[u,v,c,f] * xpad[n, c, i*sh + u*dh, j*sw + v*dw];
-    with relu, max(z, 0) (NaN stays NaN, as with np.maximum); with maxpool, then the max
-    of each 2x2 block (stride 2, an odd last row or column dropped; NaN wins, as np.max)."""
+    with relu, max(z, 0) (NaN stays NaN, as with np.maximum); with pool "max 2x2", then the
+    max of each 2x2 block (stride 2, an odd last row or column dropped; NaN wins, as np.max),
+    with "global average" the mean of each plane (N, F, 1, 1)."""
     xp = _padded(x, pads)
     out_hw = _out_hw(x.shape, w.shape[:2], stride, dilation, pads)
     w64 = np.asarray(w, np.float64)
@@ -43,7 +44,9 @@ def conv2d_forward(x, w, bias, stride, dilation, pads, relu=False, maxpool=False
     for u, v, window in _windows(xp.shape, w.shape[:2], stride, dilation, out_hw):
         z += np.einsum("ncij,cf->nfij", xp[window], w64[u, v])
     z = np.maximum(z, 0) if relu else z
-    if maxpool:
+    if pool == "global average":
+        z = z.mean(axis=(2, 3), keepdims=True)
+    elif pool == "max 2x2":
         N, F, Ho, Wo = z.shape
         z = z[:, :, :Ho // 2 * 2, :Wo // 2 * 2].reshape(N, F, Ho // 2, 2, Wo // 2, 2).max(axis=(3, 5))
     return z.astype(x.dtype)

@@ -91,14 +91,12 @@ class Convolution2DLayer(Layer):
                                                          self.DilationFactor, self.PaddingSize, X.dtype)
         return scratch
 
-    def _convolve(self, X, weights, bias, work, relu=False, maxpool=False):
+    def _convolve(self, X, weights, bias, work, relu=False, pool=None):
         Ho, Wo = kernels.conv_output_hw(X.shape, weights.shape, self.Stride, self.DilationFactor, self.PaddingSize)
-        if maxpool:
-            Ho, Wo = Ho // 2, Wo // 2
-        out = buffer(work, "Z", (X.shape[0], self.NumFilters, Ho, Wo), X.dtype)
+        out = buffer(work, "Z", (X.shape[0], self.NumFilters, *kernels.pooled_size(Ho, Wo, pool)), X.dtype)
         return kernels.conv2d_forward(X, np.ascontiguousarray(weights, X.dtype), bias.reshape(-1).astype(X.dtype),
                                       self.Stride, self.DilationFactor, self.PaddingSize, out=out,
-                                      work=self._kernel_work(X, work), relu=relu, maxpool=maxpool)
+                                      work=self._kernel_work(X, work), relu=relu, pool=pool)
 
     def fuse(self, consumer, mode):
         if mode == "predict":
@@ -129,17 +127,18 @@ class ConvolutionMemory(Memory):
 
 
 class FoldedConvolution(FusedLayers):
-    """Convolution (→ batch normalization) (→ ReLU) (→ 2×2 max pooling) at inference, as one
-    convolution: with the normalization's ``y = a·x + b`` per filter f, ``Weights'[..., f] =
-    a_f·Weights[..., f]`` and ``Bias'_f = a_f·Bias_f + b_f``, so batch normalization costs
-    nothing; the ReLU and a 2×2 stride-2 unpadded max pooling run inside the convolution
-    kernel as it writes its output, so neither the convolution's nor the ReLU's output is
-    ever stored. Each layer joins only in that order, and only if the one before is its
+    """Convolution (→ batch normalization) (→ ReLU) (→ 2×2 max pooling or global average
+    pooling) at inference, as one convolution: with the normalization's ``y = a·x + b`` per
+    filter f, ``Weights'[..., f] = a_f·Weights[..., f]`` and ``Bias'_f = a_f·Bias_f + b_f``,
+    so batch normalization costs nothing; the ReLU and a 2×2 stride-2 unpadded max pooling
+    or a global average pooling run inside the convolution kernel as it writes its output,
+    so neither the convolution's nor the ReLU's output is ever stored. Each layer joins only in that order, and only if the one before is its
     only input (the execution plan's rule)."""
 
     def __init__(self, conv, norm=None, relu=None, pool=None):
         super().__init__(*(layer for layer in (conv, norm, relu, pool) if layer is not None))
-        self.conv, self.norm, self.relu, self.pool = conv, norm, relu is not None, pool is not None
+        self.conv, self.norm, self.relu = conv, norm, relu is not None
+        self.pool = None if pool is None else pool.fusable_pooling
         self._members = (conv, norm, relu, pool)
 
     def fuse(self, consumer, mode):
@@ -150,7 +149,7 @@ class FoldedConvolution(FusedLayers):
             return FoldedConvolution(conv, consumer)
         if relu is None and getattr(consumer, "fusable_activation", None) == "relu":
             return FoldedConvolution(conv, norm, consumer)
-        if getattr(consumer, "fusable_pooling", None) == "max 2x2":
+        if kernels.POOLS.get(getattr(consumer, "fusable_pooling", None)):
             return FoldedConvolution(conv, norm, relu, consumer)
         return None
 
@@ -164,7 +163,7 @@ class FoldedConvolution(FusedLayers):
         return weights, bias
 
     def predict(self, X, work=None):
-        return self.conv._convolve(X, *self.folded(), work, relu=self.relu, maxpool=self.pool)
+        return self.conv._convolve(X, *self.folded(), work, relu=self.relu, pool=self.pool)
 
 
 def convolution2dLayer(filterSize, numFilters, *pairs, **options):

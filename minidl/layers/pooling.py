@@ -139,6 +139,7 @@ class GlobalAveragePooling2DLayer(Layer):
 
     DefaultName = "gapool"
     Description = "Global average pooling"
+    fusable_pooling = "global average"   # a convolution may pool as it writes its output
 
     def initialize(self, input_size, rng):
         require_image(self, "globalAveragePooling2dLayer", input_size)

@@ -33,6 +33,10 @@ def head():
     # strided, dilated conv → batch norm → ReLU → max pool
     ([minidl.convolution2dLayer(3, 5, Stride=2, DilationFactor=2, Padding=1), trained_norm(5),
       minidl.reluLayer(), minidl.maxPooling2dLayer(2, Stride=2)], [1, 2, 3, 4]),
+    # global average pooling after conv → batch norm → ReLU, and right after a strided conv
+    ([minidl.convolution2dLayer(3, 4, Padding="same"), trained_norm(4), minidl.reluLayer(),
+      minidl.globalAveragePooling2dLayer()], [1, 2, 3, 4]),
+    ([minidl.convolution2dLayer(2, 3, Stride=2), minidl.globalAveragePooling2dLayer()], [1, 2]),
     # a pooling that does not fold: 3x3 windows; 2x2 stride 1; 2x2 with padding
     ([minidl.convolution2dLayer(3, 4), minidl.reluLayer(), minidl.maxPooling2dLayer(3, Stride=2)], [1, 2]),
     ([minidl.convolution2dLayer(3, 4), minidl.maxPooling2dLayer(2)], [1]),

@@ -120,32 +120,53 @@ def test_forward_relu_keeps_nan(dtype):
 @pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[4], CASES[6], CASES[9], CASES[10]],
                          ids=lambda c: "x{}w{}s{}".format(*c[:3]))
 def test_forward_maxpool_is_the_max_of_each_2x2_block(case, dtype, relu):
-    """maxpool=True: exactly the max of each 2x2 block of the unpooled output (odd last row
+    """pool="max 2x2": exactly the max of each 2x2 block of the unpooled output (odd last row
     and column dropped, strides and odd sizes included), and within the sums' bound of the
     twin's conv -> (relu ->) max pool."""
     x_shape, w_shape, stride, dilation, pads = case
     x, w, bias = conv_data(x_shape, w_shape, dtype, seed=5)
-    z = conv.conv2d_forward(x, w, bias, stride, dilation, pads, relu=relu, maxpool=True)
+    z = conv.conv2d_forward(x, w, bias, stride, dilation, pads, relu=relu, pool="max 2x2")
     full = conv.conv2d_forward(x, w, bias, stride, dilation, pads, relu=relu)
     N, F, Ho, Wo = full.shape
     assert z.shape == (N, F, Ho // 2, Wo // 2)
     blocks = full[:, :, :Ho // 2 * 2, :Wo // 2 * 2].reshape(N, F, Ho // 2, 2, Wo // 2, 2)
     np.testing.assert_array_equal(z, blocks.max(axis=(3, 5)))
-    want = ref.conv2d_forward(x, w, bias, stride, dilation, pads, relu=relu, maxpool=True)
-    bound = ref.conv2d_forward(np.abs(x), np.abs(w), np.abs(bias), stride, dilation, pads, maxpool=True)
+    want = ref.conv2d_forward(x, w, bias, stride, dilation, pads, relu=relu, pool="max 2x2")
+    bound = ref.conv2d_forward(np.abs(x), np.abs(w), np.abs(bias), stride, dilation, pads, pool="max 2x2")
     assert_sums_close(z, want, bound, dtype, math.ceil(w_shape[0] * w_shape[1] * w_shape[2] / 4) + 1)
 
 
 @pytest.mark.parametrize("relu", [False, True])
-def test_forward_maxpool_keeps_nan(relu):
-    """A NaN anywhere in a 2x2 block makes the pooled output NaN (NumPy's max), relu or not."""
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[6], CASES[9], CASES[11]],
+                         ids=lambda c: "x{}w{}s{}".format(*c[:3]))
+def test_forward_global_average_is_the_mean_of_each_plane(case, dtype, relu):
+    """pool="global average": the mean over each plane of the (ReLU'd) output, summed in
+    float64 (so within a few ulps of the mean of the unpooled output), and the twin's."""
+    x_shape, w_shape, stride, dilation, pads = case
+    x, w, bias = conv_data(x_shape, w_shape, dtype, seed=6)
+    z = conv.conv2d_forward(x, w, bias, stride, dilation, pads, relu=relu, pool="global average")
+    full = conv.conv2d_forward(x, w, bias, stride, dilation, pads, relu=relu)
+    assert z.shape == full.shape[:2] + (1, 1) and z.dtype == dtype
+    np.testing.assert_allclose(z, full.astype(np.float64).mean(axis=(2, 3), keepdims=True),
+                               rtol=4 * np.finfo(dtype).eps, atol=4 * np.finfo(dtype).eps * np.abs(full).max())
+    want = ref.conv2d_forward(x, w, bias, stride, dilation, pads, relu=relu, pool="global average")
+    bound = ref.conv2d_forward(np.abs(x), np.abs(w), np.abs(bias), stride, dilation, pads, pool="global average")
+    assert_sums_close(z, want, bound, dtype, math.ceil(w_shape[0] * w_shape[1] * w_shape[2] / 4) + 1)
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_forward_pooling_keeps_nan(relu):
+    """A NaN anywhere in a 2x2 block or a plane makes the pooled output NaN (NumPy's max and
+    mean), relu or not."""
     x_shape, w_shape, stride, dilation, pads = CASES[9]
     x, w, bias = conv_data(x_shape, w_shape, np.float32)
     x[2, 0, 10, 17] = np.nan
-    z = conv.conv2d_forward(x, w, bias, stride, dilation, pads, relu=relu, maxpool=True)
-    want = ref.conv2d_forward(x, w, bias, stride, dilation, pads, relu=relu, maxpool=True)
-    assert np.isnan(want).sum() >= w_shape[3]
-    np.testing.assert_array_equal(np.isnan(z), np.isnan(want))
+    for pool in ("max 2x2", "global average"):
+        z = conv.conv2d_forward(x, w, bias, stride, dilation, pads, relu=relu, pool=pool)
+        want = ref.conv2d_forward(x, w, bias, stride, dilation, pads, relu=relu, pool=pool)
+        assert np.isnan(want).sum() >= w_shape[3]
+        np.testing.assert_array_equal(np.isnan(z), np.isnan(want))
 
 
 def _configs():
