@@ -18,7 +18,8 @@ from ..io.format import layers_from_archive, layers_to_archive
 
 HISTORY = ("TrainingLoss", "TrainingMetric", "ValidationLoss", "ValidationMetric", "BaseLearnRate")
 OWNER = "ResumeFrom"
-DAMAGED = "The file was changed, or it is not a checkpoint of this training; resume from an unchanged one."
+DAMAGED = ("The file was changed, or it is not a checkpoint of this training (or of this minidl version); resume "
+           "from an unchanged one.")
 
 
 def write(trainer, s, solver):
@@ -82,7 +83,7 @@ def _difference(saved, given, names=("the checkpoint", "the layers given")):
         return (f"{names[0]} has layers {[f'{n} ({c})' for n, c, _ in saved]}, {names[1]} "
                 f"{[f'{n} ({c})' for n, c, _ in given]}")
     for (name, _, a), (_, _, b) in zip(saved, given):
-        for prop in sorted(set(a) | set(b)):
+        for prop in dict.fromkeys([*a, *b]):
             if a.get(prop) != b.get(prop):
                 return (f"{prop} of layer {name!r} is {_size(a.get(prop))} in {names[0]} but "
                         f"{_size(b.get(prop))} in {names[1]}")
@@ -99,10 +100,10 @@ def restore(trainer, s, solver, state, arrays):
     the training state ``s``, the solver and the generator. Returns the best layers or None."""
     options, count = trainer.options, trainer.count
     per_epoch = count // min(options.MiniBatchSize, count)
-    _expect_same(state, "solver", options.SolverName, "the solver", "trainingOptions(solverName, ...)")
-    _expect_same(state, "mini_batch_size", options.MiniBatchSize, "MiniBatchSize", "MiniBatchSize")
+    _expect_same(state, "solver", options.SolverName, "the solver", "trainingOptions({!r}, ...)")
+    _expect_same(state, "mini_batch_size", options.MiniBatchSize, "MiniBatchSize", "MiniBatchSize={!r}")
     _expect_same(state, "statistics", options.BatchNormalizationStatistics, "BatchNormalizationStatistics",
-                 "BatchNormalizationStatistics")
+                 "BatchNormalizationStatistics={!r}")
     order = _array(arrays, "order")
     if order.ndim != 1 or len(order) != count:
         raise ValueError(f"{OWNER}: the checkpoint was trained on {order.size} observations but X has {count}; "
@@ -158,11 +159,11 @@ def _field(state, key):
     return state[key]
 
 
-def _expect_same(state, key, expected, option, name):
+def _expect_same(state, key, expected, option, fix):
     value = _field(state, key)
     if value != expected:
         raise ValueError(f"{OWNER}: the checkpoint was trained with {option} {value!r} but the options give "
-                         f"{expected!r}; resume with {name} = {value!r} (the same options as the interrupted run).")
+                         f"{expected!r}; resume with {fix.format(value)}, as the interrupted run.")
 
 
 def _integer(state, key, low, high, why=""):
@@ -221,9 +222,13 @@ def _solver_arrays(arrays, solver, net):
                              f"{type(solver).__name__} solver (expected {'/'.join(solver.state)}.<layer>.<property>"
                              f".<part>). {DAMAGED}")
         target = (int(parts[1]), parts[2])
-        if target not in learnables or learnables[target] is None or np.shape(learnables[target]) != value.shape:
-            raise ValueError(f"{OWNER}: the solver state {key!r} (size {_size(value.shape)}) matches no learnable "
-                             f"of the checkpoint's network. {DAMAGED}")
+        if learnables.get(target) is None:
+            raise ValueError(f"{OWNER}: the solver state {key!r} belongs to no learnable of the checkpoint's network "
+                             f"(layer {target[0]}, property {target[1]!r}). {DAMAGED}")
+        if np.shape(learnables[target]) != value.shape:
+            raise ValueError(f"{OWNER}: the solver state {key!r} has size {_size(value.shape)}, but {target[1]} of "
+                             f"layer {net.layer_names()[target[0]]!r} is {_size(np.shape(learnables[target]))}. "
+                             f"{DAMAGED}")
         if value.dtype.kind != "f" or not np.isfinite(value).all():
             raise ValueError(f"{OWNER}: the solver state {key!r} must hold finite floating-point numbers; it holds "
                              f"{_preview(value)}. {DAMAGED}")

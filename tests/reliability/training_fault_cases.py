@@ -74,9 +74,9 @@ def layers(path="fused"):
             *middle, minidl.fullyConnectedLayer(2), minidl.softmaxLayer(), minidl.classificationLayer()]
 
 
-def options(**kwargs):
+def options(solver="sgdm", **kwargs):
     """8 observations a mini-batch: 4 iterations an epoch, 8 in all."""
-    return minidl.trainingOptions("sgdm", **{"MaxEpochs": 2, "MiniBatchSize": 8, "Verbose": False, **kwargs})
+    return minidl.trainingOptions(solver, **{"MaxEpochs": 2, "MiniBatchSize": 8, "Verbose": False, **kwargs})
 
 
 def finite_values(net):
