@@ -375,11 +375,12 @@ class _StopOnInterrupt:
     once: KeyboardInterrupt, after which the interrupted iteration is undone. Later presses,
     and every press while the network is finalized, are only counted (``presses``): they cut
     the 'population' pass short, never the return of the network. Only the main thread can
-    install the handler."""
+    install the handler; a process that ignores SIGINT keeps ignoring it."""
 
     def __enter__(self):
         self.presses, self.raising, self.previous = 0, False, None
-        if threading.current_thread() is threading.main_thread():
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN):
             self.previous = signal.signal(signal.SIGINT, self._handle)
         return self
 
