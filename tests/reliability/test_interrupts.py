@@ -26,16 +26,22 @@ def test_ctrl_c_in_an_iteration_stops_after_it(tmp_path):
 
 
 def test_second_ctrl_c_interrupts_at_once_and_undoes_the_iteration(tmp_path):
-    """Ctrl-C in the forward pass of iteration 3, again in its backward pass: the update of
-    iteration 3 never happens, so the network equals a run stopped after iteration 2."""
+    """Ctrl-C in the forward pass of iteration 3, again at its very end (a layer's state
+    update, after the solver step): the update of iteration 3 is undone, so the network
+    equals a run stopped after iteration 2."""
     process = run(tmp_path, """
         X, Y = data()
+        def stateful():
+            result = layers()
+            result[2] = StatefulHook(Name="hook")
+            return result
+        common = dict(BatchNormalizationStatistics="moving")
         minidl.rng(0)
-        net, info = minidl.trainNetwork(X, Y, layers(), options(
-            OutputFcn=arm(2, forward=["sigint"], backward=["sigint"])))
+        net, info = minidl.trainNetwork(X, Y, stateful(), options(**common,
+            OutputFcn=arm(2, forward=["sigint"], moving_state=["sigint"])))
         report(net, info)
         minidl.rng(0)
-        net, info = minidl.trainNetwork(X, Y, layers(), options(OutputFcn=lambda i: i.Iteration == 2))
+        net, info = minidl.trainNetwork(X, Y, stateful(), options(**common, OutputFcn=lambda i: i.Iteration == 2))
         report(net, info, "reference")
     """)
     exited_cleanly(process)
@@ -45,6 +51,7 @@ def test_second_ctrl_c_interrupts_at_once_and_undoes_the_iteration(tmp_path):
     for a, b in zip(net.Layers, reference.Layers):
         for name in (*a.learnables, *a.state_names):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=f"{a.Name}.{name}")
+    assert net.Layers[2].Calls[0] == 2
 
 
 def test_ctrl_c_twice_during_validation_still_validates_and_returns(tmp_path):

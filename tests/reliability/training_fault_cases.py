@@ -37,6 +37,23 @@ class Hook(minidl.Layer):
         return _act("backward", dLdZ), {}
 
 
+class StatefulHook(Hook):
+    """A Hook with state, updated after the solver step ('moving' statistics): its
+    ``moving_state`` acts too, at the last moment of an iteration."""
+
+    state_names = ("Calls",)
+
+    def __init__(self, Name=""):
+        super().__init__(Name)
+        self.Calls = None
+
+    def initial_state(self):
+        return {"Calls": np.zeros(1)}
+
+    def moving_state(self, memory):
+        return {"Calls": _act("moving_state", self.Calls + 1)}
+
+
 def _act(method, values):
     queue = ACTIONS.get(method)
     if not queue:
@@ -119,7 +136,8 @@ def exited_cleanly(process):
 
 def result(tmp_path, name="result", custom=None):
     """(network, summary) a child saved with ``report``; the network must predict finite scores."""
-    net = minidl.load(tmp_path / f"{name}.npz", CustomLayers=custom or {"Hook": Hook}).net
+    custom = custom or {"Hook": Hook, "StatefulHook": StatefulHook}
+    net = minidl.load(tmp_path / f"{name}.npz", CustomLayers=custom).net
     finite_values(net)
     X, labels = data()
     predicted, scores = minidl.classify(net, X)
