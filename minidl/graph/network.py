@@ -10,6 +10,7 @@ import copy
 import time
 
 import networkx as nx
+import numpy as np
 
 from ..layers.base import Layer
 from ..layers.output import OutputLayer
@@ -159,6 +160,28 @@ class Network:
     def restore(self, layers):
         self._layers[:] = layers
         self._plans.clear()
+
+    # ---- values: undo and the check for NaN/Inf -------------------------------------------------
+    def values(self):
+        """``{(layer index, property): array or None}`` of every learnable and state property.
+        The arrays themselves, not copies: training replaces them and never writes into them,
+        so ``set_values`` with an earlier result undoes every update since, at no cost."""
+        return {(index, name): getattr(layer, name, None) for index, layer in enumerate(self._layers)
+                for name in (*layer.learnables, *layer.state_names)}
+
+    def set_values(self, values):
+        for (index, name), value in values.items():
+            setattr(self._layers[index], name, value)
+
+    def non_finite(self):
+        """``(layer name, property, 'nan' | 'inf' | '-inf')`` of the first learnable or state
+        value that is not finite, or None."""
+        for (index, name), value in self.values().items():
+            value = np.asarray(value) if value is not None else np.zeros(0)
+            if value.dtype.kind in "fc" and not np.isfinite(value).all():
+                kind = "nan" if np.isnan(value).any() else "inf" if (value == np.inf).any() else "-inf"
+                return self._layers[index].Name, name, kind
+        return None
 
     # ---- state (batch-norm statistics) ------------------------------------------------------
     def has_state(self):

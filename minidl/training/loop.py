@@ -5,7 +5,6 @@ step, batch-norm statistics update, record, validate, print, OutputFcn. At the e
 each epoch: learning-rate schedule, then checkpoint. At the end: output network choice,
 batch-norm finalization ('population'), final validation.
 """
-import datetime
 import math
 import os
 import signal
@@ -17,14 +16,15 @@ import numpy as np
 from .. import _rng
 from ..graph.inference import to_internal
 from ..graph.network import build_network
-from ..io.files import load_checkpoint, save_checkpoint
 from ..layers.output import ClassificationOutputLayer
 from ..struct import Struct
+from . import checkpoint
+from .checkpoint import HISTORY
 from .options import TrainingOptions
-from .progress import Progress
+from .progress import Progress, output_functions
 from .tasks import ClassificationTask, RegressionTask, check_data
 from ..threads import computing
-from .solvers import make_solver, restore_solver_state, solver_state, update_learnables
+from .solvers import make_solver, update_learnables
 
 
 def trainNetwork(*args, ResumeFrom=None, DataFormat="SSCB", CustomLayers=None):
@@ -65,10 +65,12 @@ def trainNetwork(*args, ResumeFrom=None, DataFormat="SSCB", CustomLayers=None):
     _check_options_against_data(options)
     rng = _rng.generator()
     with computing():
+        given = build_network(layers, rng)
         if ResumeFrom is not None:
-            net, state, arrays = load_checkpoint(ResumeFrom, CustomLayers)
+            net, state, arrays = checkpoint.read(ResumeFrom, CustomLayers)
+            checkpoint.check_layers(net, given)
             return Trainer(net, options, rng, DataFormat).train(X, Y, resume=(state, arrays))
-        return Trainer(build_network(layers, rng), options, rng, DataFormat).train(X, Y)
+        return Trainer(given, options, rng, DataFormat).train(X, Y)
 
 
 def _check_options_against_data(options):
@@ -81,7 +83,9 @@ def _check_options_against_data(options):
 
 
 STOPPED_MANUALLY = "Stopped manually (Ctrl-C)"
-HISTORY = ("TrainingLoss", "TrainingMetric", "ValidationLoss", "ValidationMetric", "BaseLearnRate")
+# Overflow and invalid operations show up as NaN or Inf, which training checks and reports
+# by name (see Trainer._iteration); NumPy's warnings about them would only repeat it vaguely.
+QUIET = dict(over="ignore", invalid="ignore")
 
 
 class Trainer:
@@ -114,6 +118,14 @@ class Trainer:
                                  f"its own statistics, which needs at least 2 observations of feature data. "
                                  f"Give more validation data or BatchNormalizationStatistics='moving'.")
             self.validation = (Xv, Tv)
+        broken = net.non_finite()
+        if broken:
+            name, prop, kind = broken
+            where = "the checkpoint's" if resume else "the initial"
+            raise ValueError(f"{'ResumeFrom' if resume else 'trainNetwork'}: {prop} of layer {name!r} contains {kind} "
+                             f"in {where} network; training needs finite values. "
+                             + ("Resume from an earlier checkpoint." if resume else
+                                f"Check the layer's {prop} (or its initializer) and give finite values."))
         messages = ["Training on single CPU."]
         statistics = getattr(net.input_layer, "statistics", None)
         if resume is None and statistics is not None and (
@@ -138,23 +150,24 @@ class Trainer:
         s = Struct(epoch=1, step=0, iteration=0, learn_rate=options.InitialLearnRate,
                    history={k: [] for k in HISTORY}, best_loss=math.inf, best_iteration=0,
                    patience=0, order=np.arange(count))
-        best_layers = None
+        self.record, self.best_layers = None, None
         if resume is not None:
-            best_layers = self._restore(s, solver, *resume)
+            self.best_layers = checkpoint.restore(self, s, solver, *resume)
         progress = Progress(options, self.validation is not None, total, metric=self.task.metric)
         progress.start(messages)
         stop_at_start = self._output_functions(dict(State="start", Epoch=s.epoch, Iteration=s.iteration,
                                                     TimeSinceStart=0.0, BaseLearnRate=s.learn_rate))
-        self.record, self.best_layers = None, best_layers
         with _StopOnInterrupt() as interrupt:
             try:
-                if stop_at_start:
-                    reason = "Stopped by OutputFcn"
-                else:
-                    reason = self._epochs(X, s, solver, progress, batch, per_epoch, total, interrupt)
+                try:
+                    interrupt.raising = True  # a second Ctrl-C stops at once, from here only
+                    reason = stop_at_start or self._epochs(X, s, solver, progress, batch, per_epoch, total,
+                                                           interrupt)
+                finally:
+                    interrupt.raising = False
             except KeyboardInterrupt:
                 reason = STOPPED_MANUALLY
-        return self._finish(X, s, reason, progress, batch)
+            return self._finish(X, s, reason, progress, batch, interrupt)
 
     def _epochs(self, X, s, solver, progress, batch, per_epoch, total, interrupt):
         options = self.options
@@ -163,53 +176,81 @@ class Trainer:
                 s.order = self.rng.permutation(X.shape[0])
             while s.step < per_epoch:
                 reason = self._iteration(X, s, solver, progress, batch, total)
-                if reason is None and interrupt.requested:
+                if reason is None and interrupt.presses:
                     reason = STOPPED_MANUALLY
                 if reason is not None:
                     return reason
                 if self._checkpoint_due(s, "iteration"):
-                    self._save_checkpoint(s, solver)
+                    checkpoint.write(self, s, solver)
             if options.LearnRateSchedule == "piecewise" and s.epoch % options.LearnRateDropPeriod == 0:
                 s.learn_rate *= options.LearnRateDropFactor
             s.epoch, s.step = s.epoch + 1, 0
             if self._checkpoint_due(s, "epoch"):
-                self._save_checkpoint(s, solver)
+                checkpoint.write(self, s, solver)
         return "Max epochs completed"
 
     def _iteration(self, X, s, solver, progress, batch, total):
-        """One MATLAB iteration; returns a stop reason, or None to go on."""
-        net, options, targets = self.net, self.options, self.task.targets
+        """One MATLAB iteration; returns a stop reason, or None to go on.
+
+        The iteration is undone (the layers get back the arrays they had before it, the
+        counters and history their values) when the loss, a learnable or a state value is
+        not finite, or when a second Ctrl-C lands in it: a returned network is never
+        half-updated and never holds NaN or Inf."""
         indices = s.order[s.step * batch:(s.step + 1) * batch]
-        loss, scores, trace = net.forward_loss(X[indices], targets[indices])
-        if not math.isfinite(loss):
-            warnings.warn(f"trainNetwork: training stopped because the loss is {loss} at iteration "
-                          f"{s.iteration + 1}; the network of iteration {s.iteration} is returned. Try a "
-                          f"smaller InitialLearnRate or a GradientThreshold.", RuntimeWarning, stacklevel=4)
-            return f"Training loss is {loss} at iteration {s.iteration + 1}"
-        grads = net.backward(trace)
-        update_learnables(net, grads, solver, options, s.learn_rate)
-        if self.moving:
-            net.commit_state(trace)
-        s.step += 1
-        s.iteration += 1
-        record = self.record = dict(
-            Epoch=s.epoch, Iteration=s.iteration, TimeSinceStart=progress.elapsed(), TrainingLoss=loss,
-            BaseLearnRate=s.learn_rate, TrainingMetric=self.task.measure(scores, targets[indices]),
-            ValidationLoss=None, ValidationMetric=None, State="iteration")
+        before = (self.net.values(), s.step, s.iteration, self.record)
+        try:
+            with np.errstate(**QUIET):
+                broken, loss, metric = self._update(X[indices], self.task.targets[indices], s, solver)
+            if broken is None:
+                s.step, s.iteration = s.step + 1, s.iteration + 1
+                record = self.record = dict(
+                    Epoch=s.epoch, Iteration=s.iteration, TimeSinceStart=progress.elapsed(), TrainingLoss=loss,
+                    BaseLearnRate=s.learn_rate, TrainingMetric=metric, ValidationLoss=None, ValidationMetric=None,
+                    State="iteration")
+                for key in HISTORY:
+                    s.history[key].append(math.nan if record[key] is None else record[key])
+        except KeyboardInterrupt:
+            self._undo(s, before)
+            raise
+        if broken:
+            self._undo(s, before)
+            warnings.warn(f"trainNetwork stopped training: {broken}; the network of iteration {s.iteration} (the "
+                          f"last finite one) is returned. Try a smaller InitialLearnRate, a GradientThreshold, or "
+                          f"inputs of a smaller scale.", RuntimeWarning, stacklevel=5)
+            return broken
         reason = None
         if self.validation is not None and (s.iteration == 1 or s.iteration == total
-                                            or s.iteration % options.ValidationFrequency == 0):
+                                            or s.iteration % self.options.ValidationFrequency == 0):
             reason = self._validate_during_training(s, record)
-        for key in HISTORY:
-            s.history[key].append(math.nan if record[key] is None else record[key])
         progress.iteration(record)
-        if self._output_functions(record):
-            reason = "Stopped by OutputFcn"
-        return reason
+        return self._output_functions(record) or reason
+
+    def _update(self, X, T, s, solver):
+        """Forward, loss, backward, solver step, 'moving' state: (what became non-finite or
+        None, loss, metric)."""
+        net = self.net
+        loss, scores, trace = net.forward_loss(X, T)
+        if not math.isfinite(loss):
+            return f"Training loss is {loss} at iteration {s.iteration + 1}", loss, None
+        metric = self.task.measure(scores, T)
+        update_learnables(net, net.backward(trace), solver, self.options, s.learn_rate)
+        if self.moving:
+            net.commit_state(trace)
+        culprit = net.non_finite()
+        if culprit:
+            name, prop, kind = culprit
+            return f"{prop} of layer {name!r} became {kind} at iteration {s.iteration + 1}", loss, metric
+        return None, loss, metric
+
+    def _undo(self, s, before):
+        values, s.step, s.iteration, self.record = before
+        self.net.set_values(values)
+        for key in HISTORY:
+            del s.history[key][s.iteration:]
 
     def _validate_during_training(self, s, record):
         """Validate, track the best loss and the patience counter; returns a stop reason or None."""
-        record["ValidationLoss"], record["ValidationMetric"] = self.validate(batch_statistics=not self.moving)
+        self._record_validation(s, record, self.validate(batch_statistics=not self.moving))
         if record["ValidationLoss"] < s.best_loss:
             s.best_loss, s.best_iteration, s.patience = record["ValidationLoss"], s.iteration, 0
             if self.options.OutputNetwork == "best-validation-loss":
@@ -218,14 +259,19 @@ class Trainer:
         s.patience += 1
         return "Met validation criterion" if s.patience >= self.options.ValidationPatience else None
 
+    @staticmethod
+    def _record_validation(s, record, result):
+        record["ValidationLoss"], record["ValidationMetric"] = result
+        s.history["ValidationLoss"][-1], s.history["ValidationMetric"][-1] = result
+
     # ---- end of training ---------------------------------------------------------------
-    def _finish(self, X, s, reason, progress, batch):
+    def _finish(self, X, s, reason, progress, batch, interrupt):
+        """Output network, 'population' statistics, final validation, OutputFcn 'done'. From
+        here on Ctrl-C never raises: it only cuts the 'population' pass short."""
         net, options, record = self.net, self.options, self.record
         if self.validation is not None and record is not None and record["ValidationLoss"] is None:
             # MATLAB validates at the finish when the last iteration did not (an early stop).
-            record["ValidationLoss"], record["ValidationMetric"] = self.validate(batch_statistics=not self.moving)
-            s.history["ValidationLoss"][-1] = record["ValidationLoss"]
-            s.history["ValidationMetric"][-1] = record["ValidationMetric"]
+            self._record_validation(s, record, self.validate(batch_statistics=not self.moving))
             if record["ValidationLoss"] < s.best_loss:
                 s.best_loss, s.best_iteration = record["ValidationLoss"], s.iteration
                 if options.OutputNetwork == "best-validation-loss":
@@ -234,9 +280,9 @@ class Trainer:
         if options.OutputNetwork == "best-validation-loss" and self.best_layers is not None:
             net.restore(self.best_layers)
             output_iteration = s.best_iteration
-        if not self.moving:
-            # One more training-mode pass, in the last shuffle's order (MATLAB's dispatcher).
-            net.commit_population_state(X[s.order], population_batches(X.shape[0], batch))
+        finalized = True
+        if not self.moving and net.has_state():
+            reason, finalized = self._population_pass(X, s, batch, reason, interrupt)
         metric = self.task.metric
         info = Struct()
         for key in HISTORY:
@@ -244,12 +290,46 @@ class Trainer:
                 continue
             info[key.replace("Metric", metric)] = np.asarray(s.history[key], dtype=np.float64)
         if self.validation is not None:
-            info.FinalValidationLoss, info["FinalValidation" + metric] = self.validate()
+            info.FinalValidationLoss, info["FinalValidation" + metric] = (
+                self.validate() if finalized else (math.nan, math.nan))
         info.OutputNetworkIteration = output_iteration
         info.StopReason = reason
         progress.finish(record, reason)
         self._output_functions(dict(record or {}, State="done", TimeSinceStart=progress.elapsed()))
         return net, info
+
+    def _population_pass(self, X, s, batch, reason, interrupt):
+        """One more training-mode pass, in the last shuffle's order (MATLAB's dispatcher);
+        returns (stop reason, whether the network has its statistics)."""
+        net, batches = self.net, population_batches(X.shape[0], batch)
+        before, presses, done = net.values(), interrupt.presses, []
+
+        def until_interrupted():
+            for part in batches:
+                yield part
+                done.append(part)
+                if interrupt.presses > presses:
+                    return
+
+        with np.errstate(**QUIET):
+            net.commit_population_state(X[s.order], until_interrupted())
+        culprit = net.non_finite()
+        if culprit:
+            net.set_values(before)
+            name, prop, kind = culprit
+            problem = f"{prop} of layer {name!r} became {kind} in the final 'population' statistics pass"
+            warnings.warn(f"trainNetwork: {problem}, so the network keeps the statistics it had before the pass and "
+                          f"cannot predict unless it had some. The activations exceed float32 there: scale the "
+                          f"inputs down, or use a smaller InitialLearnRate.", RuntimeWarning, stacklevel=5)
+            return f"{reason}; {problem}", all(v is not None for v in net.values().values())
+        if len(done) < len(batches):
+            observations = sum(part.stop - part.start for part in done)
+            problem = (f"'population' statistics pass stopped manually after {len(done)} of {len(batches)} "
+                       f"mini-batches")
+            warnings.warn(f"trainNetwork: {problem}: the batch-normalization statistics come from {observations} of "
+                          f"{X.shape[0]} training observations.", RuntimeWarning, stacklevel=5)
+            return f"{reason}; {problem}", True
+        return reason, True
 
     def validate(self, batch_statistics=False):
         """(loss, metric) over every validation observation ('truncateLast' mini-batches).
@@ -260,28 +340,15 @@ class Trainer:
         X, T = self.validation
         total_loss, scores_all = 0.0, []
         size = min(self.options.MiniBatchSize, X.shape[0])
-        for part in population_batches(X.shape[0], size):
-            scores = self.net.predict_internal(X[part], batch_statistics=batch_statistics)
-            total_loss += self.output.forwardLoss(scores, T[part]) * (part.stop - part.start)
-            scores_all.append(scores)
-        return total_loss / X.shape[0], self.task.measure(np.concatenate(scores_all), T)
+        with np.errstate(**QUIET):
+            for part in population_batches(X.shape[0], size):
+                scores = self.net.predict_internal(X[part], batch_statistics=batch_statistics)
+                total_loss += self.output.forwardLoss(scores, T[part]) * (part.stop - part.start)
+                scores_all.append(scores)
+            return total_loss / X.shape[0], self.task.measure(np.concatenate(scores_all), T)
 
     def _output_functions(self, record):
-        metric = self.task.metric
-        info = Struct({key: None for key in (
-            "Epoch", "Iteration", "TimeSinceStart", "TrainingLoss", "ValidationLoss", "BaseLearnRate",
-            "TrainingAccuracy", "TrainingRMSE", "ValidationAccuracy", "ValidationRMSE", "State")})
-        for key, value in record.items():
-            key = key.replace("Metric", metric)
-            if key in info:
-                info[key] = value
-        stop = False
-        for function in self.options.OutputFcn or []:
-            result = function(info)
-            # A logical or numeric true stops training; anything else (None, a plot handle) does not.
-            if isinstance(result, (bool, np.bool_, int, float, np.number)) and bool(result):
-                stop = True
-        return stop
+        return output_functions(self.options.OutputFcn, record, self.task.metric)
 
     # ---- checkpoints ---------------------------------------------------------------------
     def _checkpoint_due(self, s, unit):
@@ -290,47 +357,6 @@ class Trainer:
             return False
         counter = s.iteration if unit == "iteration" else s.epoch - 1
         return counter > 0 and counter % options.CheckpointFrequency == 0
-
-    def _save_checkpoint(self, s, solver):
-        best_layers = self.best_layers
-        folder = self.options.CheckpointPath
-        stamp = datetime.datetime.now().strftime("%Y_%m_%d__%H_%M_%S")
-        filename = os.path.join(folder, f"convnet_checkpoint__{s.iteration}__{stamp}.npz")
-        scalars, arrays = solver_state(solver)
-        arrays["order"] = s.order
-        for key, values in s.history.items():
-            arrays["history." + key] = np.asarray(values, dtype=np.float64)
-        state = {"solver": self.options.SolverName, "solver_scalars": scalars, "epoch": s.epoch, "step": s.step,
-                 "iteration": s.iteration, "learn_rate": s.learn_rate, "best_loss": s.best_loss,
-                 "best_iteration": s.best_iteration, "patience": s.patience,
-                 "rng": self.rng.bit_generator.state, "has_best_layers": best_layers is not None}
-        if best_layers is not None:
-            from ..io.format import layers_to_archive
-            state["best_layers"] = layers_to_archive(best_layers, arrays, prefix="best.L")
-        try:
-            save_checkpoint(filename, self.net, state, arrays)
-        except (OSError, ValueError) as error:
-            warnings.warn(f"trainNetwork: could not write checkpoint {filename!r} ({error}); training continues.",
-                          RuntimeWarning, stacklevel=3)
-
-    def _restore(self, s, solver, state, arrays):
-        if state["solver"] != self.options.SolverName:
-            raise ValueError(f"trainNetwork: the checkpoint was trained with {state['solver']!r} but the options "
-                             f"use {self.options.SolverName!r}; resume with the same solver.")
-        restore_solver_state(solver, state["solver_scalars"],
-                             {k: v for k, v in arrays.items() if k.split(".")[0] in vars(solver)})
-        if len(arrays["order"]) != self.count:
-            raise ValueError(f"trainNetwork: the checkpoint was trained on {len(arrays['order'])} observations "
-                             f"but X has {self.count}; resume with the same training data.")
-        s.order = arrays["order"]
-        s.history = {key: arrays["history." + key].tolist() for key in HISTORY}
-        for key in ("epoch", "step", "iteration", "learn_rate", "best_loss", "best_iteration", "patience"):
-            s[key] = state[key]
-        self.rng.bit_generator.state = state["rng"]
-        if state.get("has_best_layers"):
-            from ..io.format import layers_from_archive
-            return layers_from_archive(state["best_layers"], arrays)
-        return None
 
 
 def population_batches(count, size):
@@ -344,19 +370,25 @@ def population_batches(count, size):
 
 
 class _StopOnInterrupt:
-    """The first Ctrl-C asks training to stop after the current iteration (so no layer is left
-    half-updated); a second one interrupts at once. Only the main thread can install it."""
+    """Ctrl-C (SIGINT) while training runs. The first asks training to stop after the current
+    iteration; a second one, while ``raising`` is set (during the iterations), interrupts at
+    once: KeyboardInterrupt, after which the interrupted iteration is undone. Later presses,
+    and every press while the network is finalized, are only counted (``presses``): they cut
+    the 'population' pass short, never the return of the network. Only the main thread can
+    install the handler; a process that ignores SIGINT keeps ignoring it."""
 
     def __enter__(self):
-        self.requested, self.previous = False, None
-        if threading.current_thread() is threading.main_thread():
+        self.presses, self.raising, self.previous = 0, False, None
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN):
             self.previous = signal.signal(signal.SIGINT, self._handle)
         return self
 
     def _handle(self, signum, frame):
-        if self.requested:
+        self.presses += 1
+        if self.presses == 2 and self.raising:
+            self.raising = False
             raise KeyboardInterrupt
-        self.requested = True
 
     def __exit__(self, *exc):
         if self.previous is not None:

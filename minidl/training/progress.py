@@ -1,8 +1,19 @@
-"""Training progress: MATLAB's verbose table and a tqdm bar on a terminal."""
+"""Training progress: MATLAB's verbose table, a tqdm bar on a terminal, the training plot
+and the OutputFcn calls.
+
+None of them can lose a trained network: a table that cannot be written (a closed pipe, a
+full disk), a bar or a plot that fails, become one warning each and training goes on
+without them; an OutputFcn that raises after the start becomes a warning too.
+"""
+import os
 import sys
 import time
+import warnings
 
+import numpy as np
 import tqdm
+
+from ..struct import Struct
 
 def _columns(metric):
     return [("Epoch", ""), ("Iteration", ""), ("Time Elapsed", "(hh:mm:ss)"), ("Mini-batch", metric),
@@ -57,7 +68,8 @@ class VerboseTable:
 
 
 class Progress:
-    """Prints MATLAB's table (Verbose) and drives a tqdm bar when stderr is a terminal."""
+    """Prints MATLAB's table (Verbose), drives a tqdm bar when stderr is a terminal and the
+    training plot (Plots='training-progress')."""
 
     def __init__(self, options, has_validation, total_iterations, metric="Accuracy", stream=None):
         self.options = options
@@ -81,16 +93,45 @@ class Progress:
         return time.perf_counter() - self.start_time
 
     def _write(self, text):
-        if self.bar is not None:
-            self.bar.write(text, file=self.stream)
-        else:
-            print(text, file=self.stream, flush=True)
+        if not self.verbose:
+            return
+        try:
+            if self.bar is not None:
+                self.bar.write(text, file=self.stream)
+            else:
+                print(text, file=self.stream, flush=True)
+        except OSError as error:
+            self.verbose = False
+            if isinstance(error, BrokenPipeError):
+                _discard_output(self.stream)
+            _warn(f"the verbose output could not be written ({type(error).__name__}: {error}); training goes on "
+                  f"without it")
+
+    def _bar(self, method, *args):
+        """Call a method of the tqdm bar; a bar that fails (stderr closed) is dropped."""
+        if self.bar is None:
+            return
+        try:
+            getattr(self.bar, method)(*args)
+        except OSError:
+            self.bar = None
+
+    def _plot(self, method, *args):
+        """Call a method of the training plot; a plot that fails becomes a warning and stops."""
+        if self.plot is None:
+            return None
+        try:
+            return getattr(self.plot, method)(*args)
+        except Exception as error:  # matplotlib or the file system: never worth a trained network
+            self.plot = None
+            _warn(f"the training-progress plot failed ({type(error).__name__}: {error}); training goes on "
+                  f"without it. Run from a folder you can write to, or use Plots='none'")
+        return None
 
     def start(self, messages=()):
-        if self.verbose:
-            for message in messages:
-                self._write(message)
-            self._write(self.table.header())
+        for message in messages:
+            self._write(message)
+        self._write(self.table.header())
 
     def due(self, iteration):
         options = self.options
@@ -98,14 +139,12 @@ class Progress:
                 or (self.has_validation and iteration % options.ValidationFrequency == 0))
 
     def iteration(self, record, force=False):
-        if self.plot is not None:
-            self.plot.update(record)
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix_str(
-                f"epoch {record['Epoch']}, loss {format_loss(record['TrainingLoss'])}, "
-                f"{self.metric.lower()[:3]} {self.format_metric(record['TrainingMetric'])}, "
-                f"lr {format_rate(record['BaseLearnRate'])}")
+        self._plot("update", record)
+        self._bar("update", 1)
+        self._bar("set_postfix_str",
+                  f"epoch {record['Epoch']}, loss {format_loss(record['TrainingLoss'])}, "
+                  f"{self.metric.lower()[:3]} {self.format_metric(record['TrainingMetric'])}, "
+                  f"lr {format_rate(record['BaseLearnRate'])}")
         if self.verbose and (force or self.due(record["Iteration"])) and record["Iteration"] != self.last_printed:
             self._write(self.table.row(self._cells(record)))
             self.last_printed = record["Iteration"]
@@ -125,20 +164,17 @@ class Progress:
         return cells
 
     def finish(self, last_record, reason):
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-        if self.verbose:
-            if last_record is not None:
-                self.iteration_row_if_missing(last_record)
-            self._write(self.table.rule())
-            self._write(f"Training finished: {reason}.")
-        if self.plot is not None:
-            if last_record is not None:
-                self.plot.add_final_validation(last_record)
-            saved = self.plot.finish(reason)
-            if saved and self.verbose:
-                self._write(f"Training progress plot saved to {saved}.")
+        self._bar("close")
+        self.bar = None
+        if last_record is not None:
+            self.iteration_row_if_missing(last_record)
+        self._write(self.table.rule())
+        self._write(f"Training finished: {reason}.")
+        if last_record is not None:
+            self._plot("add_final_validation", last_record)
+        saved = self._plot("finish", reason)
+        if saved:
+            self._write(f"Training progress plot saved to {saved}.")
 
     def iteration_row_if_missing(self, record):
         """The final row: printed again if validation was added at the finish."""
@@ -146,3 +182,54 @@ class Progress:
         if record["Iteration"] != self.last_printed or (validated and not self.last_printed_validated):
             self._write(self.table.row(self._cells(record)))
             self.last_printed = record["Iteration"]
+
+
+def _warn(text):
+    warnings.warn(f"trainNetwork: {text}.", RuntimeWarning, stacklevel=2)
+
+
+def _discard_output(stream):
+    """After a broken pipe nothing can be written to ``stream`` again: point its file
+    descriptor at os.devnull, so that Python's flush at exit does not fail once more
+    (the recipe of Python's signal documentation, "Note on SIGPIPE")."""
+    try:
+        descriptor = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
+
+
+OUTPUT_FIELDS = ("Epoch", "Iteration", "TimeSinceStart", "TrainingLoss", "ValidationLoss", "BaseLearnRate",
+                 "TrainingAccuracy", "TrainingRMSE", "ValidationAccuracy", "ValidationRMSE", "State")
+
+
+def output_functions(functions, record, metric):
+    """Call every OutputFcn with MATLAB's info struct; returns a stop reason or None.
+
+    A logical or numeric true stops training. An exception at State 'start' goes to the
+    caller (nothing is trained yet); later it becomes a warning and, during training, stops
+    it like a true: a failing OutputFcn never costs the trained network."""
+    info = Struct(dict.fromkeys(OUTPUT_FIELDS))
+    for key, value in record.items():
+        key = key.replace("Metric", metric)
+        if key in info:
+            info[key] = value
+    reason = None
+    for function in functions or []:
+        try:
+            result = function(info)
+        except Exception as error:
+            if info.State == "start":
+                raise
+            failure = f"OutputFcn {getattr(function, '__name__', repr(function))} raised {type(error).__name__}: {error}"
+            at = "at the end of training" if info.State == "done" else f"at iteration {info.Iteration}"
+            _warn(f"{failure} ({at}); " + ("the trained network is returned" if info.State == "done" else
+                                           "training stopped, and the network is finalized and returned"))
+            reason = reason or f"{failure} {at}"
+            continue
+        # Anything else (None, a plot handle) does not stop training.
+        if isinstance(result, (bool, np.bool_, int, float, np.number)) and bool(result):
+            reason = reason or "Stopped by OutputFcn"
+    return reason

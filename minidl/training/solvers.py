@@ -9,6 +9,8 @@ import numpy as np
 class SGDM:
     """``v ← Momentum·v − α_p·g;  θ ← θ + v`` (the velocity includes the learning rate)."""
 
+    state = {"velocity": 1}  # per-learnable state: field -> arrays per learnable (checkpoints)
+
     def __init__(self, options):
         self.momentum = options.Momentum
         self.velocity = {}
@@ -20,10 +22,11 @@ class SGDM:
         return theta + v
 
 
-
 class Adam:
     """``m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;
     θ ← θ − α_p·sqrt(1−β2ᵗ)/(1−β1ᵗ) · m / (sqrt(v) + ε)``, t counting iterations."""
+
+    state = {"moments": 2}
 
     def __init__(self, options):
         self.beta1 = options.GradientDecayFactor
@@ -44,9 +47,10 @@ class Adam:
         return theta - rate_t * m / (np.sqrt(v) + self.epsilon)
 
 
-
 class RMSProp:
     """``s ← ρ·s + (1−ρ)·g²;  θ ← θ − α_p·g / (sqrt(s) + ε)``."""
+
+    state = {"squares": 1}
 
     def __init__(self, options):
         self.rho = options.SquaredGradientDecayFactor
@@ -58,7 +62,6 @@ class RMSProp:
         s = self.rho * s + (1 - self.rho) * grad * grad
         self.squares[key] = s
         return theta - rate * grad / (np.sqrt(s) + self.epsilon)
-
 
 
 SOLVER_CLASSES = {"sgdm": SGDM, "adam": Adam, "rmsprop": RMSProp}
@@ -108,31 +111,3 @@ def update_learnables(net, grads, solver, options, learn_rate):
     for key, (theta, _, rate_factor) in selected.items():
         new = solver.step(key, theta, clipped[key], learn_rate * rate_factor)
         net.set_learnable(key, new.astype(theta.dtype, copy=False))
-
-
-def solver_state(solver):
-    """Flatten a solver's state into (JSON-able dict, arrays) for a checkpoint."""
-    arrays, scalars = {}, {}
-    for field, value in vars(solver).items():
-        if isinstance(value, dict):
-            for (index, name), entry in value.items():
-                parts = entry if isinstance(entry, tuple) else (entry,)
-                for k, part in enumerate(parts):
-                    arrays[f"{field}.{index}.{name}.{k}"] = np.asarray(part)
-        elif field == "iteration":  # Adam's step counter; hyperparameters come from the options
-            scalars[field] = value
-    return scalars, arrays
-
-
-def restore_solver_state(solver, scalars, arrays):
-    for field, value in scalars.items():
-        setattr(solver, field, value)
-    grouped = {}
-    for key, array in arrays.items():
-        field, index, name, k = key.split(".")
-        grouped.setdefault(field, {}).setdefault((int(index), name), {})[int(k)] = array
-    for field, entries in grouped.items():
-        getattr(solver, field).clear()
-        for key, parts in entries.items():
-            values = tuple(parts[k] for k in sorted(parts))
-            getattr(solver, field)[key] = values if len(values) > 1 else values[0]
