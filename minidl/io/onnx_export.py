@@ -165,11 +165,8 @@ def _average_pool(g, layer, x, size):
 
 
 def _addition(g, layer, inputs, sizes):
-    """N inputs summed left to right (as minidl does), one binary Add per step."""
-    total = inputs[0]
-    for k, other in enumerate(inputs[1:], start=2):
-        total = g.node("Add", [total, other], layer.Name if k == len(inputs) else f"{layer.Name}_sum{k}")
-    return total
+    """``Add`` of two inputs, ``Sum`` of more (ONNX's variadic sum)."""
+    return g.node("Add" if len(inputs) == 2 else "Sum", inputs, layer.Name)
 
 
 def _concatenation(g, layer, inputs, sizes):

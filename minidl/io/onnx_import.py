@@ -69,8 +69,8 @@ class _Importer:
         if found is None:
             self.fail(node, f"input {name!r} is not data flowing through the network (a constant, or the "
                             f"output of a node minidl did not import).")
-        if found.flat and not flat_ok and np.prod(found.size[:-1]) > 1:
-            self.fail(node, "its input is an image flattened to N×(C·H·W); minidl flattens images only "
+        if found.reordered and not flat_ok:
+            self.fail(node, "its input is an image flattened or transposed; minidl does that only "
                             "right before a fully connected operation (Gemm or MatMul).")
         if image and len(found.size) != 3:
             self.fail(node, "expects image data N×C×H×W; its input is N×C.")
@@ -89,7 +89,7 @@ class _Importer:
         except ValueError as error:
             self.fail(node, f"it cannot become a minidl layer: {error}")
 
-    def add(self, node, layer, inputs, output=None, name=None, flat=False):
+    def add(self, node, layer, inputs, output=None, name=None, flat=False, axes=(1, 2, 3)):
         base = re.sub(r"[^\w.-]+", "_", name if name is not None else node.name).strip("_") or layer.DefaultName
         layer.Name, suffix = base, 1
         while layer.Name in self.names:
@@ -103,7 +103,7 @@ class _Importer:
         self.layers.append(layer)
         for tensor, port in zip(inputs, layer.InputNames):
             self.links.append((tensor.layer, layer.Name if len(inputs) == 1 else f"{layer.Name}/{port}"))
-        self.tensors[output or node.output[0]] = Tensor(layer.Name, tuple(size), flat)
+        self.tensors[output or node.output[0]] = Tensor(layer.Name, tuple(size), flat, axes)
 
     def padding(self, node, values, size, window, stride, dilation=(1, 1)):
         """[top bottom left right] from ONNX ``pads`` [top, left, bottom, right] or ``auto_pad``."""
@@ -186,15 +186,18 @@ class _Importer:
             raise ModelFileError(f"{self.where} has {len(self.graph.output)} outputs; minidl networks have one.")
         last = _Named(self.graph.output[0].name, "output")
         result = self.tensor(last)
-        if result.flat and np.prod(result.size[:-1]) > 1:
-            raise ModelFileError(f"{self.where}: the output is an image flattened to N×(C·H·W); minidl outputs "
-                                 f"images as they are. Remove the final Flatten/Reshape from the model.")
+        if result.reordered:
+            raise ModelFileError(f"{self.where}: the output is an image flattened or transposed; minidl outputs "
+                                 f"images as N×C×H×W. Remove the final Flatten/Reshape/Transpose from the model.")
         last_layer = next(layer for layer in self.layers if layer.Name == result.layer)
         if output_type is None:
             output_type = "classification" if isinstance(last_layer, SoftmaxLayer) else "regression"
         if output_type == "classification":
             count = result.size[-1]
             labels = [str(k) for k in range(1, count + 1)] if isinstance(classes, str) else classes
+            if len(labels) != count:
+                raise OptionError(f"{owner}: Classes has {len(labels)} names but the network outputs {count} "
+                                  f"scores; give one name per output, in output order.")
             output = self.build(last, ClassificationOutputLayer, Classes=labels)
         else:
             output = RegressionOutputLayer()

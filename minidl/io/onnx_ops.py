@@ -31,11 +31,18 @@ from ..layers.pooling import AveragePooling2DLayer, GlobalAveragePooling2DLayer,
 
 @dataclass
 class Tensor:
-    """An activation: the layer computing it, its MATLAB-order size ((h, w, c) or (c,)), and
-    whether ONNX holds it flattened row-major to N×(C·H·W) (after Flatten or Reshape)."""
+    """An activation: the layer computing it, its MATLAB-order size ((h, w, c) or (c,)),
+    whether ONNX holds it flattened row-major (after Flatten or Reshape), and the order of
+    its C, H, W axes in ONNX (1, 2, 3 unless a Transpose moved them)."""
     layer: str
     size: tuple
     flat: bool = False
+    axes: tuple = (1, 2, 3)
+
+    @property
+    def reordered(self):
+        """True when ONNX's values are not minidl's: a flattened or transposed image."""
+        return (self.flat and int(np.prod(self.size[:-1])) > 1) or (not self.flat and self.axes != (1, 2, 3))
 
 
 def as_float(value):
@@ -90,7 +97,7 @@ def reshape(imp, node):
     if len(shape) == 3 and following is not None and following.op_type == "InstanceNormalization":
         return groupwise(imp, node, x, shape[1])
     if len(shape) == 2 and shape[1] in (-1, int(np.prod(x.size))):
-        imp.tensors[node.output[0]] = Tensor(x.layer, x.size, flat=len(x.size) == 3)
+        imp.tensors[node.output[0]] = Tensor(x.layer, x.size, len(x.size) == 3, x.axes)
         return
     imp.unsupported(node, f" to shape {shape} (minidl reshapes only to N×K before a fully connected layer)")
 
@@ -154,9 +161,11 @@ def fully_connected(imp, node):
         imp.fail(node, f"its bias has shape {np.shape(bias)}; expected {outputs} values.")
     if weights.shape[1] != int(np.prod(x.size)):
         imp.fail(node, f"its weights take {weights.shape[1]} inputs but receive {int(np.prod(x.size))}.")
-    if len(x.size) == 3:  # ONNX's row-major C×H×W columns → MATLAB's column-major h×w×c
+    if len(x.size) == 3:  # ONNX's row-major columns (of C×H×W, or as transposed) → MATLAB's h×w×c
         h, w, c = x.size
-        weights = weights.reshape(outputs, c, h, w).transpose(0, 1, 3, 2).reshape(outputs, -1)
+        matlab = np.arange(h * w * c).reshape(c, w, h).transpose(0, 2, 1)  # C×H×W: h + H·w + H·W·c
+        order = matlab.transpose([axis - 1 for axis in x.axes]).reshape(-1)
+        weights = weights[:, np.argsort(order)]
     layer = imp.build(node, FullyConnectedLayer, outputs, Weights=weights, Bias=bias.reshape(-1, 1))
     imp.add(node, layer, [x], output=output)
 
@@ -194,10 +203,13 @@ def reduce_mean(imp, node):
 
 
 def add(imp, node):
+    """Add (two inputs) or Sum (any number): an addition layer; Sum of one input is a copy."""
     if any(name in imp.constants for name in node.input):
         imp.unsupported(node, " of a constant (minidl imports one only as the bias of a MatMul or as "
                               "input normalization)")
-    imp.add(node, AdditionLayer(2), [imp.tensor(node, 0), imp.tensor(node, 1)])
+    if len(node.input) == 1:
+        return alias(imp, node)
+    imp.add(node, AdditionLayer(len(node.input)), [imp.tensor(node, k) for k in range(len(node.input))])
 
 
 def concat(imp, node):
@@ -227,12 +239,12 @@ def dropout(imp, node):
             (len(node.output) > 1 and imp.consumers.get(node.output[1])):
         imp.unsupported(node, " in training mode or with its mask used")
     probability = as_float(values.get("ratio", 0.5) if ratio is None else ratio.reshape(()))
-    imp.add(node, imp.build(node, DropoutLayer, probability), [x], flat=x.flat)
+    imp.add(node, imp.build(node, DropoutLayer, probability), [x], flat=x.flat, axes=x.axes)
 
 
 def elementwise(imp, node, layer):
     x = imp.tensor(node, flat_ok=True)
-    imp.add(node, layer, [x], flat=x.flat)
+    imp.add(node, layer, [x], flat=x.flat, axes=x.axes)
 
 
 def alias(imp, node):
@@ -243,7 +255,17 @@ def flatten(imp, node):
     x = imp.tensor(node, flat_ok=True)
     if imp.attributes(node).get("axis", 1) != 1:
         imp.unsupported(node, " with axis other than 1")
-    imp.tensors[node.output[0]] = Tensor(x.layer, x.size, flat=len(x.size) == 3)
+    imp.tensors[node.output[0]] = Tensor(x.layer, x.size, len(x.size) == 3, x.axes)
+
+
+def transpose(imp, node):
+    """A Transpose of an image's C, H, W axes, read only by Flatten/Reshape and a fully
+    connected layer (exporters flatten in their own order this way, e.g. H×W×C)."""
+    x, perm = imp.tensor(node, flat_ok=True), list(imp.attributes(node).get("perm", []))
+    if len(x.size) != 3 or x.flat or sorted(perm) != [0, 1, 2, 3] or perm[0] != 0:
+        imp.unsupported(node, f" with perm {perm} (minidl reads transposes of an image's C, H, W axes only, "
+                              f"before Flatten and Gemm)")
+    imp.tensors[node.output[0]] = Tensor(x.layer, x.size, axes=tuple(x.axes[p - 1] for p in perm[1:]))
 
 
 def relu(imp, node):
@@ -262,6 +284,7 @@ HANDLERS = {
     "Conv": conv, "BatchNormalization": batch_normalization, "Relu": relu, "LeakyRelu": leaky_relu,
     "MaxPool": pooling, "AveragePool": pooling, "GlobalAveragePool": global_average_pool,
     "ReduceMean": reduce_mean, "Gemm": fully_connected, "MatMul": fully_connected, "Flatten": flatten,
-    "Reshape": reshape, "Add": add, "Concat": concat, "Softmax": softmax, "Dropout": dropout,
+    "Transpose": transpose,
+    "Reshape": reshape, "Add": add, "Sum": add, "Concat": concat, "Softmax": softmax, "Dropout": dropout,
     "Identity": alias,
 }

@@ -69,6 +69,7 @@ def read_model(filename, owner, max_file_size, max_nodes):
         onnx.checker.check_model(model, full_check=True)
     except Exception as error:  # ValidationError, InferenceError and the checker's C++ errors
         raise ModelFileError(f"{where} fails onnx.checker: {str(error).strip()[:800]}") from None
+    _check_names(model, where)
     constants = {name: _to_array(tensor, name, what, where) for name, tensor, what in tensors}
     for node in graph.node:
         if node.op_type == "Constant" and node.output[0] not in constants:
@@ -106,18 +107,36 @@ def _check_declared(tensor, name, what, file_size, where):
                              f"is truncated or corrupt.")
 
 
+def _check_names(model, where):
+    """Every name and op type must be text (protobuf keeps invalid UTF-8 as bytes)."""
+    graph = model.graph
+    names = [v.name for v in (*graph.input, *graph.output, *graph.initializer)]
+    for node in graph.node:
+        names += [node.name, node.op_type, node.domain, *node.input, *node.output]
+    for name in names:
+        if not isinstance(name, str):
+            raise ModelFileError(f"{where}: the name {name!r} is not valid UTF-8 text; the file is corrupt.")
+
+
 def _to_array(tensor, name, what, where):
     from onnx import numpy_helper
     try:
-        return np.array(numpy_helper.to_array(tensor))
+        array = np.array(numpy_helper.to_array(tensor))
     except Exception as error:
         raise ModelFileError(f"{where}: {what} {name!r} cannot be read as an array ({error}).") from None
+    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+        raise ModelFileError(f"{where}: {what} {name!r} contains NaN or Inf; a network's constants must be "
+                             f"finite.")
+    return array
 
 
 def _constant_value(onnx, node, where):
     """A Constant node's value_float(s)/value_int(s) attribute as an array."""
     for attribute in node.attribute:
         if attribute.name in ("value_float", "value_floats", "value_int", "value_ints"):
-            return np.array(onnx.helper.get_attribute_value(attribute))
+            value = np.array(onnx.helper.get_attribute_value(attribute))
+            if not np.all(np.isfinite(value)):
+                raise ModelFileError(f"{where}: Constant node {node.name!r} holds NaN or Inf.")
+            return value
     raise ModelFileError(f"{where}: Constant node {node.name!r} has no numeric value minidl can read "
                          f"(attributes: {', '.join(a.name for a in node.attribute)}).")
