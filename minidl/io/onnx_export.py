@@ -21,7 +21,6 @@ arithmetic of the input layer. Group and layer normalization are ``Reshape`` to 
 inference and are left out: the graph ends at the layer before them (the softmax).
 """
 import os
-import tempfile
 
 import numpy as np
 
@@ -37,6 +36,7 @@ from ..layers.normalization import BatchNormalizationLayer, GroupNormalizationLa
 from ..layers.output import OutputLayer, SoftmaxLayer
 from ..layers.pooling import AveragePooling2DLayer, GlobalAveragePooling2DLayer, MaxPooling2DLayer
 from ..options import OptionError, parse_name_value
+from .atomic import atomic_write
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 13  # Softmax over one axis (channels of N×C×H×W) exists from opset 13
@@ -50,25 +50,6 @@ def require_onnx(owner):
         raise ImportError(f"{owner} needs the onnx package: pip install 'minidl[onnx]' "
                           f"(installs onnx and onnxruntime).") from None
     return onnx
-
-
-def atomic_write(filename, data):
-    """Write ``data`` (bytes) to a temporary file in the target's folder, flush it to disk,
-    then rename it over ``filename``: a crash leaves the old file or the complete new one."""
-    folder = os.path.dirname(os.path.abspath(filename))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"exportONNXNetwork: the folder {folder!r} does not exist.")
-    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=".minidl-", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, filename)
-    except BaseException:
-        if os.path.exists(handle.name):
-            os.unlink(handle.name)
-        raise
 
 
 class _Graph:
@@ -217,14 +198,12 @@ def exportONNXNetwork(net, filename, *pairs, **options):
 
     Example::
 
-        >>> import os, tempfile, numpy as np, minidl
-        >>> layers = [minidl.imageInputLayer([2, 2, 1], Normalization="none"),
-        ...           minidl.fullyConnectedLayer(2, Weights=np.ones((2, 4)), Bias=np.zeros((2, 1))),
-        ...           minidl.softmaxLayer(), minidl.classificationLayer(Classes=["a", "b"])]
-        >>> net = minidl.assembleNetwork(layers)
-        >>> path = minidl.exportONNXNetwork(net, os.path.join(tempfile.mkdtemp(), "net.onnx"))
-        >>> minidl.importONNXNetwork(path, Classes=["a", "b"]).Layers[1].Weights.shape
-        (2, 4)
+        >>> import os, tempfile, numpy as np, onnx, minidl
+        >>> layers = [minidl.imageInputLayer([2, 2, 1], Normalization="zerocenter", Mean=0.5),
+        ...           minidl.fullyConnectedLayer(1, Weights=np.ones((1, 4)), Bias=[[0.0]]), minidl.regressionLayer()]
+        >>> path = minidl.exportONNXNetwork(minidl.assembleNetwork(layers), os.path.join(tempfile.mkdtemp(), "n.onnx"))
+        >>> [node.op_type for node in onnx.load(path).graph.node]
+        ['Sub', 'Flatten', 'Gemm']
     """
     onnx = require_onnx("exportONNXNetwork")
     from onnx import helper, numpy_helper
@@ -278,5 +257,5 @@ def exportONNXNetwork(net, filename, *pairs, **options):
                               ir_version=helper.find_min_ir_version_for(opsets))
     onnx.checker.check_model(model, full_check=True)
     filename = os.fspath(filename)
-    atomic_write(filename, model.SerializeToString())
+    atomic_write(filename, model.SerializeToString(), "exportONNXNetwork")
     return filename
