@@ -213,6 +213,8 @@ def add(imp, node):
 
 
 def concat(imp, node):
+    if all(name in imp.constants for name in node.input):
+        return fold(imp, node, lambda *parts: np.concatenate(parts, axis=imp.attributes(node)["axis"]))
     inputs = [imp.tensor(node, k) for k in range(len(node.input))]
     rank = 4 if len(inputs[0].size) == 3 and not inputs[0].flat else 2
     axis = imp.attributes(node)["axis"] % rank
@@ -268,6 +270,43 @@ def transpose(imp, node):
     imp.tensors[node.output[0]] = Tensor(x.layer, x.size, axes=tuple(x.axes[p - 1] for p in perm[1:]))
 
 
+# ---- shape arithmetic (PyTorch's x.view(x.size(0), -1) with a dynamic batch) -------------------
+BATCH = -(2 ** 62)  # stands for the batch size, unknown until run time
+
+
+def shape(imp, node):
+    """Shape of an activation in ONNX's order, the batch size as the marker BATCH."""
+    x = imp.tensor(node, flat_ok=True)
+    if x.flat or len(x.size) == 1:
+        dims = [int(np.prod(x.size))]
+    else:
+        chw = (x.size[2], x.size[0], x.size[1])
+        dims = [chw[axis - 1] for axis in x.axes]
+    values = imp.attributes(node)
+    imp.constants[node.output[0]] = np.array([BATCH, *dims], np.int64)[values.get("start", 0):values.get("end")]
+
+
+def fold(imp, node, function):
+    """A node computed once on constants (shape arithmetic); its result is a new constant."""
+    if not all(name in imp.constants for name in node.input if name):
+        imp.unsupported(node, " on data (minidl computes it only on constants, such as shapes)")
+    imp.constants[node.output[0]] = np.asarray(function(*(imp.constants[name] for name in node.input if name)))
+
+
+def unsqueeze(imp, node):
+    """Unsqueeze of a constant; axes from the attribute (opset < 13) or the second input."""
+    def expand(data, axes=None):
+        axes = np.reshape(imp.attributes(node).get("axes") if axes is None else axes, -1)
+        for axis in sorted(int(a) % (data.ndim + len(axes)) for a in axes):
+            data = np.expand_dims(data, axis)
+        return data
+    fold(imp, node, expand)
+
+
+def gather(imp, node):
+    fold(imp, node, lambda data, indices: np.take(data, indices, axis=imp.attributes(node).get("axis", 0)))
+
+
 def relu(imp, node):
     elementwise(imp, node, ReLULayer())
 
@@ -284,7 +323,7 @@ HANDLERS = {
     "Conv": conv, "BatchNormalization": batch_normalization, "Relu": relu, "LeakyRelu": leaky_relu,
     "MaxPool": pooling, "AveragePool": pooling, "GlobalAveragePool": global_average_pool,
     "ReduceMean": reduce_mean, "Gemm": fully_connected, "MatMul": fully_connected, "Flatten": flatten,
-    "Transpose": transpose,
-    "Reshape": reshape, "Add": add, "Sum": add, "Concat": concat, "Softmax": softmax, "Dropout": dropout,
-    "Identity": alias,
+    "Transpose": transpose, "Reshape": reshape, "Add": add, "Sum": add, "Concat": concat,
+    "Softmax": softmax, "Dropout": dropout, "Identity": alias,
+    "Shape": shape, "Gather": gather, "Unsqueeze": unsqueeze,  # shape arithmetic, on constants only
 }

@@ -203,7 +203,8 @@ def torch_export(model, x, path, **options):
 
 class TorchNet(torch.nn.Module):
     """Convolution (+ batch norm, folded by the exporter), residual addition, group norm,
-    concatenation, batch norm nodes, max and average pooling, linear layers, softmax."""
+    concatenation, batch norm nodes, max and average pooling, a flatten computed from the
+    dynamic batch size, linear layers, softmax."""
 
     def __init__(self):
         super().__init__()
@@ -226,7 +227,7 @@ class TorchNet(torch.nn.Module):
         y = torch.relu(y + self.gn(self.conv2(y)))
         y = torch.cat([y, self.conv3(y)], 1)
         y = self.avg(self.pool(torch.relu(self.bn_cat(y))))
-        y = torch.relu(self.bn_fc(self.fc(torch.flatten(y, 1))))
+        y = torch.relu(self.bn_fc(self.fc(y.view(y.size(0), -1))))  # Shape → Gather → … → Reshape
         return torch.softmax(self.fc2(y), 1)
 
 
@@ -235,8 +236,9 @@ def test_pytorch_network_imports_and_matches_pytorch(opset, tmp_path):
     torch.manual_seed(0)
     model = TorchNet().eval()
     x = torch.randn(6, 3, 10, 6)  # H ≠ W
-    net = minidl.importONNXNetwork(torch_export(model, x, tmp_path / "torch.onnx", opset_version=opset),
-                                   Classes=list("abcde"))
+    path = torch_export(model, x, tmp_path / "torch.onnx", opset_version=opset)
+    assert {"BatchNormalization", "Shape", "InstanceNormalization"} <= {n.op_type for n in onnx.load(path).graph.node}
+    net = minidl.importONNXNetwork(path, Classes=list("abcde"))
     kinds = {type(layer).__name__ for layer in net.Layers}
     assert {"BatchNormalizationLayer", "GroupNormalizationLayer", "AdditionLayer", "DepthConcatenationLayer",
             "MaxPooling2DLayer", "AveragePooling2DLayer", "FullyConnectedLayer", "SoftmaxLayer"} <= kinds
