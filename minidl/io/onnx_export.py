@@ -14,10 +14,11 @@ minidl's public properties are MATLAB-shaped, so the export rearranges them:
   (per channel) or 1×C×H×W (per element).
 
 One ONNX node per layer where ONNX has the operator, named as the layer and writing a
-tensor named as the layer. Input normalization is ``Sub`` (``Div``) (``Add``), exactly the
-arithmetic of the input layer. Group and layer normalization are ``Reshape`` to N×G×M,
-``InstanceNormalization`` (unit scale, zero offset), ``Reshape`` back, ``Mul`` by Scale and
-``Add`` of Offset, which any opset from 13 runs. Output layers carry no computation at
+tensor named as the layer; helper nodes and weights are named ``<layer>/<part>``. Input
+normalization is ``Sub`` (``Div``) (``Add``), exactly the arithmetic of the input layer.
+Group and layer normalization are ``Reshape`` to N×G×M, ``InstanceNormalization`` (unit
+scale, zero offset), ``Reshape`` back, ``Mul`` by Scale and ``Add`` of Offset, which any
+opset from 13 runs. Output layers carry no computation at
 inference and are left out: the graph ends at the layer before them (the softmax).
 """
 import os
@@ -73,11 +74,11 @@ def _input(g, layer, x, size):
     if layer.Normalization == "none":
         return x
     shift, divisor, bias = layer._affine(np.dtype(np.float32))
-    z = g.node("Sub", [x, g.const(f"{x}_shift", shift)], f"{x}_sub")
+    z = g.node("Sub", [x, g.const(f"{x}/shift", shift)], f"{x}/sub")
     if divisor is not None:
-        z = g.node("Div", [z, g.const(f"{x}_divisor", divisor)], f"{x}_div")
+        z = g.node("Div", [z, g.const(f"{x}/divisor", divisor)], f"{x}/div")
     if bias:
-        z = g.node("Add", [z, g.const(f"{x}_bias", np.float32(bias))], f"{x}_add")
+        z = g.node("Add", [z, g.const(f"{x}/bias", np.float32(bias))], f"{x}/add")
     return z
 
 
@@ -89,8 +90,8 @@ def _pads(padding):
 
 def _conv(g, layer, x, size):
     """``W = Weights.transpose(3, 2, 0, 1)`` (kh×kw×C×F → F×C×kh×kw), ``B = Bias(:)``."""
-    weights = g.const(f"{layer.Name}_W", layer.Weights.transpose(3, 2, 0, 1))
-    bias = g.const(f"{layer.Name}_B", layer.Bias.reshape(-1))
+    weights = g.const(f"{layer.Name}/W", layer.Weights.transpose(3, 2, 0, 1))
+    bias = g.const(f"{layer.Name}/B", layer.Bias.reshape(-1))
     return g.node("Conv", [x, weights, bias], layer.Name, kernel_shape=list(layer.FilterSize),
                   strides=list(layer.Stride), dilations=list(layer.DilationFactor), pads=_pads(layer.PaddingSize),
                   group=1)
@@ -98,7 +99,7 @@ def _conv(g, layer, x, size):
 
 def _batchnorm(g, layer, x, size):
     """Inference form: ``Scale·(x − TrainedMean)/sqrt(TrainedVariance + Epsilon) + Offset``."""
-    names = [g.const(f"{layer.Name}_{p}", getattr(layer, p).reshape(-1))
+    names = [g.const(f"{layer.Name}/{p}", getattr(layer, p).reshape(-1))
              for p in ("Scale", "Offset", "TrainedMean", "TrainedVariance")]
     return g.node("BatchNormalization", [x, *names], layer.Name, epsilon=layer.Epsilon)
 
@@ -107,18 +108,18 @@ def _groupwise(g, layer, x, size):
     """Reshape N×C×H×W → N×G×(C/G·H·W), InstanceNormalization per (n, g), reshape back,
     then ``·Scale + Offset`` per channel (shape C×1×1 for images, C for features)."""
     channels = size[-1]
-    groups = {"all-channels": 1, "channel-wise": channels}.get(getattr(layer, "NumGroups", 1),
-                                                               getattr(layer, "NumGroups", 1))
+    groups = getattr(layer, "NumGroups", "all-channels")  # layer normalization: one group
+    groups = {"all-channels": 1, "channel-wise": channels}.get(groups, groups)
     name = layer.Name
-    grouped = g.node("Reshape", [x, g.const(f"{name}_grouped_shape", [0, groups, -1], np.int64)], f"{name}_grouped")
-    normalized = g.node("InstanceNormalization", [grouped, g.const(f"{name}_unit", np.ones(groups)),
-                                                  g.const(f"{name}_zero", np.zeros(groups))],
-                        f"{name}_normalized", epsilon=layer.Epsilon)
+    grouped = g.node("Reshape", [x, g.const(f"{name}/grouped_shape", [0, groups, -1], np.int64)], f"{name}/grouped")
+    normalized = g.node("InstanceNormalization", [grouped, g.const(f"{name}/unit", np.ones(groups)),
+                                                  g.const(f"{name}/zero", np.zeros(groups))],
+                        f"{name}/normalized", epsilon=layer.Epsilon)
     shape = [0, channels, size[0], size[1]] if len(size) == 3 else [0, channels]
-    back = g.node("Reshape", [normalized, g.const(f"{name}_shape", shape, np.int64)], f"{name}_reshaped")
+    back = g.node("Reshape", [normalized, g.const(f"{name}/shape", shape, np.int64)], f"{name}/reshaped")
     per_channel = (channels, 1, 1) if len(size) == 3 else (channels,)
-    scaled = g.node("Mul", [back, g.const(f"{name}_Scale", layer.Scale.reshape(per_channel))], f"{name}_scaled")
-    return g.node("Add", [scaled, g.const(f"{name}_Offset", layer.Offset.reshape(per_channel))], name)
+    scaled = g.node("Mul", [back, g.const(f"{name}/Scale", layer.Scale.reshape(per_channel))], f"{name}/scaled")
+    return g.node("Add", [scaled, g.const(f"{name}/Offset", layer.Offset.reshape(per_channel))], name)
 
 
 def _fully_connected(g, layer, x, size):
@@ -128,8 +129,8 @@ def _fully_connected(g, layer, x, size):
     if len(size) == 3:
         h, w, c = size
         weights = weights.reshape(-1, c, w, h).transpose(0, 1, 3, 2).reshape(weights.shape[0], -1)
-        x = g.node("Flatten", [x], f"{layer.Name}_flatten", axis=1)
-    return g.node("Gemm", [x, g.const(f"{layer.Name}_W", weights), g.const(f"{layer.Name}_B", layer.Bias.reshape(-1))],
+        x = g.node("Flatten", [x], f"{layer.Name}/flatten", axis=1)
+    return g.node("Gemm", [x, g.const(f"{layer.Name}/W", weights), g.const(f"{layer.Name}/B", layer.Bias.reshape(-1))],
                   layer.Name, transB=1)
 
 
@@ -170,7 +171,7 @@ _SINGLE = {
     GlobalAveragePooling2DLayer: lambda g, layer, x, size: g.node("GlobalAveragePool", [x], layer.Name),
     ReLULayer: lambda g, layer, x, size: g.node("Relu", [x], layer.Name),
     LeakyReLULayer: lambda g, layer, x, size: g.node("LeakyRelu", [x], layer.Name, alpha=layer.Scale),
-    DropoutLayer: lambda g, layer, x, size: g.node("Dropout", [x, g.const(f"{layer.Name}_ratio",
+    DropoutLayer: lambda g, layer, x, size: g.node("Dropout", [x, g.const(f"{layer.Name}/ratio",
                                                                            np.float32(layer.Probability))],
                                                    layer.Name),
     SoftmaxLayer: lambda g, layer, x, size: g.node("Softmax", [x], layer.Name, axis=1),

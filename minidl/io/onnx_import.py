@@ -170,7 +170,8 @@ class _Importer:
             return {**options, "Normalization": "rescale-symmetric", "Min": matlab(mean),
                     "Max": matlab(mean + 2 * full["Div"])}
         if "Div" in full:
-            return {**options, "Normalization": "zscore", "Mean": matlab(mean), "StandardDeviation": matlab(full["Div"])}
+            return {**options, "Normalization": "zscore", "Mean": matlab(mean),
+                    "StandardDeviation": matlab(full["Div"])}
         return {**options, "Normalization": "zerocenter", "Mean": matlab(mean)}
 
     # ---- the whole graph ----------------------------------------------------------------------

@@ -33,8 +33,9 @@ def conv(size, filters, **options):
 
 
 def bn(channels, name=""):
-    return minidl.batchNormalizationLayer(Name=name, TrainedMean=noise((channels,)), TrainedVariance=positive((channels,)),
-                                          Scale=positive((channels,)), Offset=noise((channels,)), Epsilon=1e-3)
+    return minidl.batchNormalizationLayer(Name=name, TrainedMean=noise((channels,)), Scale=positive((channels,)),
+                                          TrainedVariance=positive((channels,)), Offset=noise((channels,)),
+                                          Epsilon=1e-3)
 
 
 def head(classes=4):
