@@ -347,3 +347,28 @@ def test_transpose_then_flatten_before_gemm_matches_onnxruntime(perm, tmp_path):
     X = rng.standard_normal((3, 2, 3, 5)).astype(np.float32)
     net = minidl.importONNXNetwork(path)
     assert_close(minidl.predict(net, X, DataFormat="BCSS"), onnxruntime_run(path, X))
+
+
+def test_other_operator_forms_match_onnxruntime(tmp_path):
+    """Forms neither minidl's exporter nor the PyTorch test writes: per-element Sub/Div input
+    normalization, auto_pad SAME_LOWER, ReduceMean over H and W, MatMul + Add, Identity."""
+    rng = np.random.default_rng(3)
+    consts = {"mean": rng.standard_normal((1, 2, 5, 4)), "std": rng.uniform(0.5, 2, (2, 1, 1)),
+              "W": rng.standard_normal((3, 2, 3, 3)), "M": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}
+    nodes = [helper.make_node("Sub", ["x", "mean"], ["s"], name="sub"),
+             helper.make_node("Div", ["s", "std"], ["d"], name="div"),
+             helper.make_node("Conv", ["d", "W"], ["c"], name="conv", auto_pad="SAME_LOWER", strides=[2, 2]),
+             helper.make_node("Identity", ["c"], ["i"], name="same"),
+             helper.make_node("ReduceMean", ["i"], ["r"], name="mean_hw", axes=[2, 3], keepdims=0),
+             helper.make_node("MatMul", ["r", "M"], ["m"], name="matmul"),
+             helper.make_node("Add", ["m", "b"], ["y"], name="bias")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 2, 5, 4])],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", 4])],
+                              [numpy_helper.from_array(v.astype(np.float32), k) for k, v in consts.items()])
+    path = tmp_path / "forms.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    net = minidl.importNetworkFromONNX(path)
+    assert net.Layers[0].Normalization == "zscore" and net.Layers[0].NormalizationDimension == "element"
+    assert net.Layers[1].PaddingSize == (1, 1, 1, 0)  # SAME_LOWER: the odd pixel of the width on the left
+    X = rng.standard_normal((3, 2, 5, 4)).astype(np.float32)
+    assert_close(minidl.predict(net, X, DataFormat="BCSS"), onnxruntime_run(path, X))
