@@ -30,7 +30,10 @@ if TYPE_CHECKING:
     from .layers.pooling import averagePooling2dLayer, globalAveragePooling2dLayer, maxPooling2dLayer
     from .options import OptionError
     from .threads import maxNumCompThreads
+    from .io.errors import ModelFileError
     from .io.files import load, save
+    from .io.onnx_export import exportONNXNetwork
+    from .io.onnx_import import importNetworkFromONNX, importONNXNetwork
     from .training.loop import trainNetwork
     from .training.options import trainingOptions
     from .training.profile import profileNetwork
@@ -47,7 +50,8 @@ __all__ = ["imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchN
            "LayerGraph", "addLayers", "removeLayers", "replaceLayer", "connectLayers",
            "disconnectLayers", "analyzeNetwork", "plot", "NetworkValidationError", "Layer",
            "Memory", "checkLayer", "LayerCheckError", "digits", "splitEachLabel", "save", "load",
-           "OptionError", "maxNumCompThreads", "profileNetwork"]
+           "OptionError", "maxNumCompThreads", "profileNetwork", "exportONNXNetwork", "importONNXNetwork",
+           "importNetworkFromONNX", "ModelFileError"]
 
 
 def _public_imports():
