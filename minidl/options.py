@@ -5,6 +5,10 @@ spellings reach :func:`parse_name_value`. Names match case-insensitively, as in 
 and an unknown name is an error that suggests the closest valid one.
 """
 import difflib
+import math
+import numbers
+
+import numpy as np
 
 
 class OptionError(ValueError):
@@ -52,3 +56,77 @@ def choice(owner, name, value, allowed):
     raise OptionError(
         f"{owner}: {name} must be one of {', '.join(repr(a) for a in allowed)}; "
         f"received {value!r}.{suggest(str(value), allowed) if isinstance(value, str) else ''}")
+
+
+# ---- argument checks shared by the public functions and layer constructors ------------------
+MAX_COUNT = 2 ** 31 - 1   # sizes and counts: the kernels index with int32
+
+
+def received(value):
+    """How a message shows a received value: short, and an array by its size and type."""
+    if isinstance(value, np.ndarray):
+        return f"an array of size {'×'.join(map(str, value.shape)) or 'scalar'} ({value.dtype})"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def hint(value):
+    """A fix for the commonest slip: a number given as a string ('8' for 8)."""
+    if isinstance(value, (str, bytes)):
+        return " Pass the number itself, not a string."
+    if isinstance(value, (bool, np.bool_)):
+        return " A logical true/false is not a number here."
+    return ""
+
+
+def is_real_scalar(value):
+    """True for a Python or NumPy real number (not a bool, string, array or complex)."""
+    return isinstance(value, (numbers.Real, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def integer(owner, name, value, minimum=1, maximum=MAX_COUNT, what=None):
+    """``value`` as an int in [minimum, maximum] (an integral float such as 8.0 counts);
+    ``what`` describes the valid values in the message."""
+    whole = is_real_scalar(value) and math.isfinite(value) and float(value) == int(value)
+    if whole and minimum <= int(value) <= maximum:
+        return int(value)
+    what = what or ("a positive integer" if minimum == 1 else f"an integer >= {minimum}")
+    if whole and int(value) > maximum:
+        what += f" (at most {maximum})"
+    raise OptionError(f"{owner}: {name} must be {what}; received {received(value)}.{hint(value)}")
+
+
+def real(owner, name, value, low=-math.inf, high=math.inf, low_open=False, high_open=False, finite=True,
+         what=None):
+    """``value`` as a float in the interval (finite unless ``finite`` is False); ``what``
+    describes the valid values in the message."""
+    ok = is_real_scalar(value) and not math.isnan(value) and (math.isfinite(value) or not finite)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if ok:
+        return float(value)
+    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    what = what or f"a {'finite ' if finite else ''}real number in {interval}"
+    raise OptionError(f"{owner}: {name} must be {what}; received {received(value)}.{hint(value)}")
+
+
+def flag(owner, name, value):
+    """A logical scalar: True/False, or 1/0 as MATLAB allows."""
+    if isinstance(value, (bool, np.bool_)) or (is_real_scalar(value) and value in (0, 1)):
+        return bool(value)
+    raise OptionError(f"{owner}: {name} must be true or false; received {received(value)}.")
+
+
+def numeric_array(owner, name, value):
+    """``value`` as a real numeric NumPy array (not strings, objects or complex numbers)."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):   # ragged nested lists
+        array = None
+    if array is not None and array.dtype.kind == "O" and array.size and all(map(is_real_scalar, array.flat)):
+        array = array.astype(np.float64)   # e.g. Python ints beyond int64
+    if array is None or array.dtype.kind not in "biuf":
+        kind = "complex" if array is not None and array.dtype.kind == "c" else "non-numeric"
+        raise TypeError(f"{owner}: {name} must be a real numeric array; received {kind} {received(value)}."
+                        f"{' Take the real part, or check the data.' if kind == 'complex' else ''}")
+    return array
