@@ -10,7 +10,9 @@ import copy
 import networkx as nx
 import numpy as np
 
+from ..layers.base import Layer
 from ..layers.output import ClassificationOutputLayer, OutputLayer, SoftmaxLayer
+from ..options import flag, received
 from .layer_graph import LayerGraph, layerGraph
 
 
@@ -174,9 +176,15 @@ def analyzeNetwork(net_or_layers, Print=True):
         >>> report.rows[1]["ActivationSize"], report.rows[1]["Learnables"]["Weights"], report.Errors
         ((6, 6, 4), (3, 3, 1, 4), [])
     """
+    Print = flag("analyzeNetwork", "Print", Print)
     if isinstance(net_or_layers, LayerGraph):
         lgraph = net_or_layers
+    elif hasattr(net_or_layers, "to_layer_graph"):
+        lgraph = net_or_layers.to_layer_graph()
     else:
+        if not isinstance(net_or_layers, (Layer, list, tuple)):
+            raise TypeError(f"analyzeNetwork: the argument must be layers (a list), a LayerGraph or a network; "
+                            f"received {received(net_or_layers)}.")
         lgraph = layerGraph(net_or_layers)
     report = analyze(lgraph)
     if Print:
