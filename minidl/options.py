@@ -125,8 +125,9 @@ def numeric_array(owner, name, value):
         array = None
     if array is not None and array.dtype.kind == "O" and array.size and all(map(is_real_scalar, array.flat)):
         array = array.astype(np.float64)   # e.g. Python ints beyond int64
+    if array is not None and array.dtype.kind == "c":
+        raise TypeError(f"{owner}: {name} must be numeric with real values; received complex values "
+                        f"({received(value)}). Take the real part ({name}.real) if that is what you mean.")
     if array is None or array.dtype.kind not in "biuf":
-        kind = "complex" if array is not None and array.dtype.kind == "c" else "non-numeric"
-        raise TypeError(f"{owner}: {name} must be a real numeric array; received {kind} {received(value)}."
-                        f"{' Take the real part, or check the data.' if kind == 'complex' else ''}")
+        raise TypeError(f"{owner}: {name} must be numeric (real numbers); received {received(value)}.")
     return array

@@ -13,7 +13,7 @@ import numpy as np
 from ..layers.base import Layer
 from ..layers.output import ClassificationOutputLayer, OutputLayer, SoftmaxLayer
 from ..options import flag, received
-from .layer_graph import LayerGraph, layerGraph
+from .layer_graph import LayerGraph
 
 
 class NetworkValidationError(ValueError):
@@ -27,6 +27,7 @@ class AnalysisReport:
 
     def __init__(self):
         self.rows, self.Errors, self.Warnings, self.layers, self.order = [], [], [], {}, []
+        self.sizes = {}     # layer name -> output size (MATLAB order), where it propagated
 
     @property
     def TotalLearnables(self):
@@ -135,7 +136,7 @@ def analyze(lgraph, rng=None):
 
 
 def _propagate_sizes(report, graph, layers, rng):
-    sizes = {}
+    sizes = report.sizes
     structural = bool(report.Errors)
     for name in report.order:
         layer = layers[name]
@@ -185,7 +186,8 @@ def analyzeNetwork(net_or_layers, Print=True):
         if not isinstance(net_or_layers, (Layer, list, tuple)):
             raise TypeError(f"analyzeNetwork: the argument must be layers (a list), a LayerGraph or a network; "
                             f"received {received(net_or_layers)}.")
-        lgraph = layerGraph(net_or_layers)
+        lgraph = LayerGraph()
+        lgraph._add(net_or_layers, "analyzeNetwork", "layers")
     report = analyze(lgraph)
     if Print:
         print(report)

@@ -15,6 +15,13 @@ from .network import Network, build_network, layer_array
 FORMATS = {"SSCB": (3, 2, 0, 1), "BCSS": (0, 1, 2, 3), "BSSC": (0, 3, 1, 2)}
 
 
+def data_format(owner, value):
+    """The canonical spelling of a DataFormat: 'SSCB', 'BCSS' or 'BSSC' (any case)."""
+    if isinstance(value, str) and value.upper() in FORMATS:
+        return value.upper()
+    raise ValueError(f"{owner}: DataFormat must be 'SSCB', 'BCSS' or 'BSSC'; received {received(value)}.")
+
+
 def _size(shape):
     return "×".join(map(str, shape)) or "scalar"
 
@@ -24,7 +31,7 @@ def to_internal(X, input_layer, DataFormat="SSCB", owner="predict", allow_empty=
     in the internal layout (N×C×H×W or N×C). Refuses non-numeric or complex data, values
     beyond float32's range and, unless ``allow_empty``, data without observations."""
     X = numeric_array(owner, "X", X)
-    fmt = choice(owner, "DataFormat", DataFormat, tuple(FORMATS))
+    fmt = data_format(owner, DataFormat)
     if isinstance(input_layer, ImageInputLayer):
         h, w, c = input_layer.InputSize
         hint = ""
@@ -250,4 +257,4 @@ def activations(net, X, layer, OutputAs="channels", MiniBatchSize=128, DataForma
         return np.ascontiguousarray(flatten_matlab(Z).T)
     if Z.ndim == 2 and isinstance(net.input_layer, ImageInputLayer):
         Z = Z[:, :, None, None]
-    return from_internal(Z, choice("activations", "DataFormat", DataFormat, tuple(FORMATS)))
+    return from_internal(Z, data_format("activations", DataFormat))

@@ -74,7 +74,7 @@ class LayerGraph:
             raise TypeError(f"{owner}: {name} must be a layer or a list of layers; received {received(layers)}.")
         layers = [layers] if isinstance(layers, Layer) else list(layers)
         if not layers and owner == "replaceLayer":
-            raise ValueError("replaceLayer: the replacement larray must contain at least one layer.")
+            raise ValueError("replaceLayer: the replacement must contain at least one layer (larray is empty).")
         for index, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"{owner}: element {index + 1} of {name} is a {type(layer).__name__}, not a minidl "

@@ -46,14 +46,14 @@ def build_network(layers, rng, owner="trainNetwork"):
         lgraph, kind = layerGraph(layers), SeriesNetwork
     report = analyze(lgraph, rng)
     report.raise_errors(owner)
-    return kind(lgraph, report.layers)
+    return kind(lgraph, report.layers, report.sizes)
 
 
 class Network:
     """A compiled network. ``predict``/``classify`` (module functions) take MATLAB layouts;
     the methods here work on the internal layout (N×C×H×W or N×C)."""
 
-    def __init__(self, lgraph, layers_by_name):
+    def __init__(self, lgraph, layers_by_name, sizes=None):
         if not isinstance(lgraph, LayerGraph) or not isinstance(layers_by_name, dict):
             raise TypeError(f"{type(self).__name__}: networks come from trainNetwork, assembleNetwork or load; "
                             f"this constructor takes a LayerGraph and its initialized layers, received "
@@ -70,11 +70,15 @@ class Network:
             self._sources.append([position[ports[port]] for port in layers_by_name[name].InputNames])
         self._output_index = next(i for i, layer in enumerate(self._layers) if isinstance(layer, OutputLayer))
         self._plans = {}
+        self._sizes = None if sizes is None else [sizes.get(name) for name in order]
 
     def plan(self, mode):
         """The execution plan for 'train' or 'predict', compiled on first use."""
         if mode not in self._plans:
-            self._plans[mode] = Plan(self._layers, self._sources, self._output_index, mode)
+            if self._sizes is None:   # a loaded network: the sizes its layers declare, once
+                sizes = analyze(self.to_layer_graph()).sizes
+                self._sizes = [sizes.get(layer.Name) for layer in self._layers]
+            self._plans[mode] = Plan(self._layers, self._sources, self._output_index, mode, self._sizes)
         return self._plans[mode]
 
     # ---- MATLAB properties ------------------------------------------------------------------
