@@ -66,7 +66,9 @@ def received(value):
     """How a message shows a received value: short, and an array by its size and type."""
     if isinstance(value, np.ndarray):
         return f"an array of size {'×'.join(map(str, value.shape)) or 'scalar'} ({value.dtype})"
-    text = repr(value)
+    if isinstance(value, dict):
+        return f"a {type(value).__name__} with keys {', '.join(map(str, value))[:60]}"
+    text = " ".join(repr(value).split())
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -80,7 +82,10 @@ def hint(value):
 
 
 def is_real_scalar(value):
-    """True for a Python or NumPy real number (not a bool, string, array or complex)."""
+    """True for a Python or NumPy real number, or a 0-d array of one (not a bool, string,
+    complex number or longer array)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        return True
     return isinstance(value, (numbers.Real, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
@@ -90,9 +95,10 @@ def integer(owner, name, value, minimum=1, maximum=MAX_COUNT, what=None):
     whole = is_real_scalar(value) and math.isfinite(value) and float(value) == int(value)
     if whole and minimum <= int(value) <= maximum:
         return int(value)
-    what = what or ("a positive integer" if minimum == 1 else f"an integer >= {minimum}")
-    if whole and int(value) > maximum:
-        what += f" (at most {maximum})"
+    if what is None:
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        if whole and int(value) > maximum:
+            what += f" (at most {maximum})"
     raise OptionError(f"{owner}: {name} must be {what}; received {received(value)}.{hint(value)}")
 
 

@@ -39,7 +39,7 @@ def to_internal(X, input_layer, DataFormat="SSCB", owner="predict", allow_empty=
             if X.ndim == 3 and X.shape[2] != c:
                 hint = (f" A 3-D array is one H×W×C image; for {X.shape[2]} images of one channel "
                         f"add the channel dimension: X[:, :, None, :].")
-            X = X.reshape(X.shape[0], X.shape[1], -1, 1)
+            X = X[:, :, None, None] if X.ndim == 2 else X[..., None]
         if X.ndim != 4:
             raise ValueError(f"{owner}: X must be 4-D image data ({fmt}, with {h}×{w}×{c} images); "
                              f"received an array of size {_size(X.shape)}.")

@@ -121,6 +121,9 @@ def read_archive(filename):
     filename = os.fspath(filename)
     if not os.path.exists(filename) and os.path.exists(filename + ".npz"):
         filename += ".npz"  # save adds the extension, so load accepts the name without it
+    if not os.path.isfile(filename):
+        raise FileNotFoundError(f"load: the file {filename!r} does not exist or is not a file (nor {filename + '.npz'!r}); check "
+                                f"filename and the current folder ({os.getcwd()!r}).")
     try:
         loaded = np.load(filename, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):

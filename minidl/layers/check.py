@@ -10,6 +10,7 @@ from .base import Layer
 from .output import OutputLayer
 
 OWNER = "checkLayer"
+MAX_VALUES = 10 ** 7    # input values of one check
 
 
 class LayerCheckError(AssertionError):
@@ -92,6 +93,10 @@ def checkLayer(layer, input_size, batch_size=3, samples=40, tolerance=1e-5,
     several = layer.NumInputs > 1
     sizes = _input_sizes(layer, input_size, several)
     batch_size, samples = integer(OWNER, "batch_size", batch_size), integer(OWNER, "samples", samples)
+    values = batch_size * sum(math.prod(size) for size in sizes)
+    if values > MAX_VALUES:
+        raise ValueError(f"checkLayer: batch_size × input_size is {values:,} values, more than a finite-difference "
+                         f"check can take ({MAX_VALUES:,}); check the layer on a smaller input_size or batch_size.")
     tolerance = real(OWNER, "tolerance", tolerance, 0, low_open=True)
     rng = np.random.default_rng(integer(OWNER, "seed", seed, 0, math.inf))
     verbose = flag(OWNER, "verbose", verbose)
