@@ -64,9 +64,9 @@ class _ChannelAffine(Layer):
         self.NumChannels = channels
         self._image = len(input_size) == 3
         shape = (1, 1, channels) if self._image else (channels, 1)
-        for name, initializer in (("Scale", self.ScaleInitializer), ("Offset", self.OffsetInitializer)):
+        for name, how in (("Scale", self.ScaleInitializer), ("Offset", self.OffsetInitializer)):
             if getattr(self, name) is None:
-                setattr(self, name, initial_constant(self.Name, name + "Initializer", initializer, rng, shape))
+                setattr(self, name, initial_constant(self.Name, name + "Initializer", how, rng, shape))
         for name in self._PER_CHANNEL:
             if getattr(self, name) is not None:
                 setattr(self, name, getattr(self, name).reshape(shape))

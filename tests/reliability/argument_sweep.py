@@ -19,7 +19,6 @@ checkout of minidl on ``sys.path``).
 import contextlib
 import io
 import math
-import numbers
 import os
 import re
 import sys
@@ -31,138 +30,10 @@ from collections import Counter
 import numpy as np
 
 import minidl
-
-HOSTILE = {
-    "None": None, "'3'": "3", "'abc'": "abc", "''": "", "b'3'": b"3", "nan": math.nan, "inf": math.inf,
-    "-inf": -math.inf, "-1": -1, "0": 0, "2.5": 2.5, "1e30": 1e30, "2**70": 2 ** 70, "True": True,
-    "False": False, "[]": [], "empty array": np.zeros(0), "5-D array": np.zeros((2, 2, 2, 2, 2)),
-    "1+2j": 1 + 2j, "complex array": np.array([1 + 2j, 3]), "object array": np.array([object(), 1], dtype=object),
-    "object()": object(), "dict": {"a": 1}, "[-1, -2]": np.array([-1, -2]), "[nan, 1]": np.array([np.nan, 1.0]),
-    "[1, 2, 3]": [1, 2, 3], "[2, 3]": [2, 3], "lambda": (lambda *a: None),
-}
-
-MAX_INT = 2 ** 31 - 1
-
-
-# ---- oracles: value -> True (must accept) / False (must refuse) / None (either) -------------
-def _real(v):
-    return isinstance(v, (numbers.Real, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-
-
-def _int_like(v, low=1, high=MAX_INT):
-    return _real(v) and math.isfinite(v) and float(v) == int(v) and low <= v <= high
-
-
-def count(v):
-    return True if _int_like(v) else (None if isinstance(v, list) and len(v) == 1 else False)
-
-
-def count_any(v):
-    """A positive integer of any size (a batch size or an epoch count may exceed any data)."""
-    return True if _int_like(v, 1, math.inf) else (None if isinstance(v, list) and len(v) == 1 else False)
-
-
-def count_or_auto(v):
-    return True if isinstance(v, str) and v.lower() == "auto" else count(v)
-
-
-def pair(v):
-    if isinstance(v, (list, tuple, np.ndarray)) and np.ndim(v) == 1 and len(v) in (1, 2):
-        return all(_int_like(x) for x in v)
-    return bool(count(v))
-
-
-def image_size(v):
-    if isinstance(v, (list, tuple, np.ndarray)) and np.ndim(v) == 1 and len(v) in (2, 3):
-        return all(_int_like(x) for x in v)
-    return False
-
-
-def padding(v):
-    if isinstance(v, str):
-        return v.lower() == "same"
-    if _int_like(v, 0):
-        return True
-    if isinstance(v, (list, tuple, np.ndarray)) and np.ndim(v) == 1 and len(v) in (1, 2, 4):
-        return all(_int_like(x, 0) for x in v)
-    return False
-
-
-def real_in(low, high, high_open=False, low_value=None):
-    def oracle(v):
-        return _real(v) and math.isfinite(v) and v >= low and (v < high if high_open else v <= high)
-    return oracle
-
-
-def name(v):
-    return isinstance(v, str)
-
-
-def one_of(*allowed):
-    return lambda v: isinstance(v, str) and v.lower() in allowed
-
-
-def initializer(*allowed):
-    return lambda v: callable(v) or (isinstance(v, str) and v.lower() in allowed)
-
-
-def absent_or(oracle):
-    return lambda v: True if v is None else oracle(v)
-
-
-def array_of(*sizes, vector=False):
-    """A real, finite numeric array with one of ``sizes`` elements (empty: unset, either);
-    with ``vector``, at most one dimension longer than 1."""
-    def oracle(v):
-        if v is None:
-            return True
-        try:
-            a = np.asarray(v)
-            if a.dtype.kind == "O" and a.size and all(map(_real, a.flat)):
-                a = a.astype(float)
-        except Exception:
-            return False
-        if a.dtype.kind not in "iuf":
-            return None if a.dtype.kind == "b" else False
-        if a.size == 0:
-            return None
-        if vector and sum(d > 1 for d in a.shape) > 1:
-            return False
-        return a.size in sizes and bool(np.all(np.isfinite(a)) and np.all(np.abs(a) < 3e38))
-    return oracle
-
-
-def classes(v):
-    if isinstance(v, str):
-        return v.lower() == "auto" or None
-    try:
-        a = np.asarray(v)
-    except Exception:
-        return False
-    if a.ndim != 1 or a.size == 0 or a.dtype.kind not in "iuU":
-        return False
-    return len(np.unique(a)) == a.size
-
-
-def boolean(v):
-    return True if isinstance(v, (bool, np.bool_)) else (None if _real(v) and v in (0, 1) else False)
-
-
-def network(v):
-    return isinstance(v, minidl.SeriesNetwork) or isinstance(v, minidl.DAGNetwork)
-
-
-def lgraph(v):
-    return isinstance(v, minidl.LayerGraph)
-
-
-def _empty_list(v):
-    return isinstance(v, list) and not v
-
-
-def never(v):
-    return False
-
+from argument_oracles import (HOSTILE, absent_or, array_of, boolean, classes, count, count_any, count_or_auto,
+                              data_values, empty_list, image_data, image_size, initializer, int_like, is_real,
+                              labels, layer_list, layers_graph_or_net, layers_or_graph, lgraph, name, network, never,
+                              nonneg_int_or, one_of, padding, pair, real_in, string_list, train_data)
 
 # ---- fixtures --------------------------------------------------------------------------------
 class Fixtures:
@@ -186,101 +57,6 @@ class Fixtures:
         self.options = minidl.trainingOptions("sgdm", MaxEpochs=1, MiniBatchSize=4, Verbose=False)
         self.folder = folder or tempfile.mkdtemp(prefix="minidl-sweep-")
         self.saved = minidl.save(os.path.join(self.folder, "net.npz"), self.net)
-
-
-def _as_array(v):
-    """``v`` as an array; an object array of real numbers as float (minidl converts those)."""
-    a = np.asarray(v)
-    if a.dtype.kind == "O" and a.size and all(map(_real, a.flat)):
-        a = a.astype(float)
-    return a
-
-
-def image_data(v):
-    """Oracle for X of the 4×4×1 image network (hostile values from ``data_values``)."""
-    try:
-        a = _as_array(v)
-    except Exception:
-        return False
-    if a.dtype.kind not in "iufb" or a.ndim != 4 or a.shape[:3] != (4, 4, 1):
-        return False
-    if a.dtype.kind == "b":
-        return None
-    return bool(np.all(np.abs(a[np.isfinite(a)]) < 3e38)) if a.size else True
-
-
-def data_values(shape_of_one, n=3):
-    """Hostile data arrays for a network whose observations have ``shape_of_one``
-    (image H×W×C: observations last; features C: observations first)."""
-    image = len(shape_of_one) == 3
-    shape = (*shape_of_one, n) if image else (n, *shape_of_one)
-    empty = (*shape_of_one, 0) if image else (0, *shape_of_one)
-    wrong = (*shape_of_one[:-1], shape_of_one[-1] + 1, n) if image else (n, shape_of_one[0] + 1)
-    return {"N=0": np.zeros(empty), "NaN-filled": np.full(shape, np.nan), "inf-filled": np.full(shape, np.inf),
-            "1e300": np.full(shape, 1e300), "complex-filled": np.zeros(shape, complex),
-            "object-filled": np.zeros(shape, object), "strings": np.full(shape, "a"),
-            "bool-filled": np.zeros(shape, bool), "wrong channels": np.zeros(wrong),
-            "5-D": np.zeros((*shape, 1, 2)), "int-filled": np.ones(shape, int), "nested lists": np.ones(shape).tolist()}
-
-
-def feature_data(v):
-    try:
-        a = _as_array(v)
-    except Exception:
-        return False
-    if a.dtype.kind not in "iufb" or a.ndim != 2 or a.shape[1] != 3:
-        return False
-    if a.dtype.kind == "b":
-        return None
-    return bool(np.all(np.abs(a[np.isfinite(a)]) < 3e38)) if a.size else True
-
-
-def train_data(v):
-    """X for trainNetwork on the 3-feature network with 8 labels: finite, 8 rows."""
-    try:
-        a = _as_array(v)
-    except Exception:
-        return False
-    if a.dtype.kind not in "iufb" or a.shape != (8, 3):
-        return False
-    return None if a.dtype.kind == "b" else bool(np.all(np.isfinite(a)) and np.all(np.abs(a) < 3e38))
-
-
-def labels(v):
-    try:
-        a = np.asarray(v)
-    except Exception:
-        return False
-    return a.shape == (8,) and a.dtype.kind in "iuU" or (None if a.shape == (8,) and a.dtype.kind == "b" else False)
-
-
-def layer_list(v):
-    return isinstance(v, list) and len(v) > 0 and all(isinstance(x, minidl.Layer) for x in v)
-
-
-def layers_graph_or_net(v):
-    return v is not None and layers_or_graph(v)
-
-
-def layers_or_graph(v):
-    return True if v is None or isinstance(v, minidl.Layer) or (
-        isinstance(v, list) and all(isinstance(x, minidl.Layer) for x in v)) else network(v) or False
-
-
-def endpoint(*valid):
-    return lambda v: isinstance(v, str) and v in valid
-
-
-def nonneg_int_or(*words):
-    return lambda v: (isinstance(v, str) and v.lower() in words) or _int_like(v, 0, 2 ** 32 - 1)
-
-
-def string_list(v):
-    if v is None or isinstance(v, str):
-        return True
-    if isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v):
-        return True
-    return None if isinstance(v, (list, tuple)) else False
 
 
 # ---- the cases ---------------------------------------------------------------------------------
@@ -385,15 +161,15 @@ def layer_cases():
         c += slots(owner, getattr(m, owner), [2], {}, {(0, "poolSize"): pair, ("Stride",): pair,
                                                          ("Padding",): padding})
     c += slots("maxPooling2dLayer", m.maxPooling2dLayer, [2], {}, {
-        ("HasUnpoolingOutputs",): lambda v: True if v is False or (_real(v) and v == 0) else
-        (None if v is True or (_real(v) and v == 1) else False)})
+        ("HasUnpoolingOutputs",): lambda v: True if v is False or (is_real(v) and v == 0) else
+        (None if v is True or (is_real(v) and v == 1) else False)})
     c += slots("averagePooling2dLayer", m.averagePooling2dLayer, [2], {}, {
-        ("PaddingValue",): lambda v: one_of("mean")(v) or (_real(v) and v == 0)})
-    c += slots("additionLayer", m.additionLayer, [2], {}, {(0, "numInputs"): lambda v: _int_like(v, 2, 1024)})
+        ("PaddingValue",): lambda v: one_of("mean")(v) or (is_real(v) and v == 0)})
+    c += slots("additionLayer", m.additionLayer, [2], {}, {(0, "numInputs"): lambda v: int_like(v, 2, 1024)})
     c += slots("depthConcatenationLayer", m.depthConcatenationLayer, [2], {},
-               {(0, "numInputs"): lambda v: _int_like(v, 2, 1024)})
+               {(0, "numInputs"): lambda v: int_like(v, 2, 1024)})
     c += slots("concatenationLayer", m.concatenationLayer, [3, 2], {}, {
-        (0, "dim"): lambda v: _int_like(v, 1, 3), (1, "numInputs"): lambda v: _int_like(v, 2, 1024)})
+        (0, "dim"): lambda v: int_like(v, 1, 3), (1, "numInputs"): lambda v: int_like(v, 2, 1024)})
     c += slots("classificationLayer", m.classificationLayer, [], {}, {("Classes",): classes, ("Name",): name},
                extra={"Classes": {"duplicates": ["a", "a", "b"], "mixed": ["a", 1], "2-D": [["a", "b"]]}})
     c += slots("regressionLayer", m.regressionLayer, [], {}, {("ResponseNames",): string_list})
@@ -405,7 +181,7 @@ def _check_size(v):
     """One observation's size for checkLayer(reluLayer(), ...): (c,), (h, w) or (h, w, c),
     with at most a million values (a finite-difference check)."""
     values = list(v) if isinstance(v, (list, tuple, np.ndarray)) and np.ndim(v) == 1 else [v]
-    if not (1 <= len(values) <= 3 and all(_int_like(x) for x in values)):
+    if not (1 <= len(values) <= 3 and all(int_like(x) for x in values)):
         return False
     return math.prod(int(x) for x in values) * 3 <= 10 ** 7
 
@@ -427,7 +203,7 @@ def function_cases(fx):
         (0, "solverName"): one_of("sgdm", "adam", "rmsprop"), ("MaxEpochs",): count_any, ("MiniBatchSize",): count_any,
         ("InitialLearnRate",): absent_or(lambda v: real_in(0, math.inf)(v) and v > 0), ("Momentum",): real_in(0, 1),
         ("L2Regularization",): NONNEG, ("Verbose",): boolean,
-        ("GradientThreshold",): lambda v: _real(v) and not math.isnan(v) and v > 0,
+        ("GradientThreshold",): lambda v: is_real(v) and not math.isnan(v) and v > 0,
         ("Shuffle",): one_of("once", "never", "every-epoch"), ("CheckpointPath",): name,
         ("OutputFcn",): lambda v: v is None or callable(v) or None,
         ("ValidationData",): lambda v: True if v is None else (None if isinstance(v, (list, tuple)) and len(v) == 2
@@ -443,7 +219,7 @@ def function_cases(fx):
             extra=images)
     c += slots("activations", m.activations, [net, X, "relu"], {}, {
         (0, "net"): network, (1, "X"): image_data,
-        (2, "layer"): lambda v: v in fx.net.layer_names()[:-1] if isinstance(v, str) else _int_like(v, 1, 5),
+        (2, "layer"): lambda v: v in fx.net.layer_names()[:-1] if isinstance(v, str) else int_like(v, 1, 5),
         ("OutputAs",): one_of("channels", "rows", "columns"), ("MiniBatchSize",): count_any,
         ("DataFormat",): one_of("sscb", "bcss", "bssc")}, extra=images)
     c += slots("assembleNetwork", m.assembleNetwork, [fx.layers], {}, {
@@ -452,9 +228,9 @@ def function_cases(fx):
     c += slots("LayerGraph", m.LayerGraph, [], {}, {("graph",): lambda v: v is None})
     g = fx.lgraph
     c += slots("addLayers", m.addLayers, [g, m.reluLayer()], {}, {
-        (0, "lgraph"): lgraph, (1, "larray"): lambda v: None if _empty_list(v) else isinstance(v, minidl.Layer)})
+        (0, "lgraph"): lgraph, (1, "larray"): lambda v: None if empty_list(v) else isinstance(v, minidl.Layer)})
     c += slots("removeLayers", m.removeLayers, [g, "relu"], {}, {
-        (0, "lgraph"): lgraph, (1, "layerNames"): lambda v: None if _empty_list(v) else isinstance(v, str) and v in ("relu", "add")},
+        (0, "lgraph"): lgraph, (1, "layerNames"): lambda v: None if empty_list(v) else isinstance(v, str) and v in ("relu", "add")},
         aliases={"layerNames": ("layer",)})
     c += slots("connectLayers", m.connectLayers, [g, "imageinput", "add/in2"], {}, {
         (0, "lgraph"): lgraph, (1, "s"): never, (2, "d"): never},
@@ -464,27 +240,27 @@ def function_cases(fx):
         aliases={"s": ("source", "layer"), "d": ("destination", "layer", "connected")})
     c += slots("replaceLayer", m.replaceLayer, [g, "relu", m.leakyReluLayer()], {}, {
         (0, "lgraph"): lgraph, (1, "layerName"): never,
-        (2, "larray"): lambda v: None if _empty_list(v) else isinstance(v, minidl.Layer),
+        (2, "larray"): lambda v: None if empty_list(v) else isinstance(v, minidl.Layer),
         ("ReconnectBy",): one_of("name", "order")}, aliases={"layerName": ("layer",)})
     c += slots("analyzeNetwork", m.analyzeNetwork, [fx.layers], {"Print": False}, {
         (0, "net_or_layers"): layers_graph_or_net, ("Print",): boolean}, aliases={"net_or_layers": ("layers",)})
     c += slots("checkLayer", _check_layer, [m.reluLayer(), (3, 3, 2)], {"verbose": False}, {
         (0, "layer"): never, (1, "input_size"): _check_size,
         ("batch_size",): count, ("samples",): count, ("tolerance",): lambda v: real_in(0, math.inf)(v) and v > 0,
-        ("seed",): lambda v: _int_like(v, 0, math.inf), ("verbose",): boolean})
+        ("seed",): lambda v: int_like(v, 0, math.inf), ("verbose",): boolean})
     c += slots("save", m.save, [os.path.join(fx.folder, "s.npz"), net], {}, {
         (0, "filename"): lambda v: None if isinstance(v, str) else False, (1, "net"): network})
     c += slots("load", m.load, [fx.saved], {}, {
         (0, "filename"): lambda v: None if isinstance(v, str) else False, ("CustomLayers",): lambda v: v is None or (None if isinstance(v, dict) else False)})
-    c += slots("rng", m.rng, [0], {}, {(0, "seed"): lambda v: None if _int_like(v, 2 ** 32, math.inf)
+    c += slots("rng", m.rng, [0], {}, {(0, "seed"): lambda v: None if int_like(v, 2 ** 32, math.inf)
                                        else absent_or(nonneg_int_or("default", "shuffle"))(v)})
     c += slots("maxNumCompThreads", m.maxNumCompThreads, [1], {}, {
-        (0, "n"): lambda v: v is None or one_of("automatic")(v) or _int_like(v, 1, os.cpu_count())})
-    c += slots("digits", m.digits, [0], {}, {(0, "seed"): lambda v: None if _int_like(v, 0, math.inf) else False})
+        (0, "n"): lambda v: v is None or one_of("automatic")(v) or int_like(v, 1, os.cpu_count())})
+    c += slots("digits", m.digits, [0], {}, {(0, "seed"): lambda v: None if int_like(v, 0, math.inf) else False})
     c += slots("splitEachLabel", m.splitEachLabel, [np.arange(12).reshape(2, 6), np.arange(6) % 2, 2], {}, {
         (0, "X"): lambda v: np.ndim(v) >= 1 and np.shape(v)[-1] == 6 or None,
         (1, "Y"): lambda v: np.ndim(v) == 1 and np.size(v) == 6 or None,
-        (2, "p"): lambda v: _int_like(v, 1, 3) or (_real(v) and 0 < v < 1) or None},
+        (2, "p"): lambda v: int_like(v, 1, 3) or (is_real(v) and 0 < v < 1) or None},
         aliases={"p": ("option", "observations")})
     c += slots("profileNetwork", m.profileNetwork, [fx.features, fx.F, fx.Y],
                {"NumIterations": 1, "MiniBatchSize": 4, "Print": False}, {

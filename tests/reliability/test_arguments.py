@@ -1,8 +1,6 @@
 """Every public function and layer constructor checks its arguments at the boundary (issue 10):
 each reproducer of the issue, then the argument sweep (argument_sweep.py) over every public
 name, deterministic and hypothesis-driven."""
-import math
-import os
 
 import numpy as np
 import pytest
@@ -11,7 +9,6 @@ from hypothesis import strategies as st
 
 import argument_sweep as sweep
 import minidl
-from minidl import OptionError
 
 
 def small_net():

@@ -1,7 +1,6 @@
 """The layer contract (minidl.layers.contract) is checked at the first forward/backward of
 training, at the first predict, and by checkLayer, with one message naming the layer, the
 method, the expected and the received (issue 10, class 4)."""
-import re
 
 import numpy as np
 import pytest
