@@ -1,8 +1,13 @@
-"""MATLAB-style Name=Value argument parsing shared by every public constructor.
+"""MATLAB-style Name=Value argument parsing shared by every public constructor, and the
+argument checks every public function makes at its boundary.
 
 MATLAB accepts ``f('Name', Value, ...)`` and, since R2021a, ``f(Name=Value)``; both
 spellings reach :func:`parse_name_value`. Names match case-insensitively, as in MATLAB,
 and an unknown name is an error that suggests the closest valid one.
+
+:func:`integer`, :func:`real`, :func:`flag` and :func:`numeric_array` check one argument
+each and raise an error naming the function (``owner``), the argument, what is expected and
+what was received (:func:`received`), with a fix for a number given as a string.
 """
 import difflib
 import math
