@@ -1,10 +1,20 @@
-"""MATLAB-style Name=Value argument parsing shared by every public constructor.
+"""MATLAB-style Name=Value argument parsing shared by every public constructor, and the
+argument checks every public function makes at its boundary.
 
 MATLAB accepts ``f('Name', Value, ...)`` and, since R2021a, ``f(Name=Value)``; both
 spellings reach :func:`parse_name_value`. Names match case-insensitively, as in MATLAB,
 and an unknown name is an error that suggests the closest valid one.
+
+:func:`integer`, :func:`real`, :func:`flag` and :func:`numeric_array` check one argument
+each and raise an error naming the function (``owner``), the argument, what is expected and
+what was received (:func:`received`), with a fix for a number given as a string.
 """
 import difflib
+import math
+import os
+import numbers
+
+import numpy as np
 
 
 class OptionError(ValueError):
@@ -52,3 +62,91 @@ def choice(owner, name, value, allowed):
     raise OptionError(
         f"{owner}: {name} must be one of {', '.join(repr(a) for a in allowed)}; "
         f"received {value!r}.{suggest(str(value), allowed) if isinstance(value, str) else ''}")
+
+
+# ---- argument checks shared by the public functions and layer constructors ------------------
+MAX_COUNT = 2 ** 31 - 1   # sizes and counts: the kernels index with int32
+
+
+def received(value):
+    """How a message shows a received value: short, and an array by its size and type."""
+    if isinstance(value, np.ndarray):
+        return f"an array of size {'×'.join(map(str, value.shape)) or 'scalar'} ({value.dtype})"
+    if isinstance(value, dict):
+        return f"a {type(value).__name__} with keys {', '.join(map(str, value))[:60]}"
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def hint(value):
+    """A fix for the commonest slip: a number given as a string ('8' for 8)."""
+    if isinstance(value, (str, bytes)):
+        return " Pass the number itself, not a string."
+    if isinstance(value, (bool, np.bool_)):
+        return " A logical true/false is not a number here."
+    return ""
+
+
+def is_real_scalar(value):
+    """True for a Python or NumPy real number, or a 0-d array of one (not a bool, string,
+    complex number or longer array)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        return True
+    return isinstance(value, (numbers.Real, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def integer(owner, name, value, minimum=1, maximum=MAX_COUNT, what=None):
+    """``value`` as an int in [minimum, maximum] (an integral float such as 8.0 counts);
+    ``what`` describes the valid values in the message."""
+    whole = is_real_scalar(value) and math.isfinite(value) and float(value) == int(value)
+    if whole and minimum <= int(value) <= maximum:
+        return int(value)
+    if what is None:
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        if whole and int(value) > maximum:
+            what += f" (at most {maximum})"
+    raise OptionError(f"{owner}: {name} must be {what}; received {received(value)}.{hint(value)}")
+
+
+def path(owner, name, value):
+    """``value`` as a file name (a str or os.PathLike), else a TypeError naming ``name``."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{owner}: {name} must be a path (a string or os.PathLike); received {received(value)}.")
+    return os.fspath(value)
+
+
+def real(owner, name, value, low=-math.inf, high=math.inf, low_open=False, high_open=False, finite=True,
+         what=None):
+    """``value`` as a float in the interval (finite unless ``finite`` is False); ``what``
+    describes the valid values in the message."""
+    ok = is_real_scalar(value) and not math.isnan(value) and (math.isfinite(value) or not finite)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if ok:
+        return float(value)
+    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    what = what or f"a {'finite ' if finite else ''}real number in {interval}"
+    raise OptionError(f"{owner}: {name} must be {what}; received {received(value)}.{hint(value)}")
+
+
+def flag(owner, name, value):
+    """A logical scalar: True/False, or 1/0 as MATLAB allows."""
+    if isinstance(value, (bool, np.bool_)) or (is_real_scalar(value) and value in (0, 1)):
+        return bool(value)
+    raise OptionError(f"{owner}: {name} must be true or false; received {received(value)}.")
+
+
+def numeric_array(owner, name, value):
+    """``value`` as a real numeric NumPy array (not strings, objects or complex numbers)."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):   # ragged nested lists
+        array = None
+    if array is not None and array.dtype.kind == "O" and array.size and all(map(is_real_scalar, array.flat)):
+        array = array.astype(np.float64)   # e.g. Python ints beyond int64
+    if array is not None and array.dtype.kind == "c":
+        raise TypeError(f"{owner}: {name} must be numeric with real values; received complex values "
+                        f"({received(value)}). Take the real part ({name}.real) if that is what you mean.")
+    if array is None or array.dtype.kind not in "biuf":
+        raise TypeError(f"{owner}: {name} must be numeric (real numbers); received {received(value)}.")
+    return array

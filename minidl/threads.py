@@ -24,6 +24,7 @@ policy; OpenMP starts parallel regions fastest. An explicit ``NUMBA_THREADING_LA
 the environment wins.
 """
 import contextlib
+import math
 import os
 
 import numba
@@ -77,7 +78,7 @@ def maxNumCompThreads(n=None):
         return current
     if isinstance(n, str) and n.lower() == "automatic":
         n = _default()
-    if isinstance(n, bool) or not isinstance(n, (int, float)) or n != int(n) or int(n) < 1:
+    if isinstance(n, bool) or not isinstance(n, (int, float)) or not math.isfinite(n) or n != int(n) or n < 1:
         raise ValueError(f"maxNumCompThreads: n must be a positive integer or 'automatic'; received {n!r}.")
     n = int(n)
     if n > numba.config.NUMBA_NUM_THREADS:

@@ -271,6 +271,9 @@ def splitEachLabel(X, Y, *args):
             )
         if not p > 0:
             raise ValueError(f"{name}: p must be positive (> 0), received {p!r}.")
+        if not math.isfinite(p):
+            raise ValueError(f"{name}: p must be a whole number of observations or a proportion in (0, 1), "
+                             f"received {p!r}.")
         if p >= 1 and p != math.floor(p):
             raise ValueError(
                 f"{name}: p must be a whole number of observations or a proportion in (0, 1), "

@@ -10,8 +10,10 @@ import copy
 import networkx as nx
 import numpy as np
 
+from ..layers.base import Layer
 from ..layers.output import ClassificationOutputLayer, OutputLayer, SoftmaxLayer
-from .layer_graph import LayerGraph, layerGraph
+from ..options import flag, received
+from .layer_graph import LayerGraph
 
 
 class NetworkValidationError(ValueError):
@@ -25,6 +27,7 @@ class AnalysisReport:
 
     def __init__(self):
         self.rows, self.Errors, self.Warnings, self.layers, self.order = [], [], [], {}, []
+        self.sizes = {}     # layer name -> output size (MATLAB order), where it propagated
 
     @property
     def TotalLearnables(self):
@@ -133,7 +136,7 @@ def analyze(lgraph, rng=None):
 
 
 def _propagate_sizes(report, graph, layers, rng):
-    sizes = {}
+    sizes = report.sizes
     structural = bool(report.Errors)
     for name in report.order:
         layer = layers[name]
@@ -174,10 +177,17 @@ def analyzeNetwork(net_or_layers, Print=True):
         >>> report.rows[1]["ActivationSize"], report.rows[1]["Learnables"]["Weights"], report.Errors
         ((6, 6, 4), (3, 3, 1, 4), [])
     """
+    Print = flag("analyzeNetwork", "Print", Print)
     if isinstance(net_or_layers, LayerGraph):
         lgraph = net_or_layers
+    elif hasattr(net_or_layers, "to_layer_graph"):
+        lgraph = net_or_layers.to_layer_graph()
     else:
-        lgraph = layerGraph(net_or_layers)
+        if not isinstance(net_or_layers, (Layer, list, tuple)):
+            raise TypeError(f"analyzeNetwork: the argument must be layers (a list), a LayerGraph or a network; "
+                            f"received {received(net_or_layers)}.")
+        lgraph = LayerGraph()
+        lgraph._add(net_or_layers, "analyzeNetwork", "layers")
     report = analyze(lgraph)
     if Print:
         print(report)

@@ -1,52 +1,72 @@
 """MATLAB's public inference API on a compiled network: data layouts, ``predict``,
 ``classify``, ``activations`` and ``assembleNetwork``."""
+import math
+
 import numpy as np
 
-from ..layers.base import Layer
 from ..layers.input import ImageInputLayer
-from ..layers.output import ClassificationOutputLayer
+from ..layers.output import ClassificationOutputLayer, class_names
+from ..options import choice, integer, numeric_array, received
 from ..threads import computing
-from .network import build_network
+from .network import Network, build_network, layer_array
 
 # ---- MATLAB data layouts ----------------------------------------------------------------
 
 FORMATS = {"SSCB": (3, 2, 0, 1), "BCSS": (0, 1, 2, 3), "BSSC": (0, 3, 1, 2)}
 
 
-def to_internal(X, input_layer, DataFormat="SSCB", owner="predict"):
+def data_format(owner, value):
+    """The canonical spelling of a DataFormat: 'SSCB', 'BCSS' or 'BSSC' (any case)."""
+    if isinstance(value, str) and value.upper() in FORMATS:
+        return value.upper()
+    raise ValueError(f"{owner}: DataFormat must be 'SSCB', 'BCSS' or 'BSSC'; received {received(value)}.")
+
+
+def _size(shape):
+    return "×".join(map(str, shape)) or "scalar"
+
+
+def to_internal(X, input_layer, DataFormat="SSCB", owner="predict", allow_empty=False):
     """MATLAB-layout data (H×W×C×N by default, or N×C features) → C-contiguous float32
-    in the internal layout (N×C×H×W or N×C)."""
-    X = np.asarray(X)
-    if not np.issubdtype(X.dtype, np.number) and X.dtype != bool:
-        raise TypeError(f"{owner}: X must be numeric; received an array of {X.dtype}.")
-    if str(DataFormat).upper() not in FORMATS:
-        raise ValueError(f"{owner}: DataFormat must be 'SSCB', 'BCSS' or 'BSSC'; received {DataFormat!r}.")
+    in the internal layout (N×C×H×W or N×C). Refuses non-numeric or complex data, values
+    beyond float32's range and, unless ``allow_empty``, data without observations."""
+    X = numeric_array(owner, "X", X)
+    fmt = data_format(owner, DataFormat)
     if isinstance(input_layer, ImageInputLayer):
         h, w, c = input_layer.InputSize
-        fmt = str(DataFormat).upper()
-        if fmt not in FORMATS:
-            raise ValueError(f"{owner}: DataFormat must be 'SSCB', 'BCSS' or 'BSSC'; received {DataFormat!r}.")
         hint = ""
         if fmt == "SSCB" and X.ndim in (2, 3):  # one image; MATLAB drops trailing singletons
             if X.ndim == 3 and X.shape[2] != c:
                 hint = (f" A 3-D array is one H×W×C image; for {X.shape[2]} images of one channel "
                         f"add the channel dimension: X[:, :, None, :].")
-            X = X.reshape(X.shape[0], X.shape[1], -1, 1)
+            X = X[:, :, None, None] if X.ndim == 2 else X[..., None]
         if X.ndim != 4:
-            raise ValueError(f"{owner}: image data must be 4-D ({fmt}, with {h}×{w}×{c} images); "
-                             f"received an array of size {'×'.join(map(str, X.shape))}.")
+            raise ValueError(f"{owner}: X must be 4-D image data ({fmt}, with {h}×{w}×{c} images); "
+                             f"received an array of size {_size(X.shape)}.")
         internal = X.transpose(FORMATS[fmt])
         if internal.shape[1:] != (c, h, w):
             got = internal.shape
             raise ValueError(f"{owner}: the input layer {input_layer.Name!r} expects images of size "
-                             f"{h}×{w}×{c}; received {got[2]}×{got[3]}×{got[1]} (data format {fmt}).{hint}")
+                             f"{h}×{w}×{c}; received {got[2]}×{got[3]}×{got[1]} images in X (data format {fmt}).{hint}")
     else:
+        expected = input_layer.InputSize[-1]
+        if X.ndim > 2:
+            raise ValueError(f"{owner}: X must be N×{expected} feature data (one row per observation); "
+                             f"received an array of size {_size(X.shape)}.")
         internal = X if X.ndim == 2 else X.reshape(1, -1)
-        expected = input_layer.InputSize[-1] if hasattr(input_layer, "InputSize") else internal.shape[1]
         if internal.shape[1] != expected:
             raise ValueError(f"{owner}: the input layer {input_layer.Name!r} expects {expected} features "
-                             f"per observation (N×{expected}); received {'×'.join(map(str, X.shape))}.")
-    return np.ascontiguousarray(internal, dtype=np.float32)
+                             f"per observation (X of size N×{expected}); received X of size {_size(X.shape)}.")
+    if internal.shape[0] == 0 and not allow_empty:
+        raise ValueError(f"{owner}: X has no observations (size {_size(X.shape)}); give at least one.")
+    with np.errstate(over="ignore"):
+        result = np.ascontiguousarray(internal, dtype=np.float32)
+    if internal.dtype.itemsize > 4 and not np.all(np.isfinite(result)) and \
+            np.any(np.isinf(result) & np.isfinite(internal)):
+        raise ValueError(f"{owner}: X has values beyond the range of float32 (about ±3.4e38), in which "
+                         f"minidl computes (MATLAB uses single precision too); they would become Inf. "
+                         f"Rescale the data.")
+    return result
 
 
 def from_internal(Y, DataFormat="SSCB"):
@@ -62,8 +82,40 @@ def _batches(count, size):
     return [slice(start, min(start + size, count)) for start in range(0, count, size)]
 
 
+def _in_batches(compute, X, size):
+    """``compute`` over mini-batches of X, concatenated. No observations: an empty result of
+    the right size (the size one observation of zeros gives), as NumPy would return."""
+    with computing():
+        if X.shape[0] == 0:
+            return compute(np.zeros((1, *X.shape[1:]), X.dtype))[:0]
+        parts = [compute(X[batch]) for batch in _batches(X.shape[0], size)]
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def checked_network(owner, net):
+    """``net`` if it is a trained network, else a TypeError that says where networks come from."""
+    if isinstance(net, Network):
+        return net
+    fix = "Train one with trainNetwork, or build one with assembleNetwork(layers)."
+    if isinstance(net, dict) and isinstance(net.get("net"), Network):
+        fix = "load returns a struct: pass s.net."
+    raise TypeError(f"{owner}: net must be a trained network (SeriesNetwork or DAGNetwork); received "
+                    f"{received(net)}. {fix}")
+
+
+def _prediction(owner, net, X, MiniBatchSize, DataFormat, ExecutionEnvironment="auto"):
+    net = checked_network(owner, net)
+    _check_environment(owner, ExecutionEnvironment)
+    X = to_internal(X, net.input_layer, DataFormat, owner, allow_empty=True)
+    size = integer(owner, "MiniBatchSize", MiniBatchSize, maximum=math.inf)
+    return from_internal(_in_batches(net.predict_internal, X, size), DataFormat)
+
+
 def predict(net, X, MiniBatchSize=128, DataFormat="SSCB", ExecutionEnvironment="auto"):
     """``Y = predict(net, X)``: network outputs in MATLAB layout (N×K scores for classification).
+
+    X with no observations (N = 0) gives an empty result of the right size (0×K), as NumPy
+    slicing would.
 
     Example::
 
@@ -74,14 +126,10 @@ def predict(net, X, MiniBatchSize=128, DataFormat="SSCB", ExecutionEnvironment="
         >>> net = minidl.assembleNetwork(layers, Classes=["a", "b", "c"])
         >>> minidl.predict(net, np.zeros((4, 4, 1, 2))).shape
         (2, 3)
+        >>> minidl.predict(net, np.zeros((4, 4, 1, 0))).shape
+        (0, 3)
     """
-    _check_environment("predict", ExecutionEnvironment)
-    X = to_internal(X, net.input_layer, DataFormat)
-    size = _positive_int("predict", "MiniBatchSize", MiniBatchSize)
-    with computing():
-        parts = [net.predict_internal(X[batch]) for batch in _batches(X.shape[0], size)]
-        Y = np.concatenate(parts) if len(parts) > 1 else parts[0] if parts else net.predict_internal(X)
-    return from_internal(Y, DataFormat)
+    return _prediction("predict", net, X, MiniBatchSize, DataFormat, ExecutionEnvironment)
 
 
 def classify(net, X, MiniBatchSize=128, DataFormat="SSCB", ExecutionEnvironment="auto"):
@@ -100,11 +148,11 @@ def classify(net, X, MiniBatchSize=128, DataFormat="SSCB", ExecutionEnvironment=
         >>> labels.shape, scores.shape
         ((2,), (2, 3))
     """
-    output = net.output_layer
+    output = checked_network("classify", net).output_layer
     if not isinstance(output, ClassificationOutputLayer):
         raise ValueError(f"classify: the network ends in {type(output).__name__}, not a "
                          f"classificationLayer; use predict for regression networks.")
-    scores = predict(net, X, MiniBatchSize, DataFormat, ExecutionEnvironment)
+    scores = _prediction("classify", net, X, MiniBatchSize, DataFormat, ExecutionEnvironment)
     return np.asarray(output.Classes)[scores.argmax(axis=1)], scores
 
 
@@ -115,6 +163,9 @@ def assembleNetwork(layers, Classes=None):
     batch-norm TrainedMean/TrainedVariance and the input layer's normalization statistics
     must be given; a missing one is an error (nothing is initialized), as in MATLAB.
     """
+    layers = layer_array("assembleNetwork", layers)
+    if Classes is not None:
+        Classes = class_names("assembleNetwork", Classes)
     originals = _layer_list(layers)
     missing = [f"{layer.Name or layer.DefaultName}.{name}" for layer in originals for name in layer.learnables
                if getattr(layer, name, None) is None]
@@ -128,7 +179,7 @@ def assembleNetwork(layers, Classes=None):
     output = net.output_layer
     if isinstance(output, ClassificationOutputLayer):
         if Classes is not None:
-            output.Classes = np.asarray(Classes)
+            output.Classes = Classes
         if isinstance(output.Classes, str):
             raise ValueError(f"assembleNetwork: {output.Name} has Classes 'auto'; give "
                              f"classificationLayer(Classes=[...]) or assembleNetwork(..., Classes=[...]).")
@@ -138,7 +189,7 @@ def assembleNetwork(layers, Classes=None):
 def _layer_list(layers):
     if hasattr(layers, "_graph"):
         return [data["layer"] for _, data in layers._graph.nodes(data=True)]
-    return [layers] if isinstance(layers, Layer) else list(layers)
+    return layers
 
 
 def _required_state(layer):
@@ -163,13 +214,6 @@ def _check_environment(owner, value):
                          f"the CPU only. Use 'auto' or 'cpu'.")
 
 
-def _positive_int(owner, name, value):
-    if not (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-            and np.isfinite(value) and float(value) == int(value) and int(value) >= 1):
-        raise ValueError(f"{owner}: {name} must be a positive integer; received {value!r}.")
-    return int(value)
-
-
 def activations(net, X, layer, OutputAs="channels", MiniBatchSize=128, DataFormat="SSCB"):
     """``act = activations(net, X, layer)``: the output of one layer (name or 1-based index).
 
@@ -192,30 +236,25 @@ def activations(net, X, layer, OutputAs="channels", MiniBatchSize=128, DataForma
                [16., 16.]], dtype=float32)
     """
     from ..layers.dense import flatten_matlab
-    names = net.layer_names()
+    names = checked_network("activations", net).layer_names()
     if isinstance(layer, str):
         if layer not in names:
             raise ValueError(f"activations: the network has no layer named {layer!r}. Layers: {', '.join(names)}.")
         index = names.index(layer)
-    elif np.ndim(layer) == 0 and float(layer) == int(layer) and 1 <= int(layer) <= len(names):
-        index = int(layer) - 1
     else:
-        raise ValueError(f"activations: layer must be a layer name or an index from 1 to {len(names)}; "
-                         f"received {layer!r}.")
+        index = integer("activations", "layer", layer, 1, len(names),
+                        what=f"a layer name or an index from 1 to {len(names)}") - 1
     if index == len(names) - 1 or names[index] in net.OutputNames:
         raise ValueError(f"activations: {names[index]!r} is an output layer and has no activations; "
                          f"use predict for the network output.")
-    mode = str(OutputAs).lower()
-    if mode not in ("channels", "rows", "columns"):
-        raise ValueError(f"activations: OutputAs must be 'channels', 'rows' or 'columns'; received {OutputAs!r}.")
-    X = to_internal(X, net.input_layer, DataFormat, owner="activations")
-    size = _positive_int("activations", "MiniBatchSize", MiniBatchSize)
-    with computing():
-        Z = np.concatenate([net.activations_internal(X[part], index) for part in _batches(X.shape[0], size)])
+    mode = choice("activations", "OutputAs", OutputAs, ("channels", "rows", "columns"))
+    X = to_internal(X, net.input_layer, DataFormat, owner="activations", allow_empty=True)
+    size = integer("activations", "MiniBatchSize", MiniBatchSize, maximum=math.inf)
+    Z = _in_batches(lambda part: net.activations_internal(part, index), X, size)
     if mode == "rows":
         return flatten_matlab(Z)
     if mode == "columns":
         return np.ascontiguousarray(flatten_matlab(Z).T)
     if Z.ndim == 2 and isinstance(net.input_layer, ImageInputLayer):
         Z = Z[:, :, None, None]
-    return from_internal(Z, DataFormat)
+    return from_internal(Z, data_format("activations", DataFormat))

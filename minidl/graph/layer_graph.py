@@ -9,6 +9,7 @@ import copy
 import networkx as nx
 
 from ..layers.base import Layer, assign_names
+from ..options import choice, received
 from ..struct import Struct
 
 
@@ -17,6 +18,9 @@ class LayerGraph:
     ``.Destination``), ``InputNames``, ``OutputNames``. Build it with :func:`layerGraph`."""
 
     def __init__(self, graph=None):
+        if graph is not None and not isinstance(graph, nx.DiGraph):
+            raise TypeError(f"LayerGraph: build layer graphs with layerGraph(layers); the graph argument is "
+                            f"minidl's own networkx DiGraph, received {received(graph)}.")
         self._graph = graph if graph is not None else nx.DiGraph()
 
     # ---- reading ---------------------------------------------------------------------------
@@ -64,14 +68,17 @@ class LayerGraph:
     def _copy(self):
         return LayerGraph(copy.deepcopy(self._graph))
 
-    def _add(self, layers, owner="addLayers"):
+    def _add(self, layers, owner="addLayers", name="larray"):
         """Add copies of ``layers`` (auto-named) and connect them in sequence; returns their names."""
+        if not isinstance(layers, (Layer, list, tuple)):
+            raise TypeError(f"{owner}: {name} must be a layer or a list of layers; received {received(layers)}.")
         layers = [layers] if isinstance(layers, Layer) else list(layers)
         if not layers and owner == "replaceLayer":
-            raise ValueError("replaceLayer: the replacement must contain at least one layer.")
+            raise ValueError("replaceLayer: the replacement must contain at least one layer (larray is empty).")
         for index, layer in enumerate(layers):
             if not isinstance(layer, Layer):
-                raise TypeError(f"{owner}: element {index + 1} is a {type(layer).__name__}, not a minidl layer.")
+                raise TypeError(f"{owner}: element {index + 1} of {name} is a {type(layer).__name__}, not a minidl "
+                                f"layer. Build it with layer functions such as reluLayer().")
         layers = [copy.deepcopy(layer) for layer in layers]
         for layer in layers:
             if layer.Name and layer.Name in self._graph:
@@ -90,7 +97,11 @@ class LayerGraph:
         return names
 
     def _parse(self, endpoint, side, owner):
-        name, _, port = str(endpoint).partition("/")
+        if not isinstance(endpoint, str):
+            argument = "s (the source)" if side == "source" else "d (the destination)"
+            raise TypeError(f"{owner}: {argument} must be a layer name or 'layer/port' string; received "
+                            f"{received(endpoint)}.")
+        name, _, port = endpoint.partition("/")
         if name not in self._graph:
             close = [n for n in self._graph.nodes if n.lower() == name.lower()]
             hint = f" Did you mean {close[0]!r}?" if close else f" Layers: {', '.join(self._ordered_names())}."
@@ -152,7 +163,7 @@ def layerGraph(layers=None):
     if hasattr(layers, "to_layer_graph"):
         return layers.to_layer_graph()
     graph = LayerGraph()
-    graph._add(layers, "layerGraph")
+    graph._add(layers, "layerGraph", "layers")
     return graph
 
 
@@ -182,7 +193,11 @@ def removeLayers(lgraph, layerNames):
         ['imageinput']
     """
     result = _checked(lgraph, "removeLayers")._copy()
-    for name in [layerNames] if isinstance(layerNames, str) else list(layerNames):
+    names = [layerNames] if isinstance(layerNames, str) else layerNames
+    if not isinstance(names, (list, tuple)) or not all(isinstance(name, str) for name in names):
+        raise TypeError(f"removeLayers: layerNames must be a layer name or a list of names; received "
+                        f"{received(layerNames)}.")
+    for name in names:
         if name not in result._graph:
             raise ValueError(f"removeLayers: there is no layer named {name!r}.")
         result._graph.remove_node(name)
@@ -245,6 +260,10 @@ def replaceLayer(lgraph, layerName, larray, ReconnectBy="name"):
     """
     result = _checked(lgraph, "replaceLayer")._copy()
     graph = result._graph
+    reconnect_by = choice("replaceLayer", "ReconnectBy", ReconnectBy, ("name", "order"))
+    if not isinstance(layerName, str):
+        raise TypeError(f"replaceLayer: layerName must be the name of a layer in the graph; received "
+                        f"{received(layerName)}.")
     if layerName not in graph:
         raise ValueError(f"replaceLayer: there is no layer named {layerName!r}.")
     old = result._layer(layerName)
@@ -257,16 +276,16 @@ def replaceLayer(lgraph, layerName, larray, ReconnectBy="name"):
         graph.nodes[name]["order"] = order + offset / (len(names) + 1)
     first, last = result._layer(names[0]), result._layer(names[-1])
     for u, (out_port, in_port) in incoming:
-        port = _match_port(in_port, old.InputNames, first.InputNames, ReconnectBy)
+        port = _match_port(in_port, old.InputNames, first.InputNames, reconnect_by)
         result._connect(f"{u}/{out_port}", f"{names[0]}/{port}", "replaceLayer")
     for v, (out_port, in_port) in outgoing:
-        port = _match_port(out_port, old.OutputNames, last.OutputNames, ReconnectBy)
+        port = _match_port(out_port, old.OutputNames, last.OutputNames, reconnect_by)
         result._connect(f"{names[-1]}/{port}", f"{v}/{in_port}", "replaceLayer")
     return result
 
 
 def _match_port(port, old_ports, new_ports, reconnect_by):
-    if str(reconnect_by).lower() == "order":
+    if reconnect_by == "order":
         index = list(old_ports).index(port)
         if index >= len(new_ports):
             raise ValueError(f"replaceLayer: the new layer has no port number {index + 1} to take {port!r}.")
@@ -279,6 +298,6 @@ def _match_port(port, old_ports, new_ports, reconnect_by):
 
 def _checked(lgraph, owner):
     if not isinstance(lgraph, LayerGraph):
-        raise TypeError(f"{owner}: the first argument must be a LayerGraph (from layerGraph); received a "
-                        f"{type(lgraph).__name__}.")
+        raise TypeError(f"{owner}: lgraph (the first argument) must be a LayerGraph (from layerGraph); "
+                        f"received {received(lgraph)}.")
     return lgraph

@@ -14,37 +14,51 @@ import numpy as np
 
 from ..layers.base import Layer
 from ..layers.output import OutputLayer
+from ..options import received
 from .analyze import analyze
 from .layer_graph import LayerGraph, layerGraph
 from .plan import Plan
 
 
+def layer_array(owner, layers, name="layers"):
+    """``layers`` as a LayerGraph or a list of layers, or a TypeError naming the culprit."""
+    if isinstance(layers, LayerGraph):
+        return layers
+    if isinstance(layers, Layer):
+        return [layers]
+    if not isinstance(layers, (list, tuple)):
+        fix = " Get its layers with net.Layers, or its graph with layerGraph(net)." if isinstance(layers, Network) else ""
+        raise TypeError(f"{owner}: {name} must be a list of layers or a LayerGraph; received "
+                        f"{received(layers)}.{fix}")
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            raise TypeError(f"{owner}: element {index + 1} of {name} is a {type(layer).__name__}, not a minidl "
+                            f"layer. Build the array from layer functions such as reluLayer().")
+    return list(layers)
+
+
 def build_network(layers, rng, owner="trainNetwork"):
     """Validate, initialize (drawing weights from ``rng``) and compile a layer array (a
     SeriesNetwork) or a LayerGraph (a DAGNetwork). The caller's layers are never changed."""
+    layers = layer_array(owner, layers)
     if isinstance(layers, LayerGraph):
         lgraph, kind = layers, DAGNetwork
     else:
-        if isinstance(layers, tuple):
-            layers = list(layers)
-        if not isinstance(layers, (Layer, list)):
-            raise TypeError(f"{owner}: layers must be a list of layers or a LayerGraph; received a "
-                            f"{type(layers).__name__}.")
-        for index, layer in enumerate([layers] if isinstance(layers, Layer) else layers):
-            if not isinstance(layer, Layer):
-                raise TypeError(f"Layer array element {index + 1} is a {type(layer).__name__}, not a "
-                                f"minidl layer. Build the array from layer functions such as reluLayer().")
         lgraph, kind = layerGraph(layers), SeriesNetwork
     report = analyze(lgraph, rng)
     report.raise_errors(owner)
-    return kind(lgraph, report.layers)
+    return kind(lgraph, report.layers, report.sizes)
 
 
 class Network:
     """A compiled network. ``predict``/``classify`` (module functions) take MATLAB layouts;
     the methods here work on the internal layout (N×C×H×W or N×C)."""
 
-    def __init__(self, lgraph, layers_by_name):
+    def __init__(self, lgraph, layers_by_name, sizes=None):
+        if not isinstance(lgraph, LayerGraph) or not isinstance(layers_by_name, dict):
+            raise TypeError(f"{type(self).__name__}: networks come from trainNetwork, assembleNetwork or load; "
+                            f"this constructor takes a LayerGraph and its initialized layers, received "
+                            f"{received(lgraph)}.")
         graph = lgraph._graph
         names = lgraph._ordered_names()
         order = list(nx.lexicographical_topological_sort(graph, key=names.index))
@@ -57,11 +71,15 @@ class Network:
             self._sources.append([position[ports[port]] for port in layers_by_name[name].InputNames])
         self._output_index = next(i for i, layer in enumerate(self._layers) if isinstance(layer, OutputLayer))
         self._plans = {}
+        self._sizes = None if sizes is None else [sizes.get(name) for name in order]
 
     def plan(self, mode):
         """The execution plan for 'train' or 'predict', compiled on first use."""
         if mode not in self._plans:
-            self._plans[mode] = Plan(self._layers, self._sources, self._output_index, mode)
+            if self._sizes is None:   # a loaded network: the sizes its layers declare, once
+                sizes = analyze(self.to_layer_graph()).sizes
+                self._sizes = [sizes.get(layer.Name) for layer in self._layers]
+            self._plans[mode] = Plan(self._layers, self._sources, self._output_index, mode, self._sizes)
         return self._plans[mode]
 
     # ---- MATLAB properties ------------------------------------------------------------------

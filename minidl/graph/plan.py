@@ -20,29 +20,50 @@ Backward runs the steps in reverse; gradients that reach one output by several p
 import inspect
 import time
 
+from ..layers import contract
+
 
 class LayerStep:
-    """A plan step running one layer."""
+    """A plan step running one layer. Its results are checked against the layer contract
+    (minidl.layers.contract) at the first call for each input size; ``size`` is the output
+    size the layer declared (MATLAB order), None if unknown."""
 
-    def __init__(self, layer):
+    def __init__(self, layer, size=None):
         self.layers = (layer,)
         self.layer = layer
+        self.size = size
         self._takes_work = {name: "work" in inspect.signature(getattr(layer, name)).parameters
                             for name in ("predict", "forward", "backward")}
 
     def _call(self, name, args, work):
         method = getattr(self.layer, name)
-        return method(*args, work=work) if self._takes_work[name] else method(*args)
+        try:
+            return method(*args, work=work) if self._takes_work[name] else method(*args)
+        except Exception as error:
+            names = "+".join(layer.Name for layer in self.layers)
+            error.add_note(f"(in the {name} method of layer {names!r}, {type(self.layer).__name__})")
+            raise
 
     def predict(self, inputs, work):
-        return self._call("predict", inputs, work)
+        Z = self._call("predict", inputs, work)
+        if "checked predict" not in work:
+            contract.check_output(self.layer, "predict", inputs, Z, self.size)
+            work["checked predict"] = True
+        return Z
 
     def forward(self, inputs, work):
-        return self._call("forward", inputs, work)
+        result = self._call("forward", inputs, work)
+        if "checked forward" not in work:
+            contract.check_forward(self.layer, inputs, result, self.size)
+            work["checked forward"] = [contract.Like(x.shape, x.dtype) for x in inputs]  # for backward's check
+        return result
 
     def backward(self, dLdZ, memory, work):
-        dX, grads = self._call("backward", (dLdZ, memory), work)
-        return dX, (grads,)
+        result = self._call("backward", (dLdZ, memory), work)
+        if "checked backward" not in work:
+            contract.check_backward(self.layer, work["checked forward"], result, work["need_dx"])
+            work["checked backward"] = True
+        return result[0], (result[1],)
 
     def fuse(self, consumer, mode):
         return self.layer.fuse(consumer, mode)
@@ -58,6 +79,12 @@ class FusedStep(LayerStep):
         self.layers = fused.layers
         self.layer = fused
         self._takes_work = dict.fromkeys(("predict", "forward", "backward"), True)
+
+    def predict(self, inputs, work):   # minidl's own fused layers: no contract check
+        return self._call("predict", inputs, work)
+
+    def forward(self, inputs, work):
+        return self._call("forward", inputs, work)
 
     def backward(self, dLdZ, memory, work):
         return self.layer.backward(dLdZ, memory, work=work)
@@ -75,8 +102,9 @@ class Plan:
 
     MAX_SIZES = 3  # input sizes whose buffers a step keeps (training, validation, last batch)
 
-    def __init__(self, layers, sources, output_index, mode):
+    def __init__(self, layers, sources, output_index, mode, sizes=None):
         self.mode = mode
+        sizes = sizes or [None] * len(layers)
         consumers = [[] for _ in layers]
         for index, inputs in enumerate(sources):
             for source in inputs:
@@ -93,7 +121,7 @@ class Plan:
         for index in range(len(layers)):
             if index in skip or index in covered_by:
                 continue
-            step, covered = LayerStep(layers[index]), [index]
+            step, covered = LayerStep(layers[index], sizes[index]), [index]
             while len(consumers[covered[-1]]) == 1:
                 consumer = consumers[covered[-1]][0]
                 if consumer in skip or len(sources[consumer]) != 1:

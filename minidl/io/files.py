@@ -1,5 +1,9 @@
 """``save``/``load`` for networks and training checkpoints (format: minidl.io.format)."""
-from ..graph.network import DAGNetwork, SeriesNetwork
+import os
+
+from ..graph.network import DAGNetwork, Network, SeriesNetwork
+from ..layers.base import Layer
+from ..options import path, received
 from ..struct import Struct
 from .format import FileFormatError, layers_from_archive, layers_to_archive, read_archive, write_archive
 
@@ -34,16 +38,33 @@ def save(filename, net):
         >>> minidl.load(path).net.Layers[1].Weights.shape
         (2, 4)
     """
+    _check_arguments("save", filename, net)
     arrays = {}
     header = network_to_archive(net, arrays)
     header["contents"] = "network"
     return write_archive(filename, header, arrays)
 
 
+def _check_arguments(owner, filename, net):
+    """save's arguments: a path and a network, in that order (MATLAB's save(filename, ...))."""
+    if isinstance(net, (str, os.PathLike)) and isinstance(filename, Network):
+        raise TypeError(f"{owner}: the arguments are swapped; call {owner}(filename, net), the file name first "
+                        f"as in MATLAB's save(filename, 'net').")
+    path(owner, "filename", filename)
+    if not isinstance(net, Network):
+        raise TypeError(f"{owner}: net must be a trained network (SeriesNetwork or DAGNetwork, from "
+                        f"trainNetwork, assembleNetwork or load); received {received(net)}.")
+
+
 def load(filename, CustomLayers=None):
     """``s = load(filename)``: a struct with field ``net`` (and ``checkpoint`` for training
     checkpoints). Never unpickles; custom layer classes must be passed in ``CustomLayers``
     (a dict class name → class)."""
+    path("load", "filename", filename)
+    if CustomLayers is not None and not (isinstance(CustomLayers, dict) and all(
+            isinstance(cls, type) and issubclass(cls, Layer) for cls in CustomLayers.values())):
+        raise TypeError(f"load: CustomLayers must be a dict from class name to Layer subclass, e.g. "
+                        f"{{'PReLULayer': PReLULayer}}; received {received(CustomLayers)}.")
     header, arrays = read_archive(filename)
     result = Struct(net=network_from_archive(header, arrays, CustomLayers))
     if header.get("contents") == "checkpoint":

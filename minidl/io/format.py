@@ -8,9 +8,10 @@ someone else cannot run their code.
 """
 import json
 import os
-import tempfile
 
 import numpy as np
+
+from .atomic import write_atomically
 
 FORMAT_VERSION = 1
 _HEADER = "__minidl__"
@@ -102,7 +103,8 @@ def layers_from_archive(described, archive, custom_layers=None):
 
 
 def write_archive(filename, header, arrays):
-    """Write atomically: a crash leaves either the old file or the complete new one."""
+    """Write atomically: a crash leaves either the old file or the complete new one (see
+    minidl.io.atomic for the temporary files, their mode and their cleanup)."""
     filename = os.fspath(filename)
     if not filename.endswith(".npz"):
         filename += ".npz"
@@ -112,24 +114,16 @@ def write_archive(filename, header, arrays):
     header = dict(header, format_version=FORMAT_VERSION)
     payload = {_HEADER: np.array(json.dumps(header))}
     payload.update(arrays)
-    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=".minidl-", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            np.savez(handle, **payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, filename)
-    except BaseException:
-        if os.path.exists(handle.name):
-            os.unlink(handle.name)
-        raise
-    return filename
+    return write_atomically(filename, lambda stream: np.savez(stream, **payload))
 
 
 def read_archive(filename):
     filename = os.fspath(filename)
     if not os.path.exists(filename) and os.path.exists(filename + ".npz"):
         filename += ".npz"  # save adds the extension, so load accepts the name without it
+    if not os.path.isfile(filename):
+        raise FileNotFoundError(f"load: the file {filename!r} does not exist or is not a file (nor {filename + '.npz'!r}); check "
+                                f"filename and the current folder ({os.getcwd()!r}).")
     try:
         loaded = np.load(filename, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):

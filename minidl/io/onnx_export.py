@@ -36,8 +36,8 @@ from ..layers.input import FeatureInputLayer, ImageInputLayer
 from ..layers.normalization import BatchNormalizationLayer, GroupNormalizationLayer, LayerNormalizationLayer
 from ..layers.output import OutputLayer, SoftmaxLayer
 from ..layers.pooling import AveragePooling2DLayer, GlobalAveragePooling2DLayer, MaxPooling2DLayer
-from ..options import OptionError, parse_name_value
-from .atomic import atomic_write
+from ..options import OptionError, integer, parse_name_value, path, received
+from .atomic import write_atomically
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 13  # Softmax over one axis (channels of N×C×H×W) exists from opset 13
@@ -218,9 +218,15 @@ def exportONNXNetwork(net, filename, *pairs, **options):
                           f"(the newest this onnx package knows); received {opset!r}.")
     if batch is not None and np.size(batch) == 0:
         batch = None
-    if batch is not None and not (isinstance(batch, (int, np.integer)) and not isinstance(batch, bool) and batch >= 1):
-        raise OptionError(f"exportONNXNetwork: BatchSize must be a positive integer or [] (dynamic); "
-                          f"received {batch!r}.")
+    if batch is not None:
+        batch = integer("exportONNXNetwork", "BatchSize", batch, maximum=2 ** 31 - 1,
+                        what="a positive integer or [] (dynamic)")
+    name = values["NetworkName"]
+    if not (isinstance(name, str) and name):
+        raise OptionError(f"exportONNXNetwork: NetworkName must be a non-empty string; received {received(name)}.")
+    filename = path("exportONNXNetwork", "filename", filename)
+    if not filename:
+        raise ValueError("exportONNXNetwork: filename is empty; give the name of the file to write, e.g. 'net.onnx'.")
     if not isinstance(net, Network):
         raise TypeError(f"exportONNXNetwork: net must be a SeriesNetwork or DAGNetwork; received a "
                         f"{type(net).__name__}. Build one with trainNetwork or assembleNetwork first.")
@@ -258,5 +264,6 @@ def exportONNXNetwork(net, filename, *pairs, **options):
                               ir_version=helper.find_min_ir_version_for(opsets))
     onnx.checker.check_model(model, full_check=True)
     filename = os.fspath(filename)
-    atomic_write(filename, model.SerializeToString(), "exportONNXNetwork")
+    data = model.SerializeToString()
+    write_atomically(filename, lambda stream: stream.write(data), "exportONNXNetwork")
     return filename

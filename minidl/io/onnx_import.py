@@ -21,7 +21,7 @@ from ..graph.layer_graph import LayerGraph
 from ..layers.base import resolve_padding
 from ..layers.input import FeatureInputLayer, ImageInputLayer
 from ..layers.output import ClassificationOutputLayer, RegressionOutputLayer, SoftmaxLayer
-from ..options import OptionError, choice, parse_name_value
+from ..options import OptionError, choice, integer, parse_name_value, path
 from .errors import ModelFileError
 from .onnx_ops import HANDLERS, Tensor
 from .onnx_read import MAX_FILE_SIZE, MAX_NODES, read_model
@@ -222,9 +222,9 @@ class _Named:
 
 
 def _import(modelfile, owner, output_type, classes, max_file_size, max_nodes):
-    for name, value in (("MaxFileSize", max_file_size), ("MaxNodes", max_nodes)):
-        if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1):
-            raise OptionError(f"{owner}: {name} must be a positive integer; received {value!r}.")
+    path(owner, "modelfile", modelfile)
+    max_file_size = integer(owner, "MaxFileSize", max_file_size, maximum=2 ** 62)
+    max_nodes = integer(owner, "MaxNodes", max_nodes, maximum=2 ** 62)
     if output_type is not None:
         output_type = choice(owner, "OutputLayerType", output_type, ("classification", "regression"))
     if not isinstance(classes, str):

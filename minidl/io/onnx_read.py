@@ -30,7 +30,8 @@ def read_model(filename, owner, max_file_size, max_nodes):
     filename = os.fspath(filename)
     where = f"{owner}: {filename!r}"
     if not os.path.isfile(filename):
-        raise FileNotFoundError(f"{where} does not exist (or is not a file).")
+        raise FileNotFoundError(f"{where} does not exist (or is not a file); check modelfile and the current "
+                                f"folder ({os.getcwd()!r}).")
     size = os.path.getsize(filename)
     if size > max_file_size:
         raise ModelFileError(f"{where} is {size:,} bytes, more than the limit MaxFileSize={max_file_size:,}. "

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kernels import elementwise
-from ..options import OptionError
+from ..options import OptionError, real
 from .base import Layer, Memory, buffer, layer_options
 
 
@@ -15,6 +15,7 @@ class ReLULayer(Layer):
     (``fusable_activation``; see the execution plan)."""
 
     DefaultName = "relu"
+    _owner = "reluLayer"
     Description = "ReLU"
     fusable_activation = "relu"
 
@@ -51,13 +52,12 @@ class LeakyReLULayer(Layer):
     ``dL/dX = dL/dZ`` where ``X ≥ 0``, else ``Scale·dL/dZ``. Default ``Scale`` 0.01."""
 
     DefaultName = "leakyrelu"
+    _owner = "leakyReluLayer"
     Description = "Leaky ReLU"
 
     def __init__(self, Scale=0.01, Name=""):
         super().__init__(Name)
-        if not (is_real_scalar(Scale) and np.isfinite(Scale)):
-            raise OptionError(f"leakyReluLayer: Scale must be a finite real scalar; received {Scale!r}.")
-        self.Scale = float(Scale)
+        self.Scale = real("leakyReluLayer", "Scale", Scale, what="a finite real scalar")
 
     def predict(self, X):
         return np.where(X >= 0, X, X * self.Scale)
@@ -73,16 +73,14 @@ class LeakyReLULayer(Layer):
         return {"Name": self.Name, "Scale": self.Scale}
 
 
-def is_real_scalar(value):
-    """True for a Python or NumPy real number (not a bool, string or array)."""
-    return (isinstance(value, (int, float, np.integer, np.floating))
-            and not isinstance(value, (bool, np.bool_)))
-
-
-def leading_value(value, pairs, default):
+def leading_value(owner, name, value, pairs, default):
     """MATLAB's optional leading positional argument: in ``f('Name', 'x')`` the first
-    "value" is really an option name. Returns ``(value, pairs)``."""
+    "value" is really an option name. Returns ``(value, pairs)``; a string that is not the
+    option ``Name`` was meant as the value."""
     if isinstance(value, str):
+        if value.lower() != "name":
+            raise OptionError(f"{owner}: {name} must be a number; received {value!r}. Pass the number "
+                              f"itself, not a string (the only Name-Value option is Name).")
         return default, (value, *pairs)
     return value, pairs
 
@@ -98,5 +96,5 @@ def leakyReluLayer(scale=0.01, *pairs, **options):
         >>> leakyReluLayer("Name", "lr").Scale
         0.01
     """
-    scale, pairs = leading_value(scale, pairs, 0.01)
+    scale, pairs = leading_value("leakyReluLayer", "scale", scale, pairs, 0.01)
     return LeakyReLULayer(scale, **layer_options("leakyReluLayer", pairs, options, {}))

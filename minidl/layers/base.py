@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ..options import OptionError, parse_name_value
+from ..options import OptionError, choice, hint, integer, numeric_array, parse_name_value, real, received
 
 
 class Memory(SimpleNamespace):
@@ -54,7 +54,8 @@ class Layer:
 
     def __init__(self, Name=""):
         if not isinstance(Name, str):
-            raise OptionError(f"{type(self).__name__}: Name must be a string; received {Name!r}.")
+            owner = getattr(self, "_owner", "") or type(self).__name__
+            raise OptionError(f"{owner}: Name must be a string; received {received(Name)}.")
         self.Name = Name
 
     def initialize(self, input_size, rng):
@@ -149,18 +150,15 @@ def auto_or_count(owner, name, value):
     """'auto' (any case) or a positive integer, as MATLAB's NumChannels / InputSize."""
     if isinstance(value, str) and value.lower() == "auto":
         return "auto"
-    if (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-            and np.isfinite(value) and float(value) == int(value) and value >= 1):
-        return int(value)
-    raise OptionError(f"{owner}: {name} must be 'auto' or a positive integer; received {value!r}.")
+    if isinstance(value, str):
+        raise OptionError(f"{owner}: {name} must be 'auto' or a positive integer; received {value!r}.")
+    return integer(owner, name, value)
 
 
 def factor(owner, name, value):
     """A learn-rate or L2 factor: a finite nonnegative number."""
-    if (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-            and np.isfinite(value) and value >= 0):
-        return float(value) if not float(value).is_integer() else int(value)
-    raise OptionError(f"{owner}: {name} must be a finite nonnegative number; received {value!r}.")
+    value = real(owner, name, value, 0)
+    return int(value) if value.is_integer() else value
 
 
 def factors(owner, layer, **values):
@@ -169,15 +167,25 @@ def factors(owner, layer, **values):
         setattr(layer, name, factor(owner, name, value))
 
 
+def _integers(owner, name, value, sizes, minimum, what):
+    """A scalar or a 1-D list of ``sizes`` integers >= minimum, as a NumPy int array."""
+    try:
+        values = None if isinstance(value, str) else numeric_array(owner, name, value)
+    except TypeError:
+        values = None
+    if (values is None or values.dtype.kind == "b" or values.ndim > 1 or values.size not in sizes
+            or not np.all(np.isfinite(values)) or not np.all(values == np.round(values))
+            or np.any(values < minimum) or np.any(values > 2 ** 31 - 1)):
+        raise OptionError(f"{owner}: {name} must be {what}; received {received(value)}.{hint(value)}")
+    return values.reshape(-1).astype(np.int64)
+
+
 def as_pair(owner, name, value, minimum=1):
     """MATLAB's scalar-or-[a b] size argument as an ``(a, b)`` tuple of ints."""
-    values = np.atleast_1d(np.asarray(value))
+    values = _integers(owner, name, value, (1, 2), minimum,
+                       f"a positive integer or a pair [a b] of them (>= {minimum})")
     if values.size == 1:
         values = np.repeat(values, 2)
-    if (values.size != 2 or not np.all(np.isfinite(values))
-            or not np.all(values == np.round(values)) or np.any(values < minimum)):
-        raise OptionError(f"{owner}: {name} must be a positive integer or a pair of them "
-                          f"(>= {minimum}); received {value!r}.")
     return int(values[0]), int(values[1])
 
 
@@ -187,12 +195,8 @@ def as_padding(owner, value):
         if value.lower() == "same":
             return "same"
         raise OptionError(f"{owner}: Padding must be 'same' or nonnegative integers; received {value!r}.")
-    values = np.atleast_1d(np.asarray(value))
-    if (values.size not in (1, 2, 4) or not np.all(values == np.round(values))
-            or np.any(values < 0)):
-        raise OptionError(f"{owner}: Padding must be 'same', p, [pv ph] or [t b l r] with nonnegative "
-                          f"integers; received {value!r}.")
-    values = values.astype(int)
+    values = _integers(owner, "Padding", value, (1, 2, 4), 0,
+                       "'same', p, [pv ph] or [t b l r] with nonnegative integers")
     if values.size == 1:
         values = np.repeat(values, 4)
     elif values.size == 2:
@@ -229,7 +233,7 @@ def learnable_array(owner, name, value, shape=None):
     """A float32 copy of a user-given learnable/statistic, checked against ``shape`` if known."""
     if value is None:
         return None
-    array = np.array(value, dtype=np.float32)
+    array = np.array(numeric_array(owner, name, value), dtype=np.float32)
     if array.size == 0:
         return None
     if shape is not None and array.shape != tuple(shape):
@@ -238,7 +242,8 @@ def learnable_array(owner, name, value, shape=None):
         else:
             raise ValueError(f"{owner}: {name} must have size {_fmt(shape)}; received {_fmt(array.shape)}.")
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{owner}: {name} must be finite; it contains NaN or Inf.")
+        raise ValueError(f"{owner}: {name} must be finite; it contains NaN or Inf (after conversion to "
+                         f"float32, whose largest value is 3.4e38).")
     return array
 
 
@@ -261,10 +266,19 @@ def he(rng, shape, fan_in):
     return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
 
 
+WEIGHTS_INITIALIZERS = ("glorot", "he", "narrow-normal", "zeros", "ones")
+CONSTANT_INITIALIZERS = ("zeros", "ones", "narrow-normal")
+
+
+def initializer(owner, name, value, allowed):
+    """A function handle ``f(shape) -> array``, or one of MATLAB's initializer names."""
+    return value if callable(value) else choice(owner, name, value, allowed)
+
+
 def initial_weights(owner, initializer, rng, shape, fan_in, fan_out):
     """Weights from MATLAB's initializer names or a function handle ``f(shape) -> array``."""
     if callable(initializer):
-        return np.asarray(initializer(shape), dtype=np.float32).reshape(shape)
+        return _from_function(owner, "WeightsInitializer", initializer, shape)
     kind = str(initializer).lower()
     if kind == "glorot":
         return glorot(rng, shape, fan_in, fan_out)
@@ -283,7 +297,7 @@ def initial_weights(owner, initializer, rng, shape, fan_in, fan_out):
 def initial_constant(owner, name, initializer, rng, shape):
     """Bias/Scale/Offset from 'zeros', 'ones', 'narrow-normal' or a function handle."""
     if callable(initializer):
-        return np.asarray(initializer(shape), dtype=np.float32).reshape(shape)
+        return _from_function(owner, name, initializer, shape)
     kind = str(initializer).lower()
     if kind == "zeros":
         return np.zeros(shape, np.float32)
@@ -293,6 +307,15 @@ def initial_constant(owner, name, initializer, rng, shape):
         return (rng.standard_normal(shape) * 0.01).astype(np.float32)
     raise OptionError(f"{owner}: {name} must be 'zeros', 'ones', 'narrow-normal' or a function; "
                       f"received {initializer!r}.")
+
+
+def _from_function(owner, name, function, shape):
+    """The array an initializer function returns for ``shape``, checked and as float32."""
+    value = numeric_array(owner, f"the array {name} returned", function(shape))
+    if value.size != int(np.prod(shape)):
+        raise ValueError(f"{owner}: {name} returned an array of size {_fmt(value.shape)} for size "
+                         f"{_fmt(shape)}; it must return an array of the size it is given.")
+    return value.astype(np.float32).reshape(shape)
 
 
 def require_image(layer, owner, input_size):

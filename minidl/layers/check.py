@@ -1,10 +1,16 @@
 """``checkLayer``: finite-difference checks of any layer, custom layers included."""
 import copy
+import math
 
 import numpy as np
 
+from ..options import flag, integer, is_real_scalar, real, received
+from . import contract
 from .base import Layer
 from .output import OutputLayer
+
+OWNER = "checkLayer"
+MAX_VALUES = 10 ** 7    # input values of one check
 
 
 class LayerCheckError(AssertionError):
@@ -18,13 +24,32 @@ def _internal_shape(input_size, batch):
     return (batch, *input_size)
 
 
-def _float64_copy(layer, input_size, rng):
+def _initialized_copies(layer, input_size, rng):
+    """(float64 copy, float32 copy as trainNetwork runs it, declared output size)."""
     layer = copy.deepcopy(layer)
     layer.Name = layer.Name or layer.DefaultName
-    layer.initialize(input_size, rng)
+    size = layer.initialize(input_size, rng)
+    as_trained = copy.deepcopy(layer)
     for name in layer.learnables:
         setattr(layer, name, np.asarray(getattr(layer, name), np.float64))
-    return layer
+    return layer, as_trained, size
+
+
+def _contract(layer, inputs, size):
+    """The layer contract checked as the trainer checks it, in float32: '' or the problem."""
+    inputs = [x.astype(np.float32) for x in inputs]
+    try:
+        result = layer.forward(*inputs)
+        contract.check_forward(layer, inputs, result, size)
+        contract.check_backward(layer, inputs, layer.backward(np.ones_like(result[0]), result[1]))
+        try:
+            Z = layer.predict(*inputs)
+        except ValueError:  # e.g. batch norm before statistics exist
+            return ""
+        contract.check_output(layer, "predict", inputs, Z, size)
+    except contract.LayerContractError as error:
+        return str(error)
+    return ""
 
 
 def numerical_gradient(f, x, indices, step=1e-6):
@@ -49,7 +74,10 @@ def checkLayer(layer, input_size, batch_size=3, samples=40, tolerance=1e-5,
     The loss is ``L = Σ G ⊙ Z`` with random weights G (never ``Σ Z``, which hides errors such
     as a missing mean term in batch normalization). Checks dL/dX and the gradient of every
     learnable at ``samples`` random entries, that ``forward`` leaves the layer unchanged, and
-    that ``predict`` and ``forward`` agree in size. ``input_size`` is MATLAB-order (h, w, c)
+    that ``predict`` and ``forward`` agree in size. First, in float32 as trainNetwork calls
+    the layer, it checks the layer contract (minidl.layers.contract: output and gradient
+    sizes and types, no None for dL/dX, one gradient per learnable) with the same messages
+    training and prediction give. ``input_size`` is MATLAB-order (h, w, c)
     or (c,); for a layer with several inputs, a tuple of such sizes. Raises
     :class:`LayerCheckError` on a failure; returns the list of results.
 
@@ -61,11 +89,18 @@ def checkLayer(layer, input_size, batch_size=3, samples=40, tolerance=1e-5,
         True
     """
     if not isinstance(layer, Layer):
-        raise TypeError(f"checkLayer: expected a minidl Layer, received a {type(layer).__name__}.")
-    rng = np.random.default_rng(seed)
+        raise TypeError(f"checkLayer: layer must be a minidl Layer; received {received(layer)}.")
     several = layer.NumInputs > 1
-    sizes = tuple(tuple(size) for size in input_size) if several else (tuple(input_size),)
-    layer = _float64_copy(layer, sizes if several else sizes[0], rng)
+    sizes = _input_sizes(layer, input_size, several)
+    batch_size, samples = integer(OWNER, "batch_size", batch_size), integer(OWNER, "samples", samples)
+    values = batch_size * sum(math.prod(size) for size in sizes)
+    if values > MAX_VALUES:
+        raise ValueError(f"checkLayer: batch_size × input_size is {values:,} values, more than a finite-difference "
+                         f"check can take ({MAX_VALUES:,}); check the layer on a smaller input_size or batch_size.")
+    tolerance = real(OWNER, "tolerance", tolerance, 0, low_open=True)
+    rng = np.random.default_rng(integer(OWNER, "seed", seed, 0, math.inf))
+    verbose = flag(OWNER, "verbose", verbose)
+    layer, as_trained, output_size = _initialized_copies(layer, sizes if several else sizes[0], rng)
     inputs = [rng.standard_normal(_internal_shape(size, batch_size)) for size in sizes]
     X = inputs[0]
     results = []
@@ -81,6 +116,10 @@ def checkLayer(layer, input_size, batch_size=3, samples=40, tolerance=1e-5,
                                 analytic.reshape(-1)[picks], numeric, tolerance))
         return _report(layer, results, verbose)
 
+    problem = _contract(as_trained, inputs, output_size)
+    results.append(("results follow the layer contract (float32, as in training)", not problem, problem))
+    if problem:
+        return _report(layer, results, verbose)
     before = {name: np.array(getattr(layer, name), copy=True) for name in vars(layer)
               if isinstance(getattr(layer, name), np.ndarray)}
     Z, memory = layer.forward(*inputs)
@@ -119,6 +158,24 @@ def checkLayer(layer, input_size, batch_size=3, samples=40, tolerance=1e-5,
     except ValueError as error:  # e.g. batch norm before statistics exist
         results.append(("predict and forward sizes agree", True, f"predict not available: {error}"))
     return _report(layer, results, verbose)
+
+
+def _input_sizes(layer, input_size, several):
+    """One MATLAB-order size per input: (h, w, c) or (c,) each, as tuples of ints."""
+    def size(value):
+        if is_real_scalar(value):
+            return (integer(OWNER, "input_size", value),)
+        if not isinstance(value, (list, tuple, np.ndarray)) or np.ndim(value) != 1 or len(value) not in (1, 2, 3):
+            raise TypeError(f"checkLayer: input_size must be one observation's size, (h, w, c), (h, w) or (c,)"
+                            f"{', one per input' if several else ''}; received {received(value)}.")
+        sizes = tuple(integer(OWNER, "input_size", v) for v in value)
+        return sizes + (1,) if len(sizes) == 2 else sizes   # (h, w): one channel, as imageInputLayer
+    if not several:
+        return (size(input_size),)
+    if not isinstance(input_size, (list, tuple)) or len(input_size) != layer.NumInputs:
+        raise TypeError(f"checkLayer: {layer.Name or type(layer).__name__} has {layer.NumInputs} inputs, so "
+                        f"input_size must be a tuple of {layer.NumInputs} sizes; received {received(input_size)}.")
+    return tuple(size(value) for value in input_size)
 
 
 def _compare(title, analytic, numeric, tolerance):

@@ -8,15 +8,10 @@ with one gradient array per input.
 import numpy as np
 
 from ..kernels import elementwise
-from ..options import OptionError
-from .activation import is_real_scalar
+from ..options import integer
 from .base import FusedLayers, Layer, Memory, _fmt, buffer, layer_options
 
-
-def _positive_int(owner, name, value, minimum):
-    if not (is_real_scalar(value) and np.isfinite(value) and value == int(value) and value >= minimum):
-        raise OptionError(f"{owner}: {name} must be an integer >= {minimum}; received {value!r}.")
-    return int(value)
+MAX_INPUTS = 1024   # inputs of one layer (each gets a port name)
 
 
 class _MultiInputLayer(Layer):
@@ -24,7 +19,7 @@ class _MultiInputLayer(Layer):
 
     def __init__(self, NumInputs, Name=""):
         super().__init__(Name)
-        self.NumInputs = _positive_int(self._owner, "numInputs", NumInputs, 2)
+        self.NumInputs = integer(self._owner, "numInputs", NumInputs, 2, MAX_INPUTS)
         self.InputNames = tuple(f"in{i}" for i in range(1, self.NumInputs + 1))
 
     def _check_count(self, input_sizes):
@@ -159,7 +154,7 @@ class ConcatenationLayer(_Concatenation):
     _owner = "concatenationLayer"
 
     def __init__(self, Dim, NumInputs, Name=""):
-        self.Dim = _positive_int(self._owner, "dim", Dim, 1)
+        self.Dim = integer(self._owner, "dim", Dim, 1, 3, "an integer >= 1 and <= 3")
         super().__init__(NumInputs, Name)
 
     def _dim(self, rank):

@@ -4,10 +4,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kernels import conv as kernels
-from ..options import OptionError
-from .base import (FusedLayers, Layer, Memory, as_padding, as_pair, auto_or_count, buffer, check_channels, factors,
-                   initial_constant, initial_weights, layer_options, learnable_array, output_hw, require_image,
-                   resolve_padding)
+from ..options import integer, numeric_array
+from .base import (CONSTANT_INITIALIZERS, WEIGHTS_INITIALIZERS, FusedLayers, Layer, Memory, _fmt, as_padding, as_pair,
+                   auto_or_count, buffer, check_channels, factors, initial_constant, initial_weights, initializer,
+                   layer_options, learnable_array, output_hw, require_image, resolve_padding)
 
 
 class Convolution2DLayer(Layer):
@@ -25,6 +25,7 @@ class Convolution2DLayer(Layer):
     """
 
     DefaultName = "conv"
+    _owner = "convolution2dLayer"
     Description = "Convolution"
     learnables = {"Weights": "Weight", "Bias": "Bias"}
 
@@ -35,27 +36,36 @@ class Convolution2DLayer(Layer):
         super().__init__(Name)
         owner = "convolution2dLayer"
         self.FilterSize = as_pair(owner, "FilterSize", FilterSize)
-        if not (np.ndim(NumFilters) == 0 and float(NumFilters) == int(NumFilters) and int(NumFilters) >= 1):
-            raise OptionError(f"{owner}: NumFilters must be a positive integer; received {NumFilters!r}.")
-        self.NumFilters = int(NumFilters)
+        self.NumFilters = integer(owner, "NumFilters", NumFilters)
         self.Stride = as_pair(owner, "Stride", Stride)
         self.DilationFactor = as_pair(owner, "DilationFactor", DilationFactor)
         self.Padding = as_padding(owner, Padding)
         self.PaddingMode = "same" if self.Padding == "same" else "manual"
         self.NumChannels = auto_or_count(owner, "NumChannels", NumChannels)
-        self.WeightsInitializer, self.BiasInitializer = WeightsInitializer, BiasInitializer
+        self.WeightsInitializer = initializer(owner, "WeightsInitializer", WeightsInitializer, WEIGHTS_INITIALIZERS)
+        self.BiasInitializer = initializer(owner, "BiasInitializer", BiasInitializer, CONSTANT_INITIALIZERS)
         factors(owner, self, WeightLearnRateFactor=WeightLearnRateFactor, BiasLearnRateFactor=BiasLearnRateFactor,
                 WeightL2Factor=WeightL2Factor, BiasL2Factor=BiasL2Factor)
         kh, kw = self.FilterSize
         channels = None if self.NumChannels == "auto" else self.NumChannels
-        if Weights is not None and np.size(Weights) and channels is None:
-            channels = int(np.size(Weights) // (kh * kw * self.NumFilters))
+        if Weights is not None and channels is None:
+            channels = self._channels_of(numeric_array(owner, "Weights", Weights))
         self.Weights = learnable_array(owner, "Weights", Weights,
                                        None if channels is None else (kh, kw, channels, self.NumFilters))
         self.Bias = learnable_array(owner, "Bias", Bias, (1, 1, self.NumFilters))
         if self.Weights is not None:
             self.NumChannels = channels
         self.PaddingSize = None
+
+    def _channels_of(self, weights):
+        """NumChannels read from given Weights (None when empty); the size must be kh·kw·C·F."""
+        kh, kw = self.FilterSize
+        per_channel = kh * kw * self.NumFilters
+        if weights.size and (weights.size % per_channel or weights.ndim > 4):
+            raise ValueError(f"convolution2dLayer: Weights must have size {kh}×{kw}×NumChannels×{self.NumFilters} "
+                             f"(FilterSize×NumChannels×NumFilters); received {_fmt(weights.shape)}. Give weights "
+                             f"of that size, or change FilterSize/NumFilters to match them.")
+        return weights.size // per_channel or None
 
     def initialize(self, input_size, rng):
         require_image(self, "convolution2dLayer", input_size)

@@ -3,9 +3,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..options import OptionError
-from .base import (Layer, Memory, auto_or_count, buffer, factors, initial_constant, initial_weights, layer_options,
-                   learnable_array)
+from ..options import integer
+from .base import (CONSTANT_INITIALIZERS, WEIGHTS_INITIALIZERS, Layer, Memory, auto_or_count, buffer, factors,
+                   initial_constant, initial_weights, initializer, layer_options, learnable_array)
 
 
 def flatten_matlab(X):
@@ -25,6 +25,7 @@ class FullyConnectedLayer(Layer):
     """
 
     DefaultName = "fc"
+    _owner = "fullyConnectedLayer"
     Description = "Fully connected"
     learnables = {"Weights": "Weight", "Bias": "Bias"}
 
@@ -32,13 +33,11 @@ class FullyConnectedLayer(Layer):
                  WeightsInitializer="glorot", BiasInitializer="zeros", WeightLearnRateFactor=1,
                  BiasLearnRateFactor=1, WeightL2Factor=1, BiasL2Factor=0):
         super().__init__(Name)
-        if not (np.ndim(OutputSize) == 0 and float(OutputSize) == int(OutputSize) and int(OutputSize) >= 1):
-            raise OptionError(f"fullyConnectedLayer: OutputSize must be a positive integer; "
-                              f"received {OutputSize!r}.")
-        self.OutputSize = int(OutputSize)
         owner = "fullyConnectedLayer"
+        self.OutputSize = integer(owner, "OutputSize", OutputSize)
         self.InputSize = auto_or_count(owner, "InputSize", InputSize)
-        self.WeightsInitializer, self.BiasInitializer = WeightsInitializer, BiasInitializer
+        self.WeightsInitializer = initializer(owner, "WeightsInitializer", WeightsInitializer, WEIGHTS_INITIALIZERS)
+        self.BiasInitializer = initializer(owner, "BiasInitializer", BiasInitializer, CONSTANT_INITIALIZERS)
         factors(owner, self, WeightLearnRateFactor=WeightLearnRateFactor, BiasLearnRateFactor=BiasLearnRateFactor,
                 WeightL2Factor=WeightL2Factor, BiasL2Factor=BiasL2Factor)
         self.Weights = learnable_array("fullyConnectedLayer", "Weights", Weights)

@@ -2,8 +2,8 @@
 import numpy as np
 
 from .. import _rng
-from ..options import OptionError
-from .activation import is_real_scalar, leading_value
+from ..options import real
+from .activation import leading_value
 from .base import Layer, Memory, layer_options
 
 
@@ -17,14 +17,13 @@ class DropoutLayer(Layer):
     """
 
     DefaultName = "dropout"
+    _owner = "dropoutLayer"
     Description = "Dropout"
 
     def __init__(self, Probability=0.5, Name=""):
         super().__init__(Name)
-        if not (is_real_scalar(Probability) and 0 <= Probability < 1):
-            raise OptionError(f"dropoutLayer: Probability must be a scalar in [0, 1); "
-                              f"received {Probability!r}.")
-        self.Probability = float(Probability)
+        self.Probability = real("dropoutLayer", "Probability", Probability, 0, 1, high_open=True,
+                                what="a scalar in [0, 1)")
 
     def predict(self, X):
         return X
@@ -54,5 +53,5 @@ def dropoutLayer(probability=0.5, *pairs, **options):
         >>> dropoutLayer("Name", "drop1").Name
         'drop1'
     """
-    probability, pairs = leading_value(probability, pairs, 0.5)
+    probability, pairs = leading_value("dropoutLayer", "probability", probability, pairs, 0.5)
     return DropoutLayer(probability, **layer_options("dropoutLayer", pairs, options, {}))

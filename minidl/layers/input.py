@@ -1,8 +1,8 @@
 """Input layers: where data enters the network and is normalized."""
 import numpy as np
 
-from ..options import OptionError, choice
-from .base import Layer, Memory, _fmt, layer_options, learnable_array
+from ..options import choice, integer, numeric_array
+from .base import Layer, Memory, _fmt, _integers, layer_options, learnable_array
 
 _NORMALIZATIONS = ("zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one", "none")
 # The statistics each normalization needs (MATLAB property names).
@@ -48,7 +48,7 @@ class _InputLayer(Layer):
 
     def _statistic_shape(self, name, value):
         """A user-given statistic in its MATLAB shape (float32)."""
-        array = np.asarray(value, np.float32)
+        array = numeric_array(self._owner, name, value).astype(np.float32)
         shapes = self._statistic_shapes()
         if array.size == 1:
             array = np.full(shapes[0], array.reshape(()), np.float32)
@@ -148,13 +148,8 @@ class ImageInputLayer(_InputLayer):
     def __init__(self, InputSize, Name="", Normalization="zerocenter", Mean=None,
                  StandardDeviation=None, Min=None, Max=None, NormalizationDimension="auto"):
         super().__init__(Name)
-        size = np.atleast_1d(np.asarray(InputSize))
-        if size.size == 2:
-            size = np.append(size, 1)
-        if size.size != 3 or not np.all(size == np.round(size)) or np.any(size < 1):
-            raise OptionError(f"imageInputLayer: InputSize must be [h w] or [h w c] positive "
-                              f"integers; received {InputSize!r}.")
-        self.InputSize = tuple(int(s) for s in size)
+        size = _integers("imageInputLayer", "InputSize", InputSize, (2, 3), 1, "[h w] or [h w c] positive integers")
+        self.InputSize = (*(int(s) for s in size), 1)[:3]
         self._set_normalization(Normalization, NormalizationDimension, ("auto", "channel", "element"),
                                 {"Mean": Mean, "StandardDeviation": StandardDeviation, "Min": Min, "Max": Max})
 
@@ -187,11 +182,7 @@ class FeatureInputLayer(_InputLayer):
     def __init__(self, InputSize, Name="", Normalization="none", Mean=None, StandardDeviation=None,
                  Min=None, Max=None, NormalizationDimension="auto"):
         super().__init__(Name)
-        if not (np.ndim(InputSize) == 0 and np.isfinite(InputSize) and InputSize == int(InputSize)
-                and InputSize >= 1):
-            raise OptionError(f"featureInputLayer: numFeatures must be a positive integer; "
-                              f"received {InputSize!r}.")
-        self.InputSize = (int(InputSize),)
+        self.InputSize = (integer("featureInputLayer", "numFeatures", InputSize),)
         self._set_normalization(Normalization, NormalizationDimension, ("auto", "channel"),
                                 {"Mean": Mean, "StandardDeviation": StandardDeviation, "Min": Min, "Max": Max})
 

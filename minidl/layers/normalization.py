@@ -18,15 +18,13 @@ import numpy as np
 
 from ..kernels import batchnorm as kernels
 from ..kernels import groupnorm as gn_kernels
-from ..options import OptionError, choice
-from .base import (FusedLayers, Layer, Memory, auto_or_count, buffer, check_channels, factors, initial_constant,
-                   layer_options, learnable_array)
+from ..options import choice, integer, real
+from .base import (CONSTANT_INITIALIZERS, FusedLayers, Layer, Memory, _fmt, auto_or_count, buffer, check_channels, factors,
+                   initial_constant, initializer, layer_options, learnable_array)
 
 
 def _unit_interval(name, value):
-    if not (np.ndim(value) == 0 and np.isfinite(value) and 0 <= float(value) <= 1):
-        raise OptionError(f"batchNormalizationLayer: {name} must be a scalar in [0, 1]; received {value!r}.")
-    return float(value)
+    return real("batchNormalizationLayer", name, value, 0, 1, what="a scalar in [0, 1]")
 
 
 class _ChannelAffine(Layer):
@@ -40,13 +38,16 @@ class _ChannelAffine(Layer):
 
     def _setup(self, Epsilon, NumChannels, ScaleInitializer, OffsetInitializer, factor_values, arrays):
         owner = self._owner
-        if not (np.ndim(Epsilon) == 0 and np.isfinite(Epsilon) and float(Epsilon) >= 1e-5):
-            raise OptionError(f"{owner}: Epsilon must be a finite scalar >= 1e-5 "
-                              f"(MATLAB's minimum); received {Epsilon!r}.")
-        self.Epsilon = float(Epsilon)
-        self.ScaleInitializer, self.OffsetInitializer = ScaleInitializer, OffsetInitializer
+        self.Epsilon = real(owner, "Epsilon", Epsilon, 1e-5, what="a finite scalar >= 1e-5 (MATLAB's minimum)")
+        self.ScaleInitializer = initializer(owner, "ScaleInitializer", ScaleInitializer, CONSTANT_INITIALIZERS)
+        self.OffsetInitializer = initializer(owner, "OffsetInitializer", OffsetInitializer, CONSTANT_INITIALIZERS)
         factors(owner, self, **factor_values)
-        sizes = {int(np.size(v)) for v in arrays.values() if v is not None and np.size(v)}
+        arrays = {name: learnable_array(owner, name, value) for name, value in arrays.items()}
+        for name, value in arrays.items():
+            if value is not None and sum(d > 1 for d in value.shape) > 1:
+                raise ValueError(f"{owner}: {name} must be a vector of one value per channel (1×1×C or "
+                                 f"C×1); received size {_fmt(value.shape)}.")
+        sizes = {v.size for v in arrays.values() if v is not None}
         NumChannels = auto_or_count(owner, "NumChannels", NumChannels)
         if NumChannels != "auto":
             sizes.add(NumChannels)
@@ -55,7 +56,7 @@ class _ChannelAffine(Layer):
                              f"must agree on the channel count; received sizes {sorted(sizes)}.")
         self.NumChannels = sizes.pop() if sizes else "auto"
         for name, value in arrays.items():
-            setattr(self, name, learnable_array(owner, name, value))
+            setattr(self, name, value)
 
     def initialize(self, input_size, rng):
         check_channels(self, input_size, self.NumChannels)
@@ -63,9 +64,9 @@ class _ChannelAffine(Layer):
         self.NumChannels = channels
         self._image = len(input_size) == 3
         shape = (1, 1, channels) if self._image else (channels, 1)
-        for name, initializer in (("Scale", self.ScaleInitializer), ("Offset", self.OffsetInitializer)):
+        for name, how in (("Scale", self.ScaleInitializer), ("Offset", self.OffsetInitializer)):
             if getattr(self, name) is None:
-                setattr(self, name, initial_constant(self.Name, name + "Initializer", initializer, rng, shape))
+                setattr(self, name, initial_constant(self.Name, name + "Initializer", how, rng, shape))
         for name in self._PER_CHANNEL:
             if getattr(self, name) is not None:
                 setattr(self, name, getattr(self, name).reshape(shape))
@@ -100,7 +101,8 @@ class BatchNormalizationLayer(_ChannelAffine):
         self.MeanDecay = _unit_interval("MeanDecay", MeanDecay)
         self.VarianceDecay = _unit_interval("VarianceDecay", VarianceDecay)
         if self.TrainedVariance is not None and np.any(self.TrainedVariance < 0):
-            raise ValueError("batchNormalizationLayer: TrainedVariance must be nonnegative.")
+            raise ValueError("batchNormalizationLayer: TrainedVariance must be nonnegative (a variance); it has "
+                             "negative values.")
         self._image = True
 
     state_names = ("TrainedMean", "TrainedVariance")
@@ -295,12 +297,9 @@ class GroupNormalizationLayer(_GroupwiseNormalization):
     def __init__(self, NumGroups, Name="", **options):
         if isinstance(NumGroups, str):
             NumGroups = choice(self._owner, "numGroups", NumGroups, ("all-channels", "channel-wise"))
-        elif not (np.ndim(NumGroups) == 0 and np.isfinite(NumGroups) and NumGroups == int(NumGroups)
-                  and NumGroups >= 1):
-            raise OptionError(f"{self._owner}: numGroups must be a positive integer, 'all-channels' or "
-                              f"'channel-wise'; received {NumGroups!r}.")
         else:
-            NumGroups = int(NumGroups)
+            NumGroups = integer(self._owner, "numGroups", NumGroups,
+                                what="a positive integer, 'all-channels' or 'channel-wise'")
         self.NumGroups = NumGroups
         super().__init__(Name, **options)
 

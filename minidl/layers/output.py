@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..kernels import softmax as kernels
+from ..options import OptionError, received
 from .base import Layer, Memory, layer_options
 
 _TINY = np.finfo(np.float32).tiny
@@ -13,6 +14,7 @@ class SoftmaxLayer(Layer):
 
     DefaultName = "softmax"
     Description = "Softmax"
+    _owner = "softmaxLayer"
 
     def predict(self, X):
         return softmax(X)
@@ -71,6 +73,26 @@ class SoftmaxCrossEntropy(LossStep):
         return kernels.softmax_cross_entropy(X, np.asarray(T, X.dtype))
 
 
+def class_names(owner, value):
+    """'auto', or Classes as a 1-D array of unique strings or integers (MATLAB's categories)."""
+    if isinstance(value, str) and value.lower() == "auto":
+        return "auto"
+    try:
+        array = np.asarray(value)
+    except ValueError:   # ragged
+        array = np.asarray(None)
+    if array.dtype.kind == "O" and array.size and all(isinstance(x, str) for x in array.flat):
+        array = array.astype(str)
+    if array.ndim != 1 or array.size == 0 or array.dtype.kind not in "iuU":
+        raise OptionError(f"{owner}: Classes must be 'auto' or a list of class names (strings or integers, "
+                          f"at least one); received {received(value)}.")
+    names, counts = np.unique(array, return_counts=True)
+    if np.any(counts > 1):
+        raise ValueError(f"{owner}: Classes must be unique; {names[counts > 1].tolist()[:5]} appear more than "
+                         f"once. Remove the duplicates: each class is one output of the network.")
+    return array
+
+
 def softmax(X):
     """Softmax over the channel axis (axis 1): the kernel for N×K scores, NumPy for images."""
     if X.ndim == 2:
@@ -90,9 +112,11 @@ class ClassificationOutputLayer(OutputLayer):
     DefaultName = "classoutput"
     Description = "Classification output"
 
+    _owner = "classificationLayer"
+
     def __init__(self, Name="", Classes="auto"):
         super().__init__(Name)
-        self.Classes = Classes if isinstance(Classes, str) and Classes == "auto" else np.asarray(Classes)
+        self.Classes = class_names(self._owner, Classes)
         self.OutputSize = "auto" if isinstance(self.Classes, str) else len(self.Classes)
 
     def initialize(self, input_size, rng):
@@ -132,11 +156,18 @@ class RegressionOutputLayer(OutputLayer):
     DefaultName = "regressionoutput"
     Description = "Regression output"
 
+    _owner = "regressionLayer"
+
     def __init__(self, Name="", ResponseNames=None):
         super().__init__(Name)
         if isinstance(ResponseNames, str):
             ResponseNames = [ResponseNames]
-        self.ResponseNames = [] if ResponseNames is None else [str(name) for name in ResponseNames]
+        if ResponseNames is None:
+            ResponseNames = []
+        if not (isinstance(ResponseNames, (list, tuple)) and all(isinstance(n, str) for n in ResponseNames)):
+            raise OptionError(f"regressionLayer: ResponseNames must be a string or a list of strings; received "
+                              f"{received(ResponseNames)}.")
+        self.ResponseNames = list(ResponseNames)
 
     def _check(self, Y, T):
         if np.shape(Y) != np.shape(T):

@@ -4,8 +4,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kernels import pooling as kernels
-from ..options import OptionError
-from .activation import is_real_scalar
+from ..options import OptionError, flag, is_real_scalar
 from .base import Layer, Memory, as_padding, as_pair, buffer, layer_options, output_hw, require_image, resolve_padding
 
 
@@ -53,8 +52,9 @@ class MaxPooling2DLayer(_Pooling2DLayer):
 
     def __init__(self, PoolSize, Name="", Stride=1, Padding=0, HasUnpoolingOutputs=False):
         super().__init__(PoolSize, Name, Stride, Padding)
-        if HasUnpoolingOutputs:
-            raise NotImplementedError("maxPooling2dLayer: HasUnpoolingOutputs=true is not supported yet.")
+        if flag(self._owner, "HasUnpoolingOutputs", HasUnpoolingOutputs):
+            raise OptionError("maxPooling2dLayer: HasUnpoolingOutputs=true is not supported (minidl has no "
+                              "max unpooling layer); leave it false.")
         self.HasUnpoolingOutputs = False
 
     @property
@@ -138,6 +138,7 @@ class GlobalAveragePooling2DLayer(Layer):
     ``dL/dX[n,c,h,w] = dL/dZ[n,c] / (H·W)``."""
 
     DefaultName = "gapool"
+    _owner = "globalAveragePooling2dLayer"
     Description = "Global average pooling"
     fusable_pooling = "global average"   # a convolution may pool as it writes its output
 
