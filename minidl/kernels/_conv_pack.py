@@ -46,11 +46,16 @@ def _copy(dst, src, relu, zero):
 
 
 @kernel(inline='always')
+def _max2(a, b):
+    """The larger of two; NaN if either is NaN (as NumPy's maximum). Bitwise, not
+    short-circuit, logic: a select without branches, so loops of it vectorize."""
+    return b if (b > a) | (b != b) else a
+
+
+@kernel(inline='always')
 def _max4(a, b, c, d):
     """The largest of four; NaN if any is NaN (as NumPy's max)."""
-    m = b if b > a or b != b else a
-    m = c if c > m or c != c else m
-    return d if d > m or d != d else m
+    return _max2(_max2(a, c), _max2(b, d))
 
 
 @kernel(inline='always')
@@ -59,7 +64,7 @@ def _pool_lines(dst, above, below, relu, zero):
     NaN), or its max with 0 if relu (NaN kept)."""
     for x in range(dst.size):
         m = _max4(above[2 * x], above[2 * x + 1], below[2 * x], below[2 * x + 1])
-        dst[x] = zero if relu and m <= zero else m
+        dst[x] = zero if relu & (m <= zero) else m
 
 
 POOLS = {None: 0, "max 2x2": 1, "global average": 2}   # conv2d_forward's pool -> _write_plane's
