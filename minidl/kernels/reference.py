@@ -23,6 +23,15 @@ def add(a, b, relu=False):
     return (np.maximum(s, 0) if relu else s).astype(a.dtype)
 
 
+def add_max_pool(a, b, relu=False):
+    """add(a, b, relu), then the max of each 2x2 block (stride 2; NaN wins, as np.max)."""
+    s = np.asarray(a, np.float64) + np.asarray(b, np.float64)
+    s = np.maximum(s, 0) if relu else s
+    N, C, H, W = s.shape
+    s = s[:, :, :H // 2 * 2, :W // 2 * 2].reshape(N, C, H // 2, 2, W // 2, 2).max(axis=(3, 5))
+    return s.astype(a.dtype)
+
+
 def relu_backward(dz, z):
     """dz * (z > 0), NumPy's way (0 * inf and 0 * NaN give NaN)."""
     return (np.asarray(dz, np.float64) * (np.asarray(z) > 0)).astype(dz.dtype)

@@ -102,6 +102,26 @@ class AdditionReLU(FusedLayers):
         dX = elementwise.relu_backward(dLdZ, memory.Z, out=buffer(work, "dX", dLdZ.shape, dLdZ.dtype))
         return _copies(dX, self.addition.NumInputs, work), ({}, {})
 
+    def fuse(self, consumer, mode):
+        if mode == "predict" and len(self.layers) == 2 and self.addition.NumInputs == 2 \
+                and getattr(consumer, "fusable_pooling", None) == "max 2x2":
+            return AdditionReLUPool(self.addition, self.layers[1], consumer)
+        return None
+
+
+class AdditionReLUPool(FusedLayers):
+    """Prediction only: addition of two inputs → ReLU → 2×2 stride-2 max pooling in one
+    pass, ``Z = maxpool(max(X1 + X2, 0))``; neither the sum nor its ReLU is stored."""
+
+    def __init__(self, addition, relu, pool):
+        super().__init__(addition, relu, pool)
+
+    def predict(self, X1, X2, work=None):
+        N, C, H, W = X1.shape
+        dtype = np.result_type(X1, X2)
+        out = buffer(work, "Z", (N, C, H // 2, W // 2), dtype)
+        return elementwise.add_max_pool(X1.astype(dtype, copy=False), X2, relu=True, out=out)
+
 
 class _Concatenation(_MultiInputLayer):
     """Concatenation along the MATLAB dimension ``self._dim(rank)``; ``dL/dXi`` is the slice

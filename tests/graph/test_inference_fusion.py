@@ -112,3 +112,29 @@ def test_addition_then_relu_is_one_step_in_both_modes_and_matches_the_layers():
     X[2, 1, 2, 2] = np.nan
     scores = net.predict_internal(X)
     assert np.isnan(scores[2]).all() and np.isfinite(scores[[0, 1, 3]]).all()
+
+
+def test_addition_relu_max_pool_is_one_prediction_step():
+    """At inference additionLayer → reluLayer → maxPooling2dLayer(2, Stride=2) run as one pass
+    (the residual example's add → relu_out → maxpool_2), with the scores of the layers run one
+    by one; in training, the pooling stays a step of its own (it keeps its argmax)."""
+    layers = [minidl.imageInputLayer([6, 7, 3], Normalization="none"),
+              minidl.convolution2dLayer(3, 3, Padding="same", Name="a"),
+              minidl.convolution2dLayer(1, 3, Name="b"), minidl.additionLayer(2, Name="add"),
+              minidl.reluLayer(Name="relu"), minidl.maxPooling2dLayer(2, Stride=2, Name="pool")] + head()
+    lgraph = minidl.connectLayers(minidl.layerGraph(layers), "a", "add/in2")
+    net = build_network(lgraph, np.random.default_rng(0))
+    names = [layer.Name for layer in net.Layers]
+    add = names.index("add")
+    assert [add, add + 1, add + 2] in [covered for _, covered, _ in net.plan("predict").steps]
+    assert [add, add + 1] in [covered for _, covered, _ in net.plan("train").steps]
+    X = np.random.default_rng(1).standard_normal((4, 3, 6, 7)).astype(np.float32)
+    X[3, 0, 2, 2] = np.nan
+    layer = dict(zip(names, net.Layers))
+    A = layer["a"].predict(X)
+    pooled = layer["pool"].predict(layer["relu"].predict(layer["add"].predict(layer["b"].predict(A), A)))
+    reference = layer["softmax"].predict(layer["fc"].predict(pooled))
+    scores = net.predict_internal(X)
+    np.testing.assert_allclose(scores[:3], reference[:3], rtol=1e-5, atol=1e-6)
+    assert np.isnan(scores[3]).all() and np.isnan(reference[3]).all()
+    np.testing.assert_allclose(net.activations_internal(X, add + 2)[:3], pooled[:3], rtol=1e-6)

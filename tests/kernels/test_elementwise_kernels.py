@@ -10,7 +10,7 @@ from kernel_cases import assert_close, check_without_jit_and_under_one_and_two_t
 from minidl.kernels import elementwise as ew
 from minidl.kernels import reference as ref
 
-SHAPES = [(3, 4, 5, 6), (70001,), (2, 3), (1,)]
+SHAPES = [(3, 4, 5, 6), (2, 3, 8, 7), (70001,), (2, 3), (1,)]
 
 
 def _pair(shape, dtype, seed=0):
@@ -25,6 +25,11 @@ def _check(shape, dtype):
         assert got.dtype == dtype and got.shape == a.shape
         assert_close(got, ref.add(a, b, relu=relu), dtype)
         np.testing.assert_array_equal(got, np.maximum(a + b, 0) if relu else a + b)   # NumPy's own sum
+    if a.ndim == 4:
+        for relu in (False, True):
+            pooled = ew.add_max_pool(a, b, relu=relu)
+            assert pooled.dtype == dtype and pooled.shape == a.shape[:2] + (a.shape[2] // 2, a.shape[3] // 2)
+            assert_close(pooled, ref.add_max_pool(a, b, relu=relu), dtype)
     z = np.maximum(a, 0)
     got = ew.relu_backward(b, z)
     assert got.dtype == dtype
@@ -53,6 +58,18 @@ def test_non_finite_values_are_numpys():
         np.testing.assert_array_equal(ew.relu_backward(dz, z), dz * (z > 0))
 
 
+def test_add_max_pool_keeps_nan():
+    """A NaN in either input makes its 2x2 block NaN, with the ReLU too (never 0)."""
+    a, b = _pair((2, 3, 6, 5), np.float32)
+    a[1, 2, 3, 1] = np.nan
+    b[0, 0, 0, 0] = np.nan
+    for relu in (False, True):
+        got = ew.add_max_pool(a, b, relu=relu)
+        want = ref.add_max_pool(a, b, relu=relu)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        assert np.isnan(got).sum() == 2
+
+
 def test_out_may_be_an_input():
     a, b = _pair((5, 7), np.float32)
     want = np.maximum(a + b, 0)
@@ -73,7 +90,7 @@ def _digest():
     h = hashlib.sha256()
     for dtype in (np.float32, np.float64):
         a, b = _pair((9, 16, 31, 33), dtype, seed=3)
-        for arr in (ew.add(a, b), ew.add(a, b, relu=True), ew.relu_backward(a, b)):
+        for arr in (ew.add(a, b), ew.add(a, b, relu=True), ew.relu_backward(a, b), ew.add_max_pool(a, b, True)):
             h.update(arr.tobytes())
     return h.hexdigest()
 
