@@ -246,7 +246,8 @@ def function_cases(fx):
         (0, "net_or_layers"): layers_graph_or_net, ("Print",): boolean}, aliases={"net_or_layers": ("layers",)})
     c += slots("checkLayer", _check_layer, [m.reluLayer(), (3, 3, 2)], {"verbose": False}, {
         (0, "layer"): never, (1, "input_size"): _check_size,
-        ("batch_size",): count, ("samples",): count, ("tolerance",): lambda v: real_in(0, math.inf)(v) and v > 0,
+        ("batch_size",): lambda v: count(v) and v * 18 <= 10 ** 7,    # checkLayer's limit on values
+        ("samples",): count, ("tolerance",): lambda v: real_in(0, math.inf)(v) and v > 0,
         ("seed",): lambda v: int_like(v, 0, math.inf), ("verbose",): boolean})
     c += slots("save", m.save, [os.path.join(fx.folder, "s.npz"), net], {}, {
         (0, "filename"): lambda v: None if isinstance(v, str) else False, (1, "net"): network})

@@ -161,8 +161,10 @@ def fast_cases(tmp_path_factory):
     return cases, folder
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
+# derandomize: the same 300 draws on every run, so that a gap in an oracle cannot make an
+# unrelated change fail; run with --hypothesis-seed=N (and derandomize off) to explore more.
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_random_hostile_arguments_never_crash_or_pass_silently(data, fast_cases):
     cases, folder = fast_cases
