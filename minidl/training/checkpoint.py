@@ -26,7 +26,7 @@ def write(trainer, s, solver):
     """Write a checkpoint after iteration ``s.iteration``; a failure is a warning."""
     options = trainer.options
     stamp = datetime.datetime.now().strftime("%Y_%m_%d__%H_%M_%S")
-    filename = os.path.join(options.CheckpointPath, f"convnet_checkpoint__{s.iteration}__{stamp}.npz")
+    filename = os.path.join(options.CheckpointPath, f"net_checkpoint__{s.iteration}__{stamp}.npz")
     scalars, arrays = _solver_state(solver)
     arrays["order"] = s.order
     for key, values in s.history.items():

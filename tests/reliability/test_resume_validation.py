@@ -20,7 +20,7 @@ def checkpoint(tmp_path_factory):
     minidl.rng(0)
     minidl.trainNetwork(X, Y, layers(), options(**COMMON, CheckpointPath=str(folder), CheckpointFrequency=3,
                                                 CheckpointFrequencyUnit="iteration"))
-    return next(folder.glob("convnet_checkpoint__6__*.npz"))
+    return next(folder.glob("net_checkpoint__6__*.npz"))
 
 
 def tamper(source, target, state=None, drop=(), arrays=None):
