@@ -37,7 +37,12 @@ def check_header(header, arrays, where):
     if missing:
         raise ModelFileError(f"{where}: the header names member {missing[0]!r}, which the archive does not hold; "
                              f"the file is truncated or altered.")
-    check_layers(header.get("layers"), arrays, where, "L")
+    used = check_layers(header.get("layers"), arrays, where, "L")
+    unused = sorted(set(members) - used - ({m for m in members if m.startswith("S.")}
+                                           if header.get("contents") == "checkpoint" else set()))
+    if unused:
+        raise ModelFileError(f"{where}: member {unused[0]!r} is named in the header but belongs to no layer; "
+                             f"minidl writes no such member. The file was altered.")
     if header["kind"] == "DAGNetwork":
         pairs = header.get("connections")
         if not (isinstance(pairs, list) and all(isinstance(p, list) and len(p) == 2 and all(isinstance(n, str)
@@ -57,7 +62,7 @@ def check_header(header, arrays, where):
 def check_layers(described, arrays, where, prefix, what=""):
     if not isinstance(described, list) or not described:
         raise ModelFileError(f"{where}: the header's {what}layers must be a nonempty list; found {_found(described)}.")
-    names = set()
+    names, used = set(), set()
     for index, entry in enumerate(described):
         label = f"{what}layer {index + 1}"
         if not (isinstance(entry, dict) and set(entry) == {"class", "config", "arrays"}
@@ -73,13 +78,14 @@ def check_layers(described, arrays, where, prefix, what=""):
         label = f"{label} ({entry['class']} {name!r})"
         for part in ("config", "arrays"):
             for key, value in entry[part].items():
-                _check_value(value, arrays, where, f"{label}, property {key!r}", prefix)
+                _check_value(value, arrays, where, f"{label}, property {key!r}", prefix, used)
+    return used
 
 
-def _check_value(value, arrays, where, label, prefix):
+def _check_value(value, arrays, where, label, prefix, used):
     if isinstance(value, list):
         for item in value:
-            _check_value(item, arrays, where, label, prefix)
+            _check_value(item, arrays, where, label, prefix, used)
         return
     if not isinstance(value, dict):
         if not isinstance(value, _SCALARS) or (isinstance(value, float) and not np.isfinite(value)):
@@ -92,12 +98,13 @@ def _check_value(value, arrays, where, label, prefix):
     if kind == "tuple":
         if not isinstance(content, list):
             raise ModelFileError(f"{where}: {label} holds a tuple that is not a list: {_found(content)}.")
-        _check_value(content, arrays, where, label, prefix)
+        _check_value(content, arrays, where, label, prefix, used)
     elif kind == "function":
         if not isinstance(content, str):
             raise ModelFileError(f"{where}: {label} names a function with {_found(content)}; expected its name.")
     else:
         _check_array(content, arrays, where, label, prefix)
+        used.add(content)
 
 
 def _check_array(member, arrays, where, label, prefix):
