@@ -34,8 +34,9 @@ def layer_classes():
     classes, pending = {}, [Layer]
     while pending:
         cls = pending.pop()
-        if cls.__module__.startswith("minidl."):
-            classes[cls.__name__] = cls
+        abstract = any(sub.__module__.startswith("minidl.") for sub in cls.__subclasses__())
+        if cls.__module__.startswith("minidl.") and not cls.__name__.startswith("_") and not abstract:
+            classes[cls.__name__] = cls     # concrete public layers only: not Layer, OutputLayer
         pending.extend(cls.__subclasses__())
     return classes
 
@@ -137,6 +138,11 @@ def layers_from_archive(described, arrays, custom_layers=None, where="load"):
             if unknown:
                 raise ModelFileError(f"{where}: {label} has {part} {unknown}, which {cls.__name__} does not take; "
                                      f"expected names among {sorted(allowed)}.")
+        given = {**entry["config"], **entry["arrays"]}
+        missing = [name for name in cls.learnables if not (isinstance(given.get(name), dict) and "array" in given[name])]
+        if missing:
+            raise ModelFileError(f"{where}: {label} has no array for its learnable {missing[0]}; a saved network "
+                                 f"holds every learnable. The file is incomplete or altered.")
         values = {name: _decode(value, arrays, parameters.get(name)) for name, value in entry["config"].items()}
         try:
             layer = cls(**values)

@@ -112,6 +112,9 @@ def _check_array(member, arrays, where, label, prefix):
         raise ModelFileError(f"{where}: {label} refers to the array {_found(member)}, which is not one of the "
                              f"file's members; expected a member named {prefix}<index>.<property>.")
     array = arrays[member]
+    if array.size == 0:
+        raise ModelFileError(f"{where}: {label} (member {member!r}) is empty (size {array.shape}); minidl saves no "
+                             f"empty array. The file is truncated or altered.")
     if array.dtype.kind not in "fiubU":
         raise ModelFileError(f"{where}: {label} (member {member!r}) has dtype {array.dtype}; expected floating-point "
                              f"numbers (float32), or integers or text for class names.")
