@@ -1,11 +1,15 @@
 """``save``/``load`` for networks and training checkpoints (format: minidl.io.format)."""
 import os
 
-from ..graph.network import DAGNetwork, Network, SeriesNetwork
+from ..graph.inference import _NoRandom
+from ..graph.layer_graph import LayerGraph
+from ..graph.network import DAGNetwork, Network, build_network
 from ..layers.base import Layer
-from ..options import path, received
+from ..options import integer, path, received
 from ..struct import Struct
-from .format import FileFormatError, layers_from_archive, layers_to_archive, read_archive, write_archive
+from .errors import ModelFileError
+from .format import layers_from_archive, layers_to_archive, read_archive, write_archive
+from .onnx_read import MAX_FILE_SIZE
 
 
 def network_to_archive(net, arrays):
@@ -15,13 +19,38 @@ def network_to_archive(net, arrays):
     return header
 
 
-def network_from_archive(header, arrays, custom_layers=None):
-    layers = layers_from_archive(header["layers"], arrays, custom_layers)
-    if header["kind"] == "SeriesNetwork":
-        return SeriesNetwork.from_layers(layers)
-    if header["kind"] == "DAGNetwork":
-        return DAGNetwork.from_layers_and_connections(layers, [tuple(p) for p in header["connections"]])
-    raise FileFormatError(f"load: unknown network kind {header['kind']!r}.")
+def network_from_archive(header, arrays, custom_layers=None, where="load"):
+    """The network a checked header describes, built as trainNetwork builds one: every layer
+    through its constructor, then the graph validated and every layer initialized against
+    the sizes flowing into it (channel counts, weight shapes), before any kernel runs."""
+    layers = layers_from_archive(header["layers"], arrays, custom_layers, where)
+    return _build(layers, header["kind"], header.get("connections"), where)
+
+
+def _build(layers, kind, connections, where):
+    if kind == "DAGNetwork":
+        graph = LayerGraph()
+        for order, layer in enumerate(layers):
+            graph._graph.add_node(layer.Name, layer=layer, order=order)
+        try:
+            for source, destination in connections:
+                graph._connect(source, destination, "load")
+        except (ValueError, TypeError, KeyError) as error:
+            raise ModelFileError(f"{where}: the connection {source!r} -> {destination!r} is not valid: {error}") from None
+        layers = graph
+    try:
+        return build_network(layers, _NoRandom(), owner="load")
+    except Exception as error:  # a layer refused the sizes or arrays of the file
+        raise ModelFileError(f"{where}: the layers in the file do not form a valid network: {type(error).__name__}: "
+                             f"{str(error)[:800]}") from None
+
+
+def layers_like(net, described, arrays, custom_layers=None, where="load"):
+    """Layers described in a file (a checkpoint's best network) rebuilt and initialized in
+    the shape of ``net``'s, for ``net.restore``."""
+    layers = layers_from_archive(described, arrays, custom_layers, where)
+    kind = "DAGNetwork" if isinstance(net, DAGNetwork) else "SeriesNetwork"
+    return _build(layers, kind, net.connection_pairs(), where)._layers
 
 
 def save(filename, net):
@@ -56,17 +85,21 @@ def _check_arguments(owner, filename, net):
                         f"trainNetwork, assembleNetwork or load); received {received(net)}.")
 
 
-def load(filename, CustomLayers=None):
+def load(filename, CustomLayers=None, MaxFileSize=MAX_FILE_SIZE):
     """``s = load(filename)``: a struct with field ``net`` (and ``checkpoint`` for training
     checkpoints). Never unpickles; custom layer classes must be passed in ``CustomLayers``
-    (a dict class name → class)."""
+    (a dict class name → class). A file, or the arrays it unpacks to, larger than
+    ``MaxFileSize`` bytes (default 2^30) is refused; raise it for a big model you trust.
+    Any problem with the file is a :class:`ModelFileError` naming the file and the part
+    at fault."""
     path("load", "filename", filename)
+    MaxFileSize = integer("load", "MaxFileSize", MaxFileSize, maximum=2 ** 62)
     if CustomLayers is not None and not (isinstance(CustomLayers, dict) and all(
             isinstance(cls, type) and issubclass(cls, Layer) for cls in CustomLayers.values())):
         raise TypeError(f"load: CustomLayers must be a dict from class name to Layer subclass, e.g. "
                         f"{{'PReLULayer': PReLULayer}}; received {received(CustomLayers)}.")
-    header, arrays = read_archive(filename)
-    result = Struct(net=network_from_archive(header, arrays, CustomLayers))
+    header, arrays = read_archive(filename, "load", MaxFileSize, CustomLayers)
+    result = Struct(net=network_from_archive(header, arrays, CustomLayers, f"load: {os.fspath(filename)!r}"))
     if header.get("contents") == "checkpoint":
         result.checkpoint = Struct(header["checkpoint"])
     return result
@@ -83,10 +116,11 @@ def save_checkpoint(filename, net, state, state_arrays):
 
 def load_checkpoint(filename, CustomLayers=None):
     """(network, state, state arrays) of a checkpoint file written under CheckpointPath."""
-    header, arrays = read_archive(filename)
+    header, arrays = read_archive(filename, "ResumeFrom", custom_layers=CustomLayers)
     if header.get("contents") != "checkpoint":
-        raise FileFormatError(f"trainNetwork: {filename!r} is a saved network, not a training checkpoint; "
+        raise ModelFileError(f"trainNetwork: {filename!r} is a saved network, not a training checkpoint; "
                               f"resume needs a file written by CheckpointPath.")
     state_arrays = {key[2:]: value for key, value in arrays.items() if key.startswith("S.")}
-    return network_from_archive(header, arrays, CustomLayers), header["checkpoint"], state_arrays
+    where = f"ResumeFrom: {os.fspath(filename)!r}"
+    return network_from_archive(header, arrays, CustomLayers, where), header["checkpoint"], state_arrays
 

@@ -1,27 +1,32 @@
 """minidl's file format: one NumPy ``.npz`` archive, written atomically, read without pickle.
 
-The archive holds every array (``L3.Weights`` …) plus one JSON document (``__minidl__``)
-describing the network: format version, kind, and for each layer its class and its
-non-array properties. Loading never unpickles and only instantiates minidl's own layer
-classes, or custom classes the caller passes in ``CustomLayers``, so opening a file from
-someone else cannot run their code.
+The archive holds every array (``L3.Weights`` …) plus one JSON document (``__minidl__``):
+format version, kind, the names of every array member, and for each layer its class, its
+public configuration (constructor arguments, see minidl.layers.config) and the learnable or
+state arrays its constructor does not take. Loading only instantiates minidl's own layer
+classes, or custom classes the caller passes in ``CustomLayers``, always through their
+constructors, so opening a file from someone else cannot run their code and every check a
+constructor makes runs on the file.
+
+Versions: 1 saved ``vars(layer)`` (private attributes included); 2 saves the public
+configuration. ``MIGRATIONS[v]`` turns a version-v header into version v + 1.
 """
 import json
 import os
 
 import numpy as np
 
+from ..layers import config as layer_config
+from .archive import HEADER, parse_header, read_members
 from .atomic import write_atomically
+from .errors import ModelFileError
+from .onnx_read import MAX_FILE_SIZE
 
-FORMAT_VERSION = 1
-_HEADER = "__minidl__"
-
-
-class FileFormatError(ValueError):
-    """A file is not a minidl network file, or was written by an incompatible version."""
+FORMAT_VERSION = 2
+FileFormatError = ModelFileError    # the name used before version 2
 
 
-def _layer_classes():
+def layer_classes():
     from ..layers import (activation, combine, conv, dense, dropout, input, normalization,  # noqa: F401
                           output, pooling)  # every built-in layer class exists, even if unused so far
     from ..layers.base import Layer
@@ -29,77 +34,46 @@ def _layer_classes():
     classes, pending = {}, [Layer]
     while pending:
         cls = pending.pop()
-        if cls.__module__.startswith("minidl."):
-            classes[cls.__name__] = cls
+        abstract = any(sub.__module__.startswith("minidl.") for sub in cls.__subclasses__())
+        if cls.__module__.startswith("minidl.") and not cls.__name__.startswith("_") and not abstract:
+            classes[cls.__name__] = cls     # concrete public layers only: not Layer, OutputLayer
         pending.extend(cls.__subclasses__())
     return classes
 
 
-def _encode(value):
-    if isinstance(value, (np.integer,)):
+# ---- writing ------------------------------------------------------------------------------
+def _encode(layer, name, value, arrays, member):
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "fiubU":
+            raise ValueError(f"save: {layer.Name}.{name} is an array of {value.dtype}; only numbers can be stored.")
+        arrays[member] = value
+        return {"array": member}
+    if isinstance(value, np.integer):
         return int(value)
-    if isinstance(value, (np.floating,)):
+    if isinstance(value, np.floating):
         return float(value)
-    if isinstance(value, tuple):
-        return {"tuple": [_encode(v) for v in value]}
-    if isinstance(value, list):
-        return [_encode(v) for v in value]
-    if isinstance(value, dict):
-        return {"dict": {k: _encode(v) for k, v in value.items()}}
+    if isinstance(value, (tuple, list)):
+        encoded = [_encode(layer, name, v, arrays, f"{member}.{i}") for i, v in enumerate(value)]
+        return {"tuple": encoded} if isinstance(value, tuple) else encoded
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if callable(value):
+    if callable(value):     # a function handle (an initializer): load restores the default
         return {"function": getattr(value, "__name__", "function")}
-    raise FileFormatError(f"save: cannot store a property of type {type(value).__name__}.")
-
-
-def _decode(value):
-    if isinstance(value, dict):
-        if "tuple" in value:
-            return tuple(_decode(v) for v in value["tuple"])
-        if "dict" in value:
-            return {k: _decode(v) for k, v in value["dict"].items()}
-        if "function" in value:
-            return None
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    return value
+    raise ValueError(f"save: {layer.Name}.{name} is a {type(value).__name__}; a layer property must be a "
+                     f"number, text, a list/tuple of them, an array or a function.")
 
 
 def layers_to_archive(layers, arrays, prefix="L"):
     """Describe layers as JSON-able dicts, putting their arrays into ``arrays``."""
     described = []
     for index, layer in enumerate(layers):
-        properties = {}
-        for name, value in vars(layer).items():
-            if isinstance(value, np.ndarray):
-                if value.dtype == object:
-                    raise FileFormatError(f"save: {layer.Name}.{name} is an object array; it cannot be stored.")
-                arrays[f"{prefix}{index}.{name}"] = value
-                properties[name] = {"array": f"{prefix}{index}.{name}"}
-            else:
-                properties[name] = _encode(value)
-        described.append({"class": type(layer).__name__, "properties": properties})
+        entry = {"class": type(layer).__name__, "config": {}, "arrays": {}}
+        for name, value in layer.get_config().items():
+            entry["config"][name] = _encode(layer, name, value, arrays, f"{prefix}{index}.{name}")
+        for name, value in layer_config.extra_arrays(layer).items():
+            entry["arrays"][name] = _encode(layer, name, value, arrays, f"{prefix}{index}.{name}")
+        described.append(entry)
     return described
-
-
-def layers_from_archive(described, archive, custom_layers=None):
-    classes = {**_layer_classes(), **(custom_layers or {})}
-    layers = []
-    for entry in described:
-        cls = classes.get(entry["class"])
-        if cls is None:
-            raise FileFormatError(f"load: the file contains a layer of class {entry['class']!r}, which is not "
-                                  f"a minidl layer. Pass CustomLayers={{'{entry['class']}': YourClass}} to load it.")
-        layer = cls.__new__(cls)
-        for name, value in entry["properties"].items():
-            if isinstance(value, dict) and set(value) == {"array"}:
-                value = archive[value["array"]]
-            else:
-                value = _decode(value)
-            object.__setattr__(layer, name, value)
-        layers.append(layer)
-    return layers
 
 
 def write_archive(filename, header, arrays):
@@ -111,31 +85,134 @@ def write_archive(filename, header, arrays):
     folder = os.path.dirname(os.path.abspath(filename))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"save: the folder {folder!r} does not exist.")
-    header = dict(header, format_version=FORMAT_VERSION)
-    payload = {_HEADER: np.array(json.dumps(header))}
+    header = dict(header, format_version=FORMAT_VERSION, members=sorted(arrays))
+    payload = {HEADER: np.array(json.dumps(header))}
     payload.update(arrays)
     return write_atomically(filename, lambda stream: np.savez(stream, **payload))
 
 
-def read_archive(filename):
+# ---- reading ------------------------------------------------------------------------------
+def read_archive(filename, owner="load", max_file_size=MAX_FILE_SIZE, custom_layers=None):
+    """``(header, arrays)``: the header migrated to FORMAT_VERSION and checked, and exactly
+    the arrays it names."""
     filename = os.fspath(filename)
     if not os.path.exists(filename) and os.path.exists(filename + ".npz"):
         filename += ".npz"  # save adds the extension, so load accepts the name without it
     if not os.path.isfile(filename):
-        raise FileNotFoundError(f"load: the file {filename!r} does not exist or is not a file (nor {filename + '.npz'!r}); check "
-                                f"filename and the current folder ({os.getcwd()!r}).")
-    try:
-        loaded = np.load(filename, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ValueError("it holds a single array, not a .npz archive")
-        with loaded as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError) as error:
-        raise FileFormatError(f"load: {os.fspath(filename)!r} is not a readable minidl file ({error}).") from None
-    if _HEADER not in arrays:
-        raise FileFormatError(f"load: {os.fspath(filename)!r} is a .npz archive but not a minidl file.")
-    header = json.loads(str(arrays.pop(_HEADER)))
-    if header.get("format_version", 0) > FORMAT_VERSION:
-        raise FileFormatError(f"load: {os.fspath(filename)!r} uses format version {header['format_version']}; "
-                              f"this minidl reads up to version {FORMAT_VERSION}. Upgrade minidl.")
+        raise FileNotFoundError(f"{owner}: the file {filename!r} does not exist or is not a file (nor "
+                                f"{filename + '.npz'!r}); check filename and the current folder ({os.getcwd()!r}).")
+    where = f"{owner}: {filename!r}"
+    text, arrays = read_members(filename, where, max_file_size)
+    header = parse_header(text, where)
+    version = header.get("format_version")
+    if type(version) is not int or version < 1:
+        raise ModelFileError(f"{where}: the header's format_version must be a positive integer; found {version!r}.")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(f"{where} uses format version {version}; this minidl reads up to version "
+                             f"{FORMAT_VERSION}. Upgrade minidl.")
+    classes = {**layer_classes(), **(custom_layers or {})}
+    for old in range(version, FORMAT_VERSION):
+        header = MIGRATIONS[old](header, arrays, classes, where)
+    from .schema import check_header
+    check_header(header, arrays, where)
     return header, arrays
+
+
+def layers_from_archive(described, arrays, custom_layers=None, where="load"):
+    """Layers rebuilt through their constructors from ``described`` (checked by
+    minidl.io.schema): every constructor check runs, and a failing one names the layer."""
+    classes = {**layer_classes(), **(custom_layers or {})}
+    layers = []
+    for index, entry in enumerate(described):
+        cls = classes.get(entry["class"])
+        label = f"layer {index + 1} ({entry['class']} {entry['config'].get('Name', '')!r})"
+        if cls is None:
+            raise ModelFileError(f"{where}: {label} is not a minidl layer class. If it is your own layer, pass "
+                                 f"CustomLayers={{'{entry['class']}': YourClass}} to load it.")
+        parameters = layer_config.constructor_parameters(cls)
+        allowed_config = set(layer_config.config_names(cls))
+        allowed_arrays = set(layer_config.array_names(cls)) - allowed_config
+        for part, given, allowed in (("configuration", entry["config"], allowed_config),
+                                     ("arrays", entry["arrays"], allowed_arrays)):
+            unknown = sorted(set(given) - allowed)
+            if unknown:
+                raise ModelFileError(f"{where}: {label} has {part} {unknown}, which {cls.__name__} does not take; "
+                                     f"expected names among {sorted(allowed)}.")
+        given = {**entry["config"], **entry["arrays"]}
+        missing = [name for name in cls.learnables if not (isinstance(given.get(name), dict) and "array" in given[name])]
+        if missing:
+            raise ModelFileError(f"{where}: {label} has no array for its learnable {missing[0]}; a saved network "
+                                 f"holds every learnable. The file is incomplete or altered.")
+        values = {name: _decode(value, arrays, parameters.get(name)) for name, value in entry["config"].items()}
+        try:
+            layer = cls(**values)
+            for name, value in entry["arrays"].items():
+                setattr(layer, name, _decode(value, arrays, None))
+        except Exception as error:   # the constructor refused the file's values
+            raise ModelFileError(f"{where}: {label} cannot be rebuilt from the file: {type(error).__name__}: "
+                                 f"{str(error)[:600]}") from None
+        layers.append(layer)
+    return layers
+
+
+def _decode(value, arrays, default):
+    if isinstance(value, dict):
+        kind, content = next(iter(value.items()))
+        if kind == "array":
+            return arrays[content]
+        if kind == "tuple":
+            return tuple(_decode(v, arrays, None) for v in content)
+        return default      # "function": the constructor's default
+    if isinstance(value, list):
+        return [_decode(v, arrays, None) for v in value]
+    return value
+
+
+# ---- migrations: MIGRATIONS[v] turns a version-v header into version v + 1 ---------------------
+def _layers_1_to_2(described, classes, where):
+    if not isinstance(described, list):
+        raise ModelFileError(f"{where}: the header's layers must be a list; found {type(described).__name__}.")
+    migrated = []
+    for index, entry in enumerate(described):
+        if not (isinstance(entry, dict) and isinstance(entry.get("class"), str)
+                and isinstance(entry.get("properties"), dict)):
+            raise ModelFileError(f"{where}: layer {index + 1} of the version-1 header must be an object with "
+                                 f"'class' and 'properties'; found {json.dumps(entry)[:200]}.")
+        cls = classes.get(entry["class"])
+        names = layer_config.config_names(cls) if cls is not None else ()
+        arrays = set(layer_config.array_names(cls)) - set(names) if cls is not None else ()
+        properties = entry["properties"]
+        migrated.append({"class": entry["class"],
+                         "config": {k: v for k, v in properties.items() if k in names},
+                         "arrays": {k: v for k, v in properties.items() if k in arrays and v is not None}})
+    return migrated
+
+
+def _members(value, found):
+    if isinstance(value, dict):
+        if set(value) == {"array"} and isinstance(value["array"], str):
+            found.add(value["array"])
+        for item in value.values():
+            _members(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _members(item, found)
+    return found
+
+
+def migrate_1_to_2(header, arrays, classes, where):
+    """Version 1 saved ``vars(layer)``: keep the constructor's arguments and the learnable
+    and state arrays, drop private and derived attributes (``_image``, ``PaddingSize``), and
+    name the members (the referenced arrays, plus the trainer's ``S.*`` in a checkpoint)."""
+    header = dict(header, format_version=2, layers=_layers_1_to_2(header.get("layers"), classes, where))
+    checkpoint = header.get("checkpoint")
+    if isinstance(checkpoint, dict) and checkpoint.get("best_layers") is not None:
+        header["checkpoint"] = dict(checkpoint, best_layers=_layers_1_to_2(checkpoint["best_layers"], classes, where))
+    members = _members(header["layers"], set())
+    if header.get("contents") == "checkpoint":
+        members |= {name for name in arrays if name.startswith("S.")}
+    header["members"] = sorted(members)
+    return header
+
+
+MIGRATIONS = {1: migrate_1_to_2}

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from . import config
 from ..options import OptionError, choice, hint, integer, numeric_array, parse_name_value, real, received
 
 
@@ -47,6 +48,7 @@ class Layer:
     DefaultName = "layer"
     Description = "Layer"
     learnables = {}
+    arrays_in_constructor = False   # True: the constructor takes the learnable/state arrays
     NumInputs = 1
     InputNames = ("in",)
     NumOutputs = 1
@@ -98,6 +100,11 @@ class Layer:
         prefix = self.learnables[name]
         return (float(getattr(self, prefix + "LearnRateFactor")),
                 float(getattr(self, prefix + "L2Factor")))
+
+    def get_config(self):
+        """The public configuration the file format saves: constructor arguments read back
+        as properties (see minidl.layers.config)."""
+        return config.get_config(self)
 
     def _display_properties(self):
         return {"Name": self.Name}

@@ -26,6 +26,7 @@ class Convolution2DLayer(Layer):
 
     DefaultName = "conv"
     _owner = "convolution2dLayer"
+    arrays_in_constructor = True
     Description = "Convolution"
     learnables = {"Weights": "Weight", "Bias": "Bias"}
 

@@ -26,6 +26,7 @@ class FullyConnectedLayer(Layer):
 
     DefaultName = "fc"
     _owner = "fullyConnectedLayer"
+    arrays_in_constructor = True
     Description = "Fully connected"
     learnables = {"Weights": "Weight", "Bias": "Bias"}
 

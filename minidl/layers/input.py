@@ -182,6 +182,8 @@ class FeatureInputLayer(_InputLayer):
     def __init__(self, InputSize, Name="", Normalization="none", Mean=None, StandardDeviation=None,
                  Min=None, Max=None, NormalizationDimension="auto"):
         super().__init__(Name)
+        if isinstance(InputSize, (tuple, list)) and len(InputSize) == 1:
+            InputSize = InputSize[0]    # the property reads back as (numFeatures,)
         self.InputSize = (integer("featureInputLayer", "numFeatures", InputSize),)
         self._set_normalization(Normalization, NormalizationDimension, ("auto", "channel"),
                                 {"Mean": Mean, "StandardDeviation": StandardDeviation, "Min": Min, "Max": Max})

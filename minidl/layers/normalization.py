@@ -33,6 +33,7 @@ class _ChannelAffine(Layer):
     arrays that read back as 1×1×C for images and C×1 for features."""
 
     learnables = {"Scale": "Scale", "Offset": "Offset"}
+    arrays_in_constructor = True
     _owner = ""
     _PER_CHANNEL = ("Scale", "Offset")
 

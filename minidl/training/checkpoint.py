@@ -13,8 +13,8 @@ import warnings
 
 import numpy as np
 
-from ..io.files import load_checkpoint, save_checkpoint
-from ..io.format import layers_from_archive, layers_to_archive
+from ..io.files import layers_like, load_checkpoint, save_checkpoint
+from ..io.format import layers_to_archive
 
 HISTORY = ("TrainingLoss", "TrainingMetric", "ValidationLoss", "ValidationMetric", "BaseLearnRate")
 OWNER = "ResumeFrom"
@@ -26,7 +26,7 @@ def write(trainer, s, solver):
     """Write a checkpoint after iteration ``s.iteration``; a failure is a warning."""
     options = trainer.options
     stamp = datetime.datetime.now().strftime("%Y_%m_%d__%H_%M_%S")
-    filename = os.path.join(options.CheckpointPath, f"convnet_checkpoint__{s.iteration}__{stamp}.npz")
+    filename = os.path.join(options.CheckpointPath, f"net_checkpoint__{s.iteration}__{stamp}.npz")
     scalars, arrays = _solver_state(solver)
     arrays["order"] = s.order
     for key, values in s.history.items():
@@ -270,7 +270,8 @@ def _best_layers(state, arrays, net):
     if not has_best:
         return None
     try:
-        layers = layers_from_archive(_field(state, "best_layers"), arrays)
+        classes = {type(layer).__name__: type(layer) for layer in net._layers}  # the trainer's own
+        layers = layers_like(net, _field(state, "best_layers"), arrays, classes, OWNER)
     except (KeyError, TypeError, AttributeError) as error:
         raise ValueError(f"{OWNER}: the checkpoint's best network cannot be read ({type(error).__name__}: "
                          f"{error}). {DAMAGED}") from None

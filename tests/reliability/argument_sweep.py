@@ -252,7 +252,8 @@ def function_cases(fx):
     c += slots("save", m.save, [os.path.join(fx.folder, "s.npz"), net], {}, {
         (0, "filename"): lambda v: None if isinstance(v, str) else False, (1, "net"): network})
     c += slots("load", m.load, [fx.saved], {}, {
-        (0, "filename"): lambda v: None if isinstance(v, str) else False, ("CustomLayers",): lambda v: v is None or (None if isinstance(v, dict) else False)})
+        (0, "filename"): lambda v: None if isinstance(v, str) else False, ("CustomLayers",): lambda v: v is None or (None if isinstance(v, dict) else False),
+        ("MaxFileSize",): lambda v: None if int_like(v, 1, 2 ** 62) else False})
     onnx_file = os.path.join(fx.folder, "n.onnx")
     m.exportONNXNetwork(net, onnx_file)
     c += slots("exportONNXNetwork", m.exportONNXNetwork, [net, os.path.join(fx.folder, "e.onnx")], {}, {

@@ -1,6 +1,7 @@
 """trainingOptions/trainNetwork contract: solvers, clipping, schedule, stopping, checkpoints."""
 import glob
 import os
+import re
 
 import numpy as np
 import pytest
@@ -174,7 +175,7 @@ def test_resume_from_checkpoint_equals_the_uninterrupted_run(tmp_path, solver, u
     minidl.rng(5)
     full_net, full_info = minidl.trainNetwork(X, Y, layers(), options(
         CheckpointPath=str(tmp_path), CheckpointFrequency=frequency, CheckpointFrequencyUnit=unit, **common))
-    files = sorted(glob.glob(os.path.join(tmp_path, "convnet_checkpoint__*.npz")),
+    files = sorted(glob.glob(os.path.join(tmp_path, "net_checkpoint__*.npz")),
                    key=lambda f: int(f.split("__")[1]))
     assert files and not glob.glob(os.path.join(tmp_path, ".minidl-*"))  # no temporary files left
     checkpoint = files[resume_index]
@@ -191,7 +192,8 @@ def test_checkpoint_file_names_follow_matlab(tmp_path):
     minidl.trainNetwork(X, Y, layers(), options(MaxEpochs=2, CheckpointPath=str(tmp_path)))
     names = sorted(os.path.basename(f) for f in glob.glob(os.path.join(tmp_path, "*.npz")))
     assert [n.split("__")[1] for n in names] == ["4", "8"]
-    assert all(n.startswith("convnet_checkpoint__") for n in names)
+    pattern = re.compile(r"^net_checkpoint__\d+__\d{4}_\d{2}_\d{2}__\d{2}_\d{2}_\d{2}\.npz$")
+    assert all(pattern.match(n) for n in names), names  # MATLAB's net_checkpoint__<iter>__<date>
     loaded = minidl.load(os.path.join(tmp_path, names[-1]))
     assert loaded.checkpoint["iteration"] == 8
 
