@@ -189,13 +189,14 @@ def as_pair(owner, name, value, minimum=1):
     return int(values[0]), int(values[1])
 
 
-def as_padding(owner, value):
-    """MATLAB's Padding: 'same', a scalar, [vertical horizontal] or [top bottom left right]."""
+def as_padding(owner, value, name="Padding"):
+    """MATLAB's Padding (or a transposed convolution's Cropping): 'same', a scalar,
+    [vertical horizontal] or [top bottom left right]."""
     if isinstance(value, str):
         if value.lower() == "same":
             return "same"
-        raise OptionError(f"{owner}: Padding must be 'same' or nonnegative integers; received {value!r}.")
-    values = _integers(owner, "Padding", value, (1, 2, 4), 0,
+        raise OptionError(f"{owner}: {name} must be 'same' or nonnegative integers; received {value!r}.")
+    values = _integers(owner, name, value, (1, 2, 4), 0,
                        "'same', p, [pv ph] or [t b l r] with nonnegative integers")
     if values.size == 1:
         values = np.repeat(values, 4)

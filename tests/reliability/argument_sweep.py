@@ -174,6 +174,30 @@ def layer_cases():
                extra={"Classes": {"duplicates": ["a", "a", "b"], "mixed": ["a", 1], "2-D": [["a", "b"]]}})
     c += slots("regressionLayer", m.regressionLayer, [], {}, {("ResponseNames",): string_list})
     c += slots("Layer", m.Layer, [], {}, {("Name",): name})
+    # issue 12's layers
+    for owner in ("sigmoidLayer", "tanhLayer", "flattenLayer"):
+        c += slots(owner, getattr(m, owner), [], {}, {("Name",): name})
+    c += slots("eluLayer", m.eluLayer, [1], {}, {(0, "alpha"): lambda v: is_real(v) and math.isfinite(v) and v > 0})
+    c += slots("geluLayer", m.geluLayer, [], {}, {("Approximation",): one_of("none", "tanh"), ("Name",): name})
+    c += slots("transposedConv2dLayer", m.transposedConv2dLayer, [3, 8], {}, {
+        (0, "filterSize"): pair, (1, "numFilters"): count, ("Stride",): pair, ("Cropping",): padding,
+        ("NumChannels",): count_or_auto, ("Bias",): array_of(8), ("WeightsInitializer",): WEIGHT_INIT,
+        ("BiasInitializer",): OFFSET_INIT, ("Name",): name, **_factor_slots(("Weight", "Bias"))})
+    c += slots("instanceNormalizationLayer", m.instanceNormalizationLayer, [], {}, normalization)
+    c += slots("crossChannelNormalizationLayer", m.crossChannelNormalizationLayer, [5], {}, {
+        (0, "windowChannelSize"): lambda v: int_like(v, 1, 16), ("Alpha",): FINITE,
+        ("Beta",): real_in(0.01, math.inf), ("K",): real_in(1e-5, math.inf), ("Name",): name})
+    for owner in ("setLearnRateFactor", "setL2Factor"):
+        c += slots(owner, getattr(m, owner), [m.fullyConnectedLayer(3), "Weights", 0.5], {}, {
+            (0, "layer"): lambda v: isinstance(v, m.FullyConnectedLayer) or False,
+            (1, "parameterName"): one_of("weights", "bias"), (2, "factor"): NONNEG})
+    for owner in ("getLearnRateFactor", "getL2Factor"):
+        c += slots(owner, getattr(m, owner), [m.fullyConnectedLayer(3), "Weights"], {}, {
+            (0, "layer"): lambda v: isinstance(v, m.FullyConnectedLayer) or False,
+            (1, "parameterName"): one_of("weights", "bias")})
+    c += slots("freezeWeights", m.freezeWeights, [[m.fullyConnectedLayer(3)]], {}, {
+        (0, "layers"): lambda v: isinstance(v, m.Layer) or (isinstance(v, (list, tuple)) and
+                                                            all(isinstance(x, m.Layer) for x in v))})
     return c
 
 
