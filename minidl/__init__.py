@@ -49,6 +49,9 @@ if TYPE_CHECKING:
     from .training.profile import profileNetwork
     from . import datasets
     from .data import digits, splitEachLabel
+    from .data.charts import confusionchart
+    from .data.digit_arrays import digitTest4DArrayData, digitTrain4DArrayData
+    from .data.labels import categorical, categories, confusionmat, countEachLabel
 
 __all__ = ["imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchNormalizationLayer",
            "groupNormalizationLayer", "layerNormalizationLayer", "reluLayer", "leakyReluLayer",
@@ -66,6 +69,9 @@ __all__ = ["imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchN
            "sigmoidLayer", "tanhLayer", "eluLayer", "geluLayer", "flattenLayer", "transposedConv2dLayer",
            "instanceNormalizationLayer", "crossChannelNormalizationLayer", "setLearnRateFactor",
            "getLearnRateFactor", "setL2Factor", "getL2Factor", "freezeWeights",
+           # issue 12: data and results
+           "digitTrain4DArrayData", "digitTest4DArrayData", "categorical", "categories", "countEachLabel",
+           "confusionmat", "confusionchart",
            # the layer classes, for isinstance (build layers with the constructor functions above)
            "ReLULayer", "LeakyReLULayer", "SigmoidLayer", "TanhLayer", "ELULayer", "GELULayer",
            "CrossChannelNormalizationLayer", "InstanceNormalizationLayer", "FlattenLayer",

@@ -305,6 +305,38 @@ def function_cases(fx):
     for owner in ("SeriesNetwork", "DAGNetwork"):
         c += slots(owner, getattr(m, owner), [None, None], {}, {(0, "lgraph"): never},
                    aliases={"lgraph": ("trainNetwork", "assembleNetwork")})
+    c += _label_cases()
+    return c
+
+
+def _label_vector(v):
+    """A vector of labels: numbers (finite) or strings; anything else refused, either for odd cases."""
+    try:
+        a = np.asarray(v)
+    except Exception:
+        return False
+    if a.dtype.kind in "US" or (a.dtype.kind in "biu" and a.ndim <= 1):
+        return None if a.ndim > 1 else True
+    if a.dtype.kind == "f":
+        return None if not np.all(np.isfinite(a)) or a.ndim > 1 else True
+    return None if a.dtype.kind == "O" else False
+
+
+def _label_cases():
+    m = minidl
+    c = []
+    c += slots("categorical", m.categorical, [[1, 2, 1]], {}, {(0, "A"): lambda v: None if _label_vector(v) else False})
+    c += slots("categories", m.categories, [[1, 2, 1]], {}, {(0, "A"): lambda v: None if _label_vector(v) else False})
+    c += slots("countEachLabel", m.countEachLabel, [[1, 2, 1]], {}, {
+        (0, "labels"): lambda v: None if _label_vector(v) else False})
+    c += slots("confusionmat", m.confusionmat, [[1, 2, 1], [1, 1, 2]], {}, {
+        (0, "group"): lambda v: None if _label_vector(v) else False,
+        (1, "grouphat"): lambda v: None if _label_vector(v) else False,
+        ("Order",): lambda v: True if v is None else None})
+    c += slots("confusionchart", m.confusionchart, [[1, 2, 1], [1, 1, 2]], {}, {
+        (0, "trueLabels"): lambda v: None if _label_vector(v) else False,
+        ("Title",): lambda v: isinstance(v, str),
+        ("Normalization",): one_of("absolute", "row-normalized", "column-normalized", "total-normalized")})
     return c
 
 
