@@ -8,6 +8,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .display import layer_text
+from .readonly import ReadOnlyLayerError, _read_only_message, is_read_only
 from ..options import OptionError, choice, hint, integer, numeric_array, parse_name_value, real, received
 
 
@@ -105,6 +107,23 @@ class Layer:
     def __repr__(self):
         props = ", ".join(f"{k}={_short(v)}" for k, v in self._display_properties().items())
         return f"{type(self).__name__}({props})"
+
+    def __str__(self):
+        """MATLAB's property display (``print(layer)``); ``repr`` stays one line."""
+        return layer_text(self)
+
+    def _repr_pretty_(self, printer, cycle):
+        printer.text(repr(self) if cycle else str(self))
+
+    def __setattr__(self, name, value):
+        if is_read_only(self):
+            raise ReadOnlyLayerError(_read_only_message(self, name))
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        if is_read_only(self):
+            raise ReadOnlyLayerError(_read_only_message(self, name))
+        object.__delattr__(self, name)
 
 
 class FusedLayers:

@@ -289,6 +289,9 @@ def function_cases(fx):
             ("MaxFileSize",): lambda v: None, ("MaxNodes",): lambda v: None, **options})
     c += slots("rng", m.rng, [0], {}, {(0, "seed"): lambda v: None if int_like(v, 2 ** 32, math.inf)
                                        else absent_or(nonneg_int_or("default", "shuffle"))(v)})
+    c += slots("rng", m.rng, [0, "twister"], {}, {(1, "generator"): lambda v: True if v is None else one_of(
+        "twister", "simdtwister", "combrecursive", "multfibonacci", "philox", "threefry", "v4", "v5uniform",
+        "v5normal")(v)})
     c += slots("maxNumCompThreads", m.maxNumCompThreads, [1], {}, {
         (0, "n"): lambda v: v is None or one_of("automatic")(v) or int_like(v, 1, os.cpu_count())})
     c += slots("digits", m.digits, [0], {}, {(0, "seed"): lambda v: None if int_like(v, 0, math.inf) else False})
