@@ -17,17 +17,27 @@ if TYPE_CHECKING:
     from .graph.inference import activations, assembleNetwork, classify, predict
     from .graph.network import DAGNetwork, SeriesNetwork
     from .graph.plot import plot
-    from .layers.activation import leakyReluLayer, reluLayer
+    from .layers.activation import (ELULayer, GELULayer, LeakyReLULayer, ReLULayer, SigmoidLayer, TanhLayer,
+                                    eluLayer, geluLayer, leakyReluLayer, reluLayer, sigmoidLayer, tanhLayer)
+    from .layers.channel_norm import (CrossChannelNormalizationLayer, InstanceNormalizationLayer,
+                                      crossChannelNormalizationLayer, instanceNormalizationLayer)
+    from .layers.factors import freezeWeights, getL2Factor, getLearnRateFactor, setL2Factor, setLearnRateFactor
+    from .layers.flatten import FlattenLayer, flattenLayer
+    from .layers.transposed_conv import TransposedConvolution2DLayer, transposedConv2dLayer
     from .layers.base import Layer, Memory
     from .layers.check import LayerCheckError, checkLayer
+    from .layers.combine import AdditionLayer, ConcatenationLayer, DepthConcatenationLayer
     from .layers.combine import additionLayer, concatenationLayer, depthConcatenationLayer
-    from .layers.conv import convolution2dLayer
-    from .layers.dense import fullyConnectedLayer
-    from .layers.dropout import dropoutLayer
-    from .layers.input import featureInputLayer, imageInputLayer
-    from .layers.normalization import batchNormalizationLayer, groupNormalizationLayer, layerNormalizationLayer
-    from .layers.output import classificationLayer, regressionLayer, softmaxLayer
-    from .layers.pooling import averagePooling2dLayer, globalAveragePooling2dLayer, maxPooling2dLayer
+    from .layers.conv import Convolution2DLayer, convolution2dLayer
+    from .layers.dense import FullyConnectedLayer, fullyConnectedLayer
+    from .layers.dropout import DropoutLayer, dropoutLayer
+    from .layers.input import FeatureInputLayer, ImageInputLayer, featureInputLayer, imageInputLayer
+    from .layers.normalization import (BatchNormalizationLayer, GroupNormalizationLayer, LayerNormalizationLayer,
+                                       batchNormalizationLayer, groupNormalizationLayer, layerNormalizationLayer)
+    from .layers.output import (ClassificationOutputLayer, RegressionOutputLayer, SoftmaxLayer, classificationLayer,
+                                regressionLayer, softmaxLayer)
+    from .layers.pooling import (AveragePooling2DLayer, GlobalAveragePooling2DLayer, MaxPooling2DLayer,
+                                 averagePooling2dLayer, globalAveragePooling2dLayer, maxPooling2dLayer)
     from .options import OptionError
     from .threads import maxNumCompThreads
     from .io.errors import ModelFileError
@@ -39,6 +49,9 @@ if TYPE_CHECKING:
     from .training.profile import profileNetwork
     from . import datasets
     from .data import digits, splitEachLabel
+    from .data.charts import confusionchart
+    from .data.digit_arrays import digitTest4DArrayData, digitTrain4DArrayData
+    from .data.labels import categorical, categories, confusionmat, countEachLabel
 
 __all__ = ["imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchNormalizationLayer",
            "groupNormalizationLayer", "layerNormalizationLayer", "reluLayer", "leakyReluLayer",
@@ -51,7 +64,22 @@ __all__ = ["imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchN
            "disconnectLayers", "analyzeNetwork", "plot", "NetworkValidationError", "Layer",
            "Memory", "checkLayer", "LayerCheckError", "digits", "splitEachLabel", "save", "load",
            "OptionError", "maxNumCompThreads", "profileNetwork", "exportONNXNetwork", "importONNXNetwork",
-           "importNetworkFromONNX", "ModelFileError"]
+           "importNetworkFromONNX", "ModelFileError",
+           # issue 12: the missing layers, learn-rate factors
+           "sigmoidLayer", "tanhLayer", "eluLayer", "geluLayer", "flattenLayer", "transposedConv2dLayer",
+           "instanceNormalizationLayer", "crossChannelNormalizationLayer", "setLearnRateFactor",
+           "getLearnRateFactor", "setL2Factor", "getL2Factor", "freezeWeights",
+           # issue 12: data and results
+           "digitTrain4DArrayData", "digitTest4DArrayData", "categorical", "categories", "countEachLabel",
+           "confusionmat", "confusionchart",
+           # the layer classes, for isinstance (build layers with the constructor functions above)
+           "ReLULayer", "LeakyReLULayer", "SigmoidLayer", "TanhLayer", "ELULayer", "GELULayer",
+           "CrossChannelNormalizationLayer", "InstanceNormalizationLayer", "FlattenLayer",
+           "TransposedConvolution2DLayer", "AdditionLayer", "ConcatenationLayer", "DepthConcatenationLayer",
+           "Convolution2DLayer", "FullyConnectedLayer", "DropoutLayer", "FeatureInputLayer", "ImageInputLayer",
+           "BatchNormalizationLayer", "GroupNormalizationLayer", "LayerNormalizationLayer",
+           "ClassificationOutputLayer", "RegressionOutputLayer", "SoftmaxLayer", "AveragePooling2DLayer",
+           "GlobalAveragePooling2DLayer", "MaxPooling2DLayer"]
 
 
 def _public_imports():

@@ -80,15 +80,25 @@ def _render(verts, a, b, prm, pix, work):
 
 @functools.lru_cache(maxsize=4)
 def _digits_cached(seed):
+    X, labels, _ = synthesize(seed)
+    return X, labels
+
+
+@functools.lru_cache(maxsize=4)
+def synthesize(seed, per_class=_PER_CLASS, max_angle=15.0):
+    """(X uint8 28×28×1×n, labels grouped by class, rotation angles in degrees, positive
+    counterclockwise on screen): ``per_class`` images of each digit, rotated within
+    ±``max_angle`` degrees. Read-only arrays, cached."""
     rng = np.random.default_rng(seed)
     glyphs = glyph_table()
-    n = _NUM_CLASSES * _PER_CLASS
-    labels = np.repeat(np.arange(_NUM_CLASSES, dtype=np.int64), _PER_CLASS)
+    n = _NUM_CLASSES * per_class
+    labels = np.repeat(np.arange(_NUM_CLASSES, dtype=np.int64), per_class)
     nfonts = np.array([len(glyphs[d]) for d in range(_NUM_CLASSES)])
     font = (rng.random(n) * nfonts[labels]).astype(np.int64)
 
     f32 = np.float32
-    theta = np.deg2rad(rng.uniform(-15.0, 15.0, n))
+    degrees = rng.uniform(-max_angle, max_angle, n)
+    theta = np.deg2rad(degrees)
     scale = rng.uniform(0.75, 1.1, n)
     aspect = np.exp(rng.uniform(-0.15, 0.15, n))
     shear = rng.uniform(-0.2, 0.2, n)
@@ -141,9 +151,10 @@ def _digits_cached(seed):
     np.clip(img, 0.0, 255.0, out=img)
     X = np.rint(img).astype(np.uint8)
     X = np.ascontiguousarray(X.reshape(n, _SIZE, _SIZE, 1).transpose(1, 2, 3, 0))
-    X.flags.writeable = False
-    labels.flags.writeable = False
-    return X, labels
+    angles = -degrees          # the renderer's positive angle turns clockwise on screen
+    for array in (X, labels, angles):
+        array.flags.writeable = False
+    return X, labels, angles
 
 
 def digits(seed=0):

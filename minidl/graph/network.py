@@ -13,6 +13,8 @@ import networkx as nx
 import numpy as np
 
 from ..layers.base import Layer
+from ..layers.display import matlab_value
+from ..layers.readonly import read_only_copies
 from ..layers.output import OutputLayer
 from ..options import received
 from .analyze import analyze
@@ -85,8 +87,9 @@ class Network:
     # ---- MATLAB properties ------------------------------------------------------------------
     @property
     def Layers(self):
-        """Copies of the layers in execution order: a trained network is not changed through them."""
-        return copy.deepcopy(self._layers)
+        """Read-only copies of the layers in execution order (a LayerArray, printed as MATLAB
+        prints one): assigning a property raises, as in MATLAB, with the fix."""
+        return read_only_copies(self._layers)
 
     @property
     def InputNames(self):
@@ -235,6 +238,19 @@ class Network:
                         totals.get(id(layer), (None, None))[1], layer_memory))
         for layer, total in totals.values():
             self._set_state(layer, layer.population_state(total))
+
+    def __str__(self):
+        """MATLAB's property display (``print(net)``)."""
+        rows = [("Layers", f"[{len(self._layers)}×1 nnet.cnn.layer.Layer]")]
+        if hasattr(type(self), "Connections"):
+            rows.append(("Connections", f"[{len(self.connection_pairs())}×2 table]"))
+        rows += [("InputNames", matlab_value(list(self.InputNames))), ("OutputNames", matlab_value(list(self.OutputNames)))]
+        width = max(len(name) for name, _ in rows)
+        return (f"  {type(self).__name__} with properties:\n\n"
+                + "".join(f"    {name.rjust(width)}: {value}\n" for name, value in rows))
+
+    def _repr_pretty_(self, printer, cycle):
+        printer.text(str(self))
 
     def __repr__(self):
         lines = [f"{type(self).__name__} with {len(self._layers)} layers:"]

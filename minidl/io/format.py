@@ -27,8 +27,8 @@ FileFormatError = ModelFileError    # the name used before version 2
 
 
 def layer_classes():
-    from ..layers import (activation, combine, conv, dense, dropout, input, normalization,  # noqa: F401
-                          output, pooling)  # every built-in layer class exists, even if unused so far
+    from ..layers import (activation, channel_norm, combine, conv, dense, dropout, flatten, input,  # noqa: F401
+                          normalization, output, pooling, transposed_conv)  # every built-in layer class exists
     from ..layers.base import Layer
 
     classes, pending = {}, [Layer]

@@ -7,12 +7,15 @@ Maths, element by element (any shape; a and b of one shape and dtype)::
     relu_backward:  dx = dz * [z > 0]      (NaN in z gives 0*dz, as NumPy's dz*(z > 0))
     add_max_pool:   out[n, c, i, j] = max over the 2x2 block (2i, 2j) of add(a, b, relu)
                     (a, b N×C×H×W; out N×C×(H//2)×(W//2); NaN if any of the four is NaN)
+    erf:            out = erf(x), the error function (C's erf, as Python's math.erf)
 
 Arithmetic in the data's dtype: one addition or one multiplication per element, exactly
 NumPy's. Tasks are runs of BLOCK elements, so the work is shared by the threads with
 no effect on any result. ``out=``: an array of a's shape and dtype, C-contiguous; it may
 be one of the inputs (each element is read before it is written).
 """
+import math
+
 import numpy as np
 from numba import prange
 
@@ -85,4 +88,18 @@ def add_max_pool(a, b, relu=False, out=None):
         raise ValueError(f"out must be a C-contiguous {a.dtype} array of shape {shape}, got {out.dtype} {out.shape}.")
     _add_max_pool(np.ascontiguousarray(a).reshape(N * C, H, W), np.ascontiguousarray(b, a.dtype).reshape(N * C, H, W),
                   out.reshape(N * C, *shape[2:]), bool(relu))
+    return out
+
+
+@kernel(parallel=True)
+def _erf(x, out):
+    for t in prange(-(-out.size // BLOCK)):
+        for i in range(t * BLOCK, min(out.size, (t + 1) * BLOCK)):
+            out[i] = math.erf(x[i])
+
+
+def erf(x, out=None):
+    """erf(x) element by element (the GELU layer's Gaussian CDF: 0.5·(1 + erf(x/√2)))."""
+    out = output(out, x)
+    _erf(np.ascontiguousarray(x).reshape(-1), out.reshape(-1))
     return out

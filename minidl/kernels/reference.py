@@ -37,6 +37,12 @@ def relu_backward(dz, z):
     return (np.asarray(dz, np.float64) * (np.asarray(z) > 0)).astype(dz.dtype)
 
 
+def erf(x):
+    """erf(x) through Python's math.erf, element by element; x's dtype."""
+    import math
+    return np.vectorize(math.erf, otypes=[np.float64])(np.asarray(x, np.float64)).astype(x.dtype)
+
+
 # ================================================================ batch norm
 # Twins of minidl/kernels/batchnorm.py. Per channel c, over every non-channel
 # element (M = N*H*W for x[n, c, h, w], M = N for x[n, c]). The kernels' out=

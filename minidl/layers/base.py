@@ -9,6 +9,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from . import config
+from .display import layer_text
+from .readonly import ReadOnlyLayerError, _read_only_message, is_read_only
 from ..options import OptionError, choice, hint, integer, numeric_array, parse_name_value, real, received
 
 
@@ -113,6 +115,23 @@ class Layer:
         props = ", ".join(f"{k}={_short(v)}" for k, v in self._display_properties().items())
         return f"{type(self).__name__}({props})"
 
+    def __str__(self):
+        """MATLAB's property display (``print(layer)``); ``repr`` stays one line."""
+        return layer_text(self)
+
+    def _repr_pretty_(self, printer, cycle):
+        printer.text(repr(self) if cycle else str(self))
+
+    def __setattr__(self, name, value):
+        if is_read_only(self):
+            raise ReadOnlyLayerError(_read_only_message(self, name))
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        if is_read_only(self):
+            raise ReadOnlyLayerError(_read_only_message(self, name))
+        object.__delattr__(self, name)
+
 
 class FusedLayers:
     """Several layers in a chain (each the only consumer of the one before) computed as one
@@ -196,13 +215,14 @@ def as_pair(owner, name, value, minimum=1):
     return int(values[0]), int(values[1])
 
 
-def as_padding(owner, value):
-    """MATLAB's Padding: 'same', a scalar, [vertical horizontal] or [top bottom left right]."""
+def as_padding(owner, value, name="Padding"):
+    """MATLAB's Padding (or a transposed convolution's Cropping): 'same', a scalar,
+    [vertical horizontal] or [top bottom left right]."""
     if isinstance(value, str):
         if value.lower() == "same":
             return "same"
-        raise OptionError(f"{owner}: Padding must be 'same' or nonnegative integers; received {value!r}.")
-    values = _integers(owner, "Padding", value, (1, 2, 4), 0,
+        raise OptionError(f"{owner}: {name} must be 'same' or nonnegative integers; received {value!r}.")
+    values = _integers(owner, name, value, (1, 2, 4), 0,
                        "'same', p, [pv ph] or [t b l r] with nonnegative integers")
     if values.size == 1:
         values = np.repeat(values, 4)

@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from ..layers.display import matlab_value
 from ..options import OptionError, choice, parse_name_value
 
 SOLVERS = ("sgdm", "adam", "rmsprop")
@@ -40,18 +41,25 @@ class TrainingOptions:
         for name, value in values.items():
             setattr(self, name, value)
 
-    def __repr__(self):
+    def __str__(self):
+        """MATLAB's property display (``print(options)``)."""
         width = max(map(len, vars(self)))
-        rows = [f"  {name:>{width}}: {_display(value)}" for name, value in vars(self).items()]
-        return f"TrainingOptions{self.SolverName.upper()} with properties:\n\n" + "\n".join(rows)
+        rows = [f"    {name:>{width}}: {_display(value)}" for name, value in vars(self).items()]
+        return f"  TrainingOptions{self.SolverName.upper()} with properties:\n\n" + "\n".join(rows) + "\n"
+
+    def __repr__(self):
+        return str(self)
+
+    def _repr_pretty_(self, printer, cycle):
+        printer.text(str(self))
 
 
 def _display(value):
     if isinstance(value, tuple) and len(value) == 2 and hasattr(value[0], "shape"):
         return f"{{{'×'.join(map(str, np.shape(value[0])))} array, {len(value[1])} labels}}"
-    if callable(value):
-        return getattr(value, "__name__", repr(value))
-    return repr(value)
+    if isinstance(value, float) and math.isinf(value):
+        return "Inf" if value > 0 else "-Inf"
+    return matlab_value(value)
 
 
 def trainingOptions(solverName, *pairs, **options):

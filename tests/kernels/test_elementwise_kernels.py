@@ -97,3 +97,11 @@ def _digest():
 
 def test_twins_without_jit_and_bit_identity_under_one_and_two_threads(run_in_subprocess):
     check_without_jit_and_under_one_and_two_threads(run_in_subprocess)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_erf_matches_its_twin_and_known_values(dtype):
+    x = np.random.default_rng(3).standard_normal((3, 4, 5)).astype(dtype) * 3
+    np.testing.assert_allclose(ew.erf(x), ref.erf(x), rtol=1e-6 if dtype == np.float32 else 1e-14)
+    np.testing.assert_allclose(ew.erf(np.array([0.0, 1.0, -np.inf, np.inf])), [0.0, 0.8427007929497149, -1, 1])
+    assert np.isnan(ew.erf(np.array([np.nan]))[0])

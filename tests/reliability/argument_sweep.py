@@ -174,6 +174,30 @@ def layer_cases():
                extra={"Classes": {"duplicates": ["a", "a", "b"], "mixed": ["a", 1], "2-D": [["a", "b"]]}})
     c += slots("regressionLayer", m.regressionLayer, [], {}, {("ResponseNames",): string_list})
     c += slots("Layer", m.Layer, [], {}, {("Name",): name})
+    # issue 12's layers
+    for owner in ("sigmoidLayer", "tanhLayer", "flattenLayer"):
+        c += slots(owner, getattr(m, owner), [], {}, {("Name",): name})
+    c += slots("eluLayer", m.eluLayer, [1], {}, {(0, "alpha"): lambda v: is_real(v) and math.isfinite(v) and v > 0})
+    c += slots("geluLayer", m.geluLayer, [], {}, {("Approximation",): one_of("none", "tanh"), ("Name",): name})
+    c += slots("transposedConv2dLayer", m.transposedConv2dLayer, [3, 8], {}, {
+        (0, "filterSize"): pair, (1, "numFilters"): count, ("Stride",): pair, ("Cropping",): padding,
+        ("NumChannels",): count_or_auto, ("Bias",): array_of(8), ("WeightsInitializer",): WEIGHT_INIT,
+        ("BiasInitializer",): OFFSET_INIT, ("Name",): name, **_factor_slots(("Weight", "Bias"))})
+    c += slots("instanceNormalizationLayer", m.instanceNormalizationLayer, [], {}, normalization)
+    c += slots("crossChannelNormalizationLayer", m.crossChannelNormalizationLayer, [5], {}, {
+        (0, "windowChannelSize"): lambda v: int_like(v, 1, 16), ("Alpha",): FINITE,
+        ("Beta",): real_in(0.01, math.inf), ("K",): real_in(1e-5, math.inf), ("Name",): name})
+    for owner in ("setLearnRateFactor", "setL2Factor"):
+        c += slots(owner, getattr(m, owner), [m.fullyConnectedLayer(3), "Weights", 0.5], {}, {
+            (0, "layer"): lambda v: isinstance(v, m.FullyConnectedLayer) or False,
+            (1, "parameterName"): one_of("weights", "bias"), (2, "factor"): NONNEG})
+    for owner in ("getLearnRateFactor", "getL2Factor"):
+        c += slots(owner, getattr(m, owner), [m.fullyConnectedLayer(3), "Weights"], {}, {
+            (0, "layer"): lambda v: isinstance(v, m.FullyConnectedLayer) or False,
+            (1, "parameterName"): one_of("weights", "bias")})
+    c += slots("freezeWeights", m.freezeWeights, [[m.fullyConnectedLayer(3)]], {}, {
+        (0, "layers"): lambda v: isinstance(v, m.Layer) or (isinstance(v, (list, tuple)) and
+                                                            all(isinstance(x, m.Layer) for x in v))})
     return c
 
 
@@ -267,6 +291,9 @@ def function_cases(fx):
             ("MaxFileSize",): lambda v: None, ("MaxNodes",): lambda v: None, **options})
     c += slots("rng", m.rng, [0], {}, {(0, "seed"): lambda v: None if int_like(v, 2 ** 32, math.inf)
                                        else absent_or(nonneg_int_or("default", "shuffle"))(v)})
+    c += slots("rng", m.rng, [0, "twister"], {}, {(1, "generator"): lambda v: True if v is None else one_of(
+        "twister", "simdtwister", "combrecursive", "multfibonacci", "philox", "threefry", "v4", "v5uniform",
+        "v5normal")(v)})
     c += slots("maxNumCompThreads", m.maxNumCompThreads, [1], {}, {
         (0, "n"): lambda v: v is None or one_of("automatic")(v) or int_like(v, 1, os.cpu_count())})
     c += slots("digits", m.digits, [0], {}, {(0, "seed"): lambda v: None if int_like(v, 0, math.inf) else False})
@@ -283,6 +310,38 @@ def function_cases(fx):
     for owner in ("SeriesNetwork", "DAGNetwork"):
         c += slots(owner, getattr(m, owner), [None, None], {}, {(0, "lgraph"): never},
                    aliases={"lgraph": ("trainNetwork", "assembleNetwork")})
+    c += _label_cases()
+    return c
+
+
+def _label_vector(v):
+    """A vector of labels: numbers (finite) or strings; anything else refused, either for odd cases."""
+    try:
+        a = np.asarray(v)
+    except Exception:
+        return False
+    if a.dtype.kind in "US" or (a.dtype.kind in "biu" and a.ndim <= 1):
+        return None if a.ndim > 1 else True
+    if a.dtype.kind == "f":
+        return None if not np.all(np.isfinite(a)) or a.ndim > 1 else True
+    return None if a.dtype.kind == "O" else False
+
+
+def _label_cases():
+    m = minidl
+    c = []
+    c += slots("categorical", m.categorical, [[1, 2, 1]], {}, {(0, "A"): lambda v: None if _label_vector(v) else False})
+    c += slots("categories", m.categories, [[1, 2, 1]], {}, {(0, "A"): lambda v: None if _label_vector(v) else False})
+    c += slots("countEachLabel", m.countEachLabel, [[1, 2, 1]], {}, {
+        (0, "labels"): lambda v: None if _label_vector(v) else False})
+    c += slots("confusionmat", m.confusionmat, [[1, 2, 1], [1, 1, 2]], {}, {
+        (0, "group"): lambda v: None if _label_vector(v) else False,
+        (1, "grouphat"): lambda v: None if _label_vector(v) else False,
+        ("Order",): lambda v: True if v is None else None})
+    c += slots("confusionchart", m.confusionchart, [[1, 2, 1], [1, 1, 2]], {}, {
+        (0, "trueLabels"): lambda v: None if _label_vector(v) else False,
+        ("Title",): lambda v: isinstance(v, str),
+        ("Normalization",): one_of("absolute", "row-normalized", "column-normalized", "total-normalized")})
     return c
 
 

@@ -299,7 +299,28 @@ def test_rng_settings_round_trip():
     first = minidl._rng.generator().random(3)
     minidl.rng(saved)
     np.testing.assert_array_equal(minidl._rng.generator().random(3), first)
-    assert saved.Seed == 7 and saved.Type == "pcg64"
+    assert saved.Seed == 7 and saved.Type == "twister"     # MATLAB's name for the default generator
+
+
+def test_rng_seeds_numpys_global_generator_as_matlab_does():
+    minidl.rng(0, "twister")
+    np.testing.assert_allclose(np.random.rand(1, 3), [[0.8147237, 0.9057919, 0.1269868]], atol=1e-7)   # MATLAB
+    minidl.rng(1)
+    a = np.random.rand(2)
+    minidl.rng("default")
+    assert minidl.rng().Seed == 0 and minidl.rng().Type == "twister"
+    minidl.rng(1)
+    np.testing.assert_array_equal(np.random.rand(2), a)
+    minidl.rng(3, "philox")
+    assert minidl.rng().Type == "philox"
+    minidl.rng("shuffle")
+    with pytest.raises(ValueError, match="generator"):
+        minidl.rng(0, "mersenne")
+    saved = minidl.rng()
+    expected = np.random.rand(3)
+    np.random.rand(5)
+    minidl.rng(saved)
+    np.testing.assert_array_equal(np.random.rand(3), expected)
 
 
 def test_sigint_requests_a_stop_after_the_current_iteration():
