@@ -183,6 +183,10 @@ class Network:
         self._plans.clear()
 
     # ---- values: undo and the check for NaN/Inf -------------------------------------------------
+    def layer_classes(self):
+        """{class name: class} of the network's own layers (custom classes included)."""
+        return {type(layer).__name__: type(layer) for layer in self._layers}
+
     def values(self):
         """``{(layer index, property): array or None}`` of every learnable and state property.
         The arrays themselves, not copies: training replaces them and never writes into them,

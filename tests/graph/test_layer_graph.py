@@ -249,8 +249,14 @@ def test_replace_layer_errors_name_replace_layer():
         minidl.replaceLayer(lgraph, "relu_2", [])
 
 
-def test_network_layers_are_copies():
+def test_network_layers_are_read_only_copies():
+    """A trained network's Layers are copies that refuse assignment (MATLAB refuses it too);
+    an in-place change of a copy's array never reaches the network."""
+    from minidl.layers.readonly import ReadOnlyLayerError
+
     net = build_network(residual_graph(), np.random.default_rng(0))
     layers = net.Layers
-    layers[1].Weights *= 0
+    with pytest.raises(ReadOnlyLayerError):
+        layers[1].Weights *= 0
+    layers[1].Weights[...] = 0
     assert np.any(net.Layers[1].Weights != 0)
