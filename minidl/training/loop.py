@@ -22,7 +22,7 @@ from . import checkpoint
 from .checkpoint import HISTORY
 from .options import TrainingOptions
 from .progress import Progress, output_functions
-from .tasks import ClassificationTask, RegressionTask, check_data
+from .tasks import ClassificationTask, RegressionTask, check_count, check_data
 from ..threads import computing
 from .solvers import make_solver, update_learnables
 
@@ -101,6 +101,7 @@ class Trainer:
         net, options = self.net, self.options
         X = to_internal(X, net.input_layer, self.data_format, owner="trainNetwork")
         if isinstance(self.output, ClassificationOutputLayer):
+            check_count(X, Y, "trainNetwork")   # labels are one per observation, whatever the layout
             self.task = ClassificationTask(self.output, Y, "trainNetwork")
         else:
             self.task = RegressionTask(self.output, Y, "trainNetwork", self.data_format)

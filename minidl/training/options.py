@@ -91,13 +91,21 @@ def trainingOptions(solverName, *pairs, **options):
     return TrainingOptions(solver, _validated(values))
 
 
+def _as_float(value):
+    """float(value); an int too large for a float counts as infinite (not an OverflowError)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
 def _number(name, value, low=-math.inf, high=math.inf, low_open=False, high_open=False,
             integer=False, allow_inf=False):
     ok = np.ndim(value) == 0 and isinstance(value, (int, float, np.integer, np.floating)) \
-        and not isinstance(value, bool) and not np.isnan(value)
+        and not isinstance(value, bool) and not math.isnan(_as_float(value))
     if ok and not allow_inf:
-        ok = np.isfinite(value)
-    if ok and integer and np.isfinite(value):
+        ok = math.isfinite(_as_float(value))
+    if ok and integer and math.isfinite(_as_float(value)):
         ok = float(value) == int(value)
     if ok:
         ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
@@ -107,7 +115,7 @@ def _number(name, value, low=-math.inf, high=math.inf, low_open=False, high_open
         kind = "an integer" if integer else "a number"
         raise OptionError(f"trainingOptions: {name} must be {kind} in {lo}{low}, {high}{hi}; "
                           f"received {value!r}.")
-    if integer and np.isfinite(value):
+    if integer and math.isfinite(_as_float(value)):
         return int(value)
     return float(value)
 

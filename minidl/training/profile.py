@@ -1,5 +1,6 @@
 """``profileNetwork``: where a training iteration and a prediction spend their time, per step
 of the execution plan (a fused step covers several layers)."""
+import math
 import statistics
 import time
 
@@ -9,9 +10,10 @@ from .. import _rng
 from ..graph.inference import to_internal
 from ..graph.network import Network, build_network
 from ..layers.output import ClassificationOutputLayer
+from ..options import integer
 from ..struct import Struct
 from ..threads import computing
-from .tasks import ClassificationTask, RegressionTask, check_data
+from .tasks import ClassificationTask, RegressionTask, check_count, check_data
 
 
 def profileNetwork(net_or_layers, X, Y, MiniBatchSize=128, NumIterations=10, DataFormat="SSCB", Print=True):
@@ -47,14 +49,14 @@ def profileNetwork(net_or_layers, X, Y, MiniBatchSize=128, NumIterations=10, Dat
     X = to_internal(X, net.input_layer, DataFormat, owner="profileNetwork")
     output = net.output_layer
     if isinstance(output, ClassificationOutputLayer):
+        check_count(X, Y, "profileNetwork")
         targets = ClassificationTask(output, Y, "profileNetwork").targets
     else:
         targets = RegressionTask(output, Y, "profileNetwork", DataFormat).targets
     check_data(X, targets, "profileNetwork")
-    for name, value in (("MiniBatchSize", MiniBatchSize), ("NumIterations", NumIterations)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"profileNetwork: {name} must be a positive integer; received {value!r}.")
-    size = min(int(MiniBatchSize), X.shape[0])
+    MiniBatchSize = integer("profileNetwork", "MiniBatchSize", MiniBatchSize, maximum=math.inf)
+    NumIterations = integer("profileNetwork", "NumIterations", NumIterations, maximum=10 ** 5)
+    size = min(MiniBatchSize, X.shape[0])
     batches = [slice(i * size, (i + 1) * size) for i in range(max(1, X.shape[0] // size))]
     batches = [batches[i % len(batches)] for i in range(int(NumIterations) + 1)]
     statistics_ = getattr(net.input_layer, "statistics", None)

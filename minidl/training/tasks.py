@@ -95,11 +95,18 @@ def one_hot(indices, count):
     return T
 
 
-def check_data(X, targets, owner):
-    if X.shape[0] != targets.shape[0]:
-        raise ValueError(f"{owner}: X has {X.shape[0]} observations but Y has {targets.shape[0]} "
+def check_count(X, Y, owner):
+    """X (internal, observations first) and Y hold as many observations; checked before the
+    labels are read, so a short Y is named as such (not as a wrong number of classes)."""
+    count = np.shape(Y)[0] if np.ndim(Y) else 1
+    if X.shape[0] != count:
+        raise ValueError(f"{owner}: X has {X.shape[0]} observations but Y has {count} "
                          f"labels/responses; they must match (observations are the last dimension of "
                          f"image data and the first of feature data).")
+
+
+def check_data(X, targets, owner):
+    check_count(X, targets, owner)
     if X.shape[0] == 0:
         raise ValueError(f"{owner}: X has no observations.")
     if not np.all(np.isfinite(X)):
