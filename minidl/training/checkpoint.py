@@ -270,7 +270,7 @@ def _best_layers(state, arrays, net):
     if not has_best:
         return None
     try:
-        classes = {type(layer).__name__: type(layer) for layer in net._layers}  # the trainer's own
+        classes = {type(layer).__name__: type(layer) for layer in net.Layers}  # the trainer's own classes
         layers = layers_like(net, _field(state, "best_layers"), arrays, classes, OWNER)
     except (KeyError, TypeError, AttributeError) as error:
         raise ValueError(f"{OWNER}: the checkpoint's best network cannot be read ({type(error).__name__}: "
