@@ -252,5 +252,7 @@ def test_replace_layer_errors_name_replace_layer():
 def test_network_layers_are_copies():
     net = build_network(residual_graph(), np.random.default_rng(0))
     layers = net.Layers
-    layers[1].Weights *= 0
+    layers[1].Weights[...] = 0                     # the copy's array, not the network's
     assert np.any(net.Layers[1].Weights != 0)
+    with pytest.raises(AttributeError, match="read-only"):    # as MATLAB refuses net.Layers(2).Weights = ...
+        layers[1].Weights *= 0
