@@ -16,6 +16,8 @@ if TYPE_CHECKING:
                                     removeLayers, replaceLayer)
     from .graph.inference import activations, assembleNetwork, classify, predict
     from .graph.network import DAGNetwork, SeriesNetwork
+    from .graph.dlnetwork import dlnetwork, forward, initialize
+    from .graph.minibatch import minibatchpredict, scores2label
     from .graph.plot import plot
     from .layers.activation import leakyReluLayer, reluLayer
     from .layers.base import Layer, Memory
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from .io.onnx_export import exportONNXNetwork
     from .io.onnx_import import importNetworkFromONNX, importONNXNetwork
     from .training.loop import trainNetwork
+    from .training.trainnet import testnet, trainnet
     from .training.options import trainingOptions
     from .training.profile import profileNetwork
     from . import datasets
@@ -51,7 +54,9 @@ __all__ = ["imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchN
            "disconnectLayers", "analyzeNetwork", "plot", "NetworkValidationError", "Layer",
            "Memory", "checkLayer", "LayerCheckError", "digits", "splitEachLabel", "save", "load",
            "OptionError", "maxNumCompThreads", "profileNetwork", "exportONNXNetwork", "importONNXNetwork",
-           "importNetworkFromONNX", "ModelFileError"]
+           "importNetworkFromONNX", "ModelFileError",
+           # the current API (R2024a+)
+           "dlnetwork", "initialize", "forward", "trainnet", "minibatchpredict", "scores2label", "testnet"]
 
 
 def _public_imports():
