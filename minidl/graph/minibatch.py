@@ -29,27 +29,31 @@ def minibatchpredict(net, X, *pairs, **options):
     """
     values = parse_name_value("minibatchpredict", pairs, options,
                               {"MiniBatchSize": 128, "Outputs": None, "DataFormat": "SSCB"})
-    compiled = checked_network("minibatchpredict", net)
-    fmt = data_format("minibatchpredict", values["DataFormat"])
-    size = integer("minibatchpredict", "MiniBatchSize", values["MiniBatchSize"], maximum=math.inf)
-    outputs = values["Outputs"]
-    X = to_internal(X, compiled.input_layer, fmt, owner="minibatchpredict", allow_empty=True)
-    if outputs is None:
+    return predictions("minibatchpredict", net, X, **values)
+
+
+def predictions(owner, net, X, MiniBatchSize=128, Outputs=None, DataFormat="SSCB"):
+    """minibatchpredict's work, with ``owner`` naming the public function in messages."""
+    compiled = checked_network(owner, net)
+    fmt = data_format(owner, DataFormat)
+    size = integer(owner, "MiniBatchSize", MiniBatchSize, maximum=math.inf)
+    X = to_internal(X, compiled.input_layer, fmt, owner=owner, allow_empty=True)
+    if Outputs is None:
         return from_internal(_in_batches(compiled.predict_internal, X, size), fmt)
-    names = [outputs] if isinstance(outputs, str) else outputs
+    names = [Outputs] if isinstance(Outputs, str) else Outputs
     layers = [name for name in compiled.layer_names() if name not in compiled.OutputNames]
     if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) for n in names):
-        raise TypeError(f"minibatchpredict: Outputs must be a layer name or a list of layer names; received "
-                        f"{received(outputs)}.")
+        raise TypeError(f"{owner}: Outputs must be a layer name or a list of layer names; received "
+                        f"{received(Outputs)}.")
     results = []
     for name in names:
         if name not in layers:
-            raise ValueError(f"minibatchpredict: Outputs {name!r} is not a layer of the network; its layers are "
+            raise ValueError(f"{owner}: Outputs {name!r} is not a layer of the network; its layers are "
                              f"{', '.join(layers)}.")
         index = layers.index(name)
         Z = _in_batches(lambda part, index=index: compiled.activations_internal(part, index), X, size)
         results.append(from_internal(Z, fmt))
-    return results[0] if isinstance(outputs, str) else tuple(results)
+    return results[0] if isinstance(Outputs, str) else tuple(results)
 
 
 def scores2label(scores, classNames, *args):

@@ -11,9 +11,10 @@ import math
 import numpy as np
 
 from .. import _rng
-from ..graph.dlnetwork import NetworkOutput, dlnetwork, checked_dlnetwork
+from ..graph.dlnetwork import NetworkOutput, checked_dlnetwork, dlnetwork
+from ..graph.network import layer_array
 from ..graph.inference import FORMATS, to_internal
-from ..graph.minibatch import minibatchpredict
+from ..graph.minibatch import predictions
 from ..options import OptionError, integer, parse_name_value, received
 from ..threads import computing
 from .loop import Trainer
@@ -48,7 +49,7 @@ class LossTask:
                                      f"{self.outputs} values; make the last fullyConnectedLayer's OutputSize "
                                      f"{len(self.classes)}.")
             return one_hot(indices, self.outputs)
-        return RegressionTask(None, Y, owner, self.data_format).targets
+        return RegressionTask(None, Y, f"{owner} (T, the targets)", self.data_format).targets
 
     def _is_labels(self, Y):
         Y = np.asarray(Y)
@@ -110,7 +111,8 @@ def trainnet(*args, DataFormat="SSCB"):
                           f"lowest validation loss (ObjectiveMetricName 'loss').")
     loss = make_loss("trainnet", lossFcn, DataFormat)
     with computing():
-        net = given.clone() if isinstance(given, dlnetwork) else dlnetwork(given, Initialize=False)
+        net = given.clone() if isinstance(given, dlnetwork) else dlnetwork(
+            layer_array("trainnet", given, "net_or_layers"), Initialize=False)
         if not net.Initialized:
             net.initialize_in_place("trainnet")
         compiled = net.compiled_network("trainnet", NetworkOutput(loss))
@@ -158,12 +160,15 @@ def testnet(net, X, T, metrics, *pairs, **options):
             raise OptionError(f"testnet: metrics {name!r} is not a metric; use {', '.join(METRICS)} or a loss "
                               f"({', '.join(LOSSES)}).")
         checked.append(lowered)
-    scores = minibatchpredict(net, X, MiniBatchSize=values["MiniBatchSize"], DataFormat=values["DataFormat"])
+    scores = predictions("testnet", net, X, values["MiniBatchSize"], None, values["DataFormat"])
     internal = np.ascontiguousarray(scores.transpose(FORMATS[values["DataFormat"].upper()])) if scores.ndim == 4 else scores
     classification = any(n in CLASSIFICATION or n in ("accuracy", "fscore", "precision", "recall") for n in checked)
     task_loss = make_loss("testnet", "crossentropy" if classification else "mse")
     task = LossTask(task_loss, T, "testnet", internal.shape[1], [], values["DataFormat"],
                     getattr(net, "class_names", None))
+    if task.targets.shape[0] != internal.shape[0]:
+        raise ValueError(f"testnet: X has {internal.shape[0]} observations but T has {task.targets.shape[0]} "
+                         f"targets; they must match.")
     if task.targets.shape != internal.shape:
         raise ValueError(f"testnet: T must give one target per output (size "
                          f"{'×'.join(map(str, internal.shape))} in the internal layout); received targets of size "

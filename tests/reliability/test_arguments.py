@@ -124,7 +124,8 @@ OWNERS = sorted({case.owner for case in sweep.layer_cases()} | {
     "trainingOptions", "trainNetwork", "predict", "classify", "activations", "assembleNetwork", "layerGraph",
     "LayerGraph", "addLayers", "removeLayers", "connectLayers", "disconnectLayers", "replaceLayer",
     "analyzeNetwork", "checkLayer", "save", "load", "rng", "maxNumCompThreads", "digits", "splitEachLabel",
-    "profileNetwork", "SeriesNetwork", "DAGNetwork", "exportONNXNetwork", "importONNXNetwork", "importNetworkFromONNX"})
+    "profileNetwork", "SeriesNetwork", "DAGNetwork", "exportONNXNetwork", "importONNXNetwork", "importNetworkFromONNX",
+    "dlnetwork", "initialize", "forward", "trainnet", "minibatchpredict", "scores2label", "testnet"})
 
 
 def test_the_sweep_covers_every_public_callable():
