@@ -13,7 +13,7 @@ import numpy as np
 from .. import _rng
 from ..graph.dlnetwork import NetworkOutput, checked_dlnetwork, dlnetwork
 from ..graph.network import layer_array
-from ..graph.inference import FORMATS, to_internal
+from ..graph.inference import FORMATS
 from ..graph.minibatch import predictions
 from ..options import OptionError, integer, parse_name_value, received
 from ..threads import computing
