@@ -29,7 +29,7 @@ def _layer_classes():
     classes, pending = {}, [Layer]
     while pending:
         cls = pending.pop()
-        if cls.__module__.startswith("minidl."):
+        if cls.__module__.startswith("minidl.layers."):   # not dlnetwork's hidden output
             classes[cls.__name__] = cls
         pending.extend(cls.__subclasses__())
     return classes
