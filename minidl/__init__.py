@@ -16,6 +16,8 @@ if TYPE_CHECKING:
                                     removeLayers, replaceLayer)
     from .graph.inference import activations, assembleNetwork, classify, predict
     from .graph.network import DAGNetwork, SeriesNetwork
+    from .graph.dlnetwork import dlnetwork, forward, initialize
+    from .graph.minibatch import minibatchpredict, scores2label
     from .graph.plot import plot
     from .layers.activation import (ELULayer, GELULayer, LeakyReLULayer, ReLULayer, SigmoidLayer, TanhLayer,
                                     eluLayer, geluLayer, leakyReluLayer, reluLayer, sigmoidLayer, tanhLayer)
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     from .io.onnx_export import exportONNXNetwork
     from .io.onnx_import import importNetworkFromONNX, importONNXNetwork
     from .training.loop import trainNetwork
+    from .training.trainnet import testnet, trainnet
     from .training.options import trainingOptions
     from .training.profile import profileNetwork
     from . import datasets
@@ -79,7 +82,9 @@ __all__ = ["imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchN
            "Convolution2DLayer", "FullyConnectedLayer", "DropoutLayer", "FeatureInputLayer", "ImageInputLayer",
            "BatchNormalizationLayer", "GroupNormalizationLayer", "LayerNormalizationLayer",
            "ClassificationOutputLayer", "RegressionOutputLayer", "SoftmaxLayer", "AveragePooling2DLayer",
-           "GlobalAveragePooling2DLayer", "MaxPooling2DLayer"]
+           "GlobalAveragePooling2DLayer", "MaxPooling2DLayer",
+           # the current API (R2024a+)
+           "dlnetwork", "initialize", "forward", "trainnet", "minibatchpredict", "scores2label", "testnet"]
 
 
 def _public_imports():

@@ -123,7 +123,8 @@ def analyze(lgraph, rng=None):
         if isinstance(layers[name], ClassificationOutputLayer) and not isinstance(before, SoftmaxLayer):
             errors.append(f"Classification layer {name!r} must be preceded by a softmax layer; it follows "
                           f"{sources[0]!r}. Insert softmaxLayer() before it.")
-        if not isinstance(layers[name], ClassificationOutputLayer) and isinstance(before, SoftmaxLayer):
+        if (not isinstance(layers[name], ClassificationOutputLayer) and isinstance(before, SoftmaxLayer)
+                and not getattr(layers[name], "accepts_any_input", False)):
             errors.append(f"Regression layer {name!r} must not be preceded by a softmax layer ({sources[0]!r}).")
     if cycles or len(components) > 1:
         report.order = names

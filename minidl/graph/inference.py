@@ -96,6 +96,8 @@ def checked_network(owner, net):
     """``net`` if it is a trained network, else a TypeError that says where networks come from."""
     if isinstance(net, Network):
         return net
+    if hasattr(net, "compiled_network"):    # a dlnetwork
+        return net.compiled_network(owner)
     fix = "Train one with trainNetwork, or build one with assembleNetwork(layers)."
     if isinstance(net, dict) and isinstance(net.get("net"), Network):
         fix = "load returns a struct: pass s.net."
@@ -236,7 +238,8 @@ def activations(net, X, layer, OutputAs="channels", MiniBatchSize=128, DataForma
                [16., 16.]], dtype=float32)
     """
     from ..layers.dense import flatten_matlab
-    names = checked_network("activations", net).layer_names()
+    net = checked_network("activations", net)
+    names = net.layer_names()
     if isinstance(layer, str):
         if layer not in names:
             raise ValueError(f"activations: the network has no layer named {layer!r}. Layers: {', '.join(names)}.")

@@ -10,7 +10,7 @@ import networkx as nx
 
 from ..layers.base import Layer, assign_names
 from ..options import choice, received
-from ..struct import Struct
+from ..table import Table
 
 
 class LayerGraph:
@@ -48,8 +48,9 @@ class LayerGraph:
 
     @property
     def Connections(self):
+        """A table with columns Source and Destination, one row per connection."""
         pairs = self.connection_pairs()
-        return Struct(Source=[s for s, _ in pairs], Destination=[d for _, d in pairs])
+        return Table(Source=[s for s, _ in pairs], Destination=[d for _, d in pairs])
 
     @property
     def InputNames(self):

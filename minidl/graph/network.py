@@ -221,12 +221,26 @@ class Network:
         for layer in self._layers:
             self._set_state(layer, layer.initial_state())
 
+    def moving_states(self, memories):
+        """``[(layer name, {state property: value})]``: each stateful layer's state after one
+        'moving' update from a training forward's memories. Nothing is changed."""
+        return [(layer.Name, layer.moving_state(layer_memory))
+                for (step, _, _), memory in zip(self.plan("train").steps, memories)
+                for layer, layer_memory in step.state_memories(memory)]
+
     def commit_state(self, trace):
         """After an iteration: every stateful layer's state from its memory ('moving')."""
         memories, _ = trace
-        for (step, _, _), memory in zip(self.plan("train").steps, memories):
-            for layer, layer_memory in step.state_memories(memory):
-                self._set_state(layer, layer.moving_state(layer_memory))
+        by_name = {layer.Name: layer for layer in self._layers}
+        for name, values in self.moving_states(memories):
+            self._set_state(by_name[name], values)
+
+    def forward_internal(self, X):
+        """Training-mode outputs (a new array) for internal-layout X, and the updated state
+        ``[(layer name, {property: value})]`` (see ``moving_states``); nothing is changed."""
+        plan = self.plan("train")
+        outputs, memories = plan.run(X, train=True)
+        return outputs[plan.result].copy(), self.moving_states(memories)
 
     def commit_population_state(self, X, batches):
         """'population' statistics: one training-mode pass over ``X`` in ``batches``; each
@@ -280,8 +294,8 @@ class DAGNetwork(Network):
 
     @property
     def Connections(self):
-        from ..struct import Struct
-        return Struct(Source=[s for s, _ in self._pairs], Destination=[d for _, d in self._pairs])
+        from ..table import Table
+        return Table(Source=[s for s, _ in self._pairs], Destination=[d for _, d in self._pairs])
 
     @classmethod
     def from_layers_and_connections(cls, layers, pairs):

@@ -35,7 +35,7 @@ def layer_classes():
     while pending:
         cls = pending.pop()
         abstract = any(sub.__module__.startswith("minidl.") for sub in cls.__subclasses__())
-        if cls.__module__.startswith("minidl.") and not cls.__name__.startswith("_") and not abstract:
+        if cls.__module__.startswith("minidl.layers.") and not cls.__name__.startswith("_") and not abstract:
             classes[cls.__name__] = cls     # concrete public layers only: not Layer, OutputLayer
         pending.extend(cls.__subclasses__())
     return classes

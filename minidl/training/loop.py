@@ -96,19 +96,25 @@ class Trainer:
         self.output = net.output_layer
         self.moving = options.BatchNormalizationStatistics == "moving"
 
+    owner = "trainNetwork"
+
     # ---- set-up ----------------------------------------------------------------------
+    def make_task(self, Y):
+        """What is learned, from the output layer: classification or regression."""
+        if isinstance(self.output, ClassificationOutputLayer):
+            return ClassificationTask(self.output, Y, self.owner)
+        return RegressionTask(self.output, Y, self.owner, self.data_format)
+
     def _prepare(self, X, Y, resume):
         net, options = self.net, self.options
-        X = to_internal(X, net.input_layer, self.data_format, owner="trainNetwork")
+        X = to_internal(X, net.input_layer, self.data_format, owner=self.owner)
         if isinstance(self.output, ClassificationOutputLayer):
-            check_count(X, Y, "trainNetwork")   # labels are one per observation, whatever the layout
-            self.task = ClassificationTask(self.output, Y, "trainNetwork")
-        else:
-            self.task = RegressionTask(self.output, Y, "trainNetwork", self.data_format)
-        check_data(X, self.task.targets, "trainNetwork")
+            check_count(X, Y, self.owner)   # labels are one per observation, whatever the layout
+        self.task = self.make_task(Y)
+        check_data(X, self.task.targets, self.owner)
         self.validation = None
         if options.ValidationData is not None:
-            owner = "trainNetwork (ValidationData)"
+            owner = f"{self.owner} (ValidationData)"
             Xv = to_internal(options.ValidationData[0], net.input_layer, self.data_format, owner=owner)
             Tv = self.task.encode(options.ValidationData[1], owner)
             check_data(Xv, Tv, owner)

@@ -5,6 +5,7 @@ import numpy as np
 
 from ..layers.display import matlab_value
 from ..options import OptionError, choice, parse_name_value
+from .losses import metric_names
 
 SOLVERS = ("sgdm", "adam", "rmsprop")
 
@@ -17,6 +18,9 @@ _COMMON = {
     "BatchNormalizationStatistics": "population", "ResetInputNormalization": True,
     "CheckpointPath": "", "CheckpointFrequency": 1, "CheckpointFrequencyUnit": "epoch",
     "ExecutionEnvironment": "auto", "OutputFcn": None,
+    # trainnet (R2024a+): metrics recorded and shown besides the loss, and the one that
+    # OutputNetwork 'best-validation' would optimize ('loss' only, here).
+    "Metrics": None, "ObjectiveMetricName": "loss",
     # Accepted so that MATLAB code runs unchanged; they do not apply to in-memory arrays on the
     # CPU (no sequences, no datastores, no parallel workers), so they have no effect.
     "SequenceLength": "longest", "SequencePaddingValue": 0, "SequencePaddingDirection": "right",
@@ -180,6 +184,12 @@ def _validated(v):
                 raise OptionError(f"trainingOptions: OutputFcn must be a function or a list of "
                                   f"functions; received {function!r}.")
         v["OutputFcn"] = functions
+    v["Metrics"] = metric_names("trainingOptions", v["Metrics"])
+    objective = v["ObjectiveMetricName"]
+    if not isinstance(objective, str) or objective.lower() not in ["loss", *v["Metrics"]]:
+        raise OptionError(f"trainingOptions: ObjectiveMetricName must be 'loss' or one of the Metrics "
+                          f"({', '.join(repr(m) for m in v['Metrics']) or 'none given'}); received {objective!r}.")
+    v["ObjectiveMetricName"] = objective.lower()
     validation = v["ValidationData"]
     if validation is not None and not (isinstance(validation, (tuple, list)) and len(validation) == 2):
         raise OptionError("trainingOptions: ValidationData must be a pair (X, Y) of predictors and "

@@ -307,6 +307,7 @@ def function_cases(fx):
         (0, "net_or_layers"): layers_graph_or_net, (1, "X"): train_data, (2, "Y"): labels,
         ("MiniBatchSize",): count_any, ("NumIterations",): count}, extra={"X": data_values((3,), 8)},
         aliases={"net_or_layers": ("layers",), "Y": ("labels", "responses")})
+    c += current_api_cases(fx)
     for owner in ("SeriesNetwork", "DAGNetwork"):
         c += slots(owner, getattr(m, owner), [None, None], {}, {(0, "lgraph"): never},
                    aliases={"lgraph": ("trainNetwork", "assembleNetwork")})
@@ -342,6 +343,40 @@ def _label_cases():
         (0, "trueLabels"): lambda v: None if _label_vector(v) else False,
         ("Title",): lambda v: isinstance(v, str),
         ("Normalization",): one_of("absolute", "row-normalized", "column-normalized", "total-normalized")})
+    return c
+
+
+def current_api_cases(fx):
+    """dlnetwork, initialize, forward, trainnet, minibatchpredict, scores2label, testnet."""
+    m = minidl
+    body = fx.features[:-1]                     # no output layer
+    dl = m.dlnetwork(body)
+    dl_oracle = lambda v: isinstance(v, m.dlnetwork)   # noqa: E731
+    features = {"X": data_values((3,), 8)}
+    c = slots("dlnetwork", m.dlnetwork, [body], {}, {
+        (0, "layers"): lambda v: None if v is None or empty_list(v) or isinstance(v, (m.Layer, m.LayerGraph)) else layer_list(v),
+        ("Initialize",): boolean})
+    c += slots("initialize", m.initialize, [m.dlnetwork(body, Initialize=False)], {}, {(0, "net"): dl_oracle})
+    c += slots("forward", m.forward, [dl, fx.F], {}, {
+        (0, "net"): dl_oracle, (1, "X"): lambda v: None, ("DataFormat",): one_of("sscb", "bcss", "bssc")},
+        extra=features)
+    c += slots("trainnet", m.trainnet, [fx.F, fx.Y, body, "crossentropy", fx.options], {}, {
+        (0, "X"): train_data, (1, "T"): labels, (2, "net_or_layers"): lambda v: None,
+        (3, "lossFcn"): lambda v: None if callable(v) else one_of(
+            "crossentropy", "index-crossentropy", "binary-crossentropy", "mse", "l1loss", "huber", "l2loss",
+            "mean-squared-error", "mae", "mean-absolute-error")(v), (4, "options"): never},
+        extra=features, aliases={"T": ("targets", "labels", "responses"), "net_or_layers": ("layers", "net"),
+                                 "options": ("trainingOptions",)})
+    c += slots("minibatchpredict", m.minibatchpredict, [dl, fx.F], {}, {
+        (0, "net"): lambda v: dl_oracle(v) or network(v), (1, "X"): lambda v: None, ("MiniBatchSize",): count_any,
+        ("Outputs",): lambda v: True if v is None else (None if isinstance(v, (str, list, tuple)) else False),
+        ("DataFormat",): one_of("sscb", "bcss", "bssc")}, extra=features)
+    c += slots("scores2label", m.scores2label, [np.eye(2), ["a", "b"]], {}, {
+        (0, "scores"): lambda v: None, (1, "classNames"): lambda v: None})
+    c += slots("testnet", m.testnet, [dl, fx.F, fx.Y, "accuracy"], {}, {
+        (0, "net"): dl_oracle, (1, "X"): lambda v: None, (2, "T"): lambda v: None,
+        (3, "metrics"): lambda v: None if isinstance(v, (str, list, tuple)) else False,
+        ("MiniBatchSize",): count_any}, extra=features, aliases={"T": ("targets", "labels", "classes")})
     return c
 
 

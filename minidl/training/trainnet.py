@@ -1,0 +1,178 @@
+"""``trainnet`` and ``testnet``: MATLAB's current training API (R2024a+) on the same
+trainer as ``trainNetwork`` (training/loop.py) and the same execution plan.
+
+The network is a dlnetwork (or layers without an output layer, made into one); the loss is
+an argument (training/losses.py). The trainer runs unchanged: the dlnetwork compiles with a
+hidden output that computes the loss, and a :class:`LossTask` encodes the targets and
+measures the metrics.
+"""
+import math
+
+import numpy as np
+
+from .. import _rng
+from ..graph.dlnetwork import NetworkOutput, checked_dlnetwork, dlnetwork
+from ..graph.network import layer_array
+from ..graph.inference import FORMATS
+from ..graph.minibatch import predictions
+from ..options import OptionError, integer, parse_name_value, received
+from ..threads import computing
+from .loop import Trainer
+from .losses import CLASSIFICATION, LOSSES, METRIC_LABELS, METRICS, make_loss, metric
+from .options import TrainingOptions
+from .tasks import RegressionTask, encode_labels, one_hot
+
+
+class LossTask:
+    """Targets for a trainnet loss, and the metric the trainer records (the first of
+    Metrics; with none, accuracy for the cross-entropy losses and RMSE for the others)."""
+
+    def __init__(self, loss, Y, owner, outputs, metrics, data_format="SSCB", classes=None):
+        self.loss, self.outputs, self.data_format, self.classes = loss, outputs, data_format, classes
+        names = metrics or (["accuracy"] if loss.classification or loss.name == "binary-crossentropy" else ["rmse"])
+        self.metric_name = names[0]
+        self.metric = METRIC_LABELS[names[0]]
+        self.targets = self.encode(Y, owner)
+
+    def encode(self, Y, owner):
+        if self._is_labels(Y):
+            if self.loss.name == "index-crossentropy" and np.asarray(Y).dtype.kind in "iu":
+                indices = np.asarray(Y).reshape(-1).astype(np.int64) - 1
+                if indices.size and (indices.min() < 0 or indices.max() >= self.outputs):
+                    raise ValueError(f"{owner}: index-crossentropy targets must be class indices from 1 to "
+                                     f"{self.outputs} (the network's outputs); received values from "
+                                     f"{indices.min() + 1} to {indices.max() + 1}.")
+            else:
+                self.classes, indices = encode_labels(Y, owner, self.classes)
+                if len(self.classes) != self.outputs:
+                    raise ValueError(f"{owner}: the targets have {len(self.classes)} classes but the network outputs "
+                                     f"{self.outputs} values; make the last fullyConnectedLayer's OutputSize "
+                                     f"{len(self.classes)}.")
+            return one_hot(indices, self.outputs)
+        return RegressionTask(None, Y, f"{owner} (T, the targets)", self.data_format).targets
+
+    def _is_labels(self, Y):
+        Y = np.asarray(Y)
+        if Y.dtype.kind in "USOb":
+            return True
+        vector = Y.ndim == 1 or (Y.ndim == 2 and 1 in Y.shape and self.outputs != 1)
+        return self.loss.classification and vector
+
+    def measure(self, scores, targets):
+        return metric(self.metric_name, scores, targets)
+
+
+class _LossTrainer(Trainer):
+    owner = "trainnet"
+
+    def __init__(self, net, options, rng, data_format, task_maker):
+        super().__init__(net, options, rng, data_format)
+        self._task_maker = task_maker
+
+    def make_task(self, Y):
+        return self._task_maker(Y)
+
+
+def trainnet(*args, DataFormat="SSCB"):
+    """``net, info = trainnet(X, T, net_or_layers, lossFcn, options)``.
+
+    ``net_or_layers`` is a dlnetwork or layers without an output layer (a list or a
+    LayerGraph); an uninitialized network is initialized first (from the global generator).
+    ``lossFcn`` is "crossentropy", "index-crossentropy", "binary-crossentropy", "mse",
+    "l1loss" or "huber" (see :mod:`minidl.training.losses` for their exact definitions) or a
+    function ``f(Y, T) -> (loss, dLdY)``. T holds labels (classification losses: sorted unique
+    labels are the classes, as ``categories``) or numeric targets laid out like the output.
+    Training runs exactly as trainNetwork's (options, BatchNormalizationStatistics, OutputFcn,
+    checkpoints); ``info`` has the same fields, with the first of ``Metrics`` as its metric.
+    The given network is not changed.
+
+    Example::
+
+        >>> import numpy as np, minidl
+        >>> minidl.rng(0)
+        >>> X = np.random.default_rng(0).random((32, 2))
+        >>> T = (X[:, 0] > X[:, 1]).astype(int)
+        >>> layers = [minidl.featureInputLayer(2), minidl.fullyConnectedLayer(2), minidl.softmaxLayer()]
+        >>> options = minidl.trainingOptions("adam", MaxEpochs=2, MiniBatchSize=8, Verbose=False,
+        ...                                  Metrics="accuracy")
+        >>> net, info = minidl.trainnet(X, T, layers, "crossentropy", options)
+        >>> type(net).__name__, len(info.TrainingLoss), len(info.TrainingAccuracy)
+        ('dlnetwork', 8, 8)
+    """
+    if len(args) != 5:
+        raise TypeError(f"trainnet: call as trainnet(X, T, net_or_layers, lossFcn, options); received "
+                        f"{len(args)} arguments.")
+    X, T, given, lossFcn, options = args
+    if not isinstance(options, TrainingOptions):
+        raise TypeError(f"trainnet: options must come from trainingOptions(...); received {received(options)}.")
+    if options.ObjectiveMetricName != "loss" and options.OutputNetwork == "best-validation-loss":
+        raise OptionError(f"trainnet: OutputNetwork 'best-validation' with ObjectiveMetricName "
+                          f"{options.ObjectiveMetricName!r} is not supported; minidl picks the network with the "
+                          f"lowest validation loss (ObjectiveMetricName 'loss').")
+    loss = make_loss("trainnet", lossFcn, DataFormat)
+    with computing():
+        net = given.clone() if isinstance(given, dlnetwork) else dlnetwork(
+            layer_array("trainnet", given, "net_or_layers"), Initialize=False)
+        if not net.Initialized:
+            net.initialize_in_place("trainnet")
+        compiled = net.compiled_network("trainnet", NetworkOutput(loss))
+        outputs = int(net.output_size()[-1])
+        state = {}
+
+        def task(Y):
+            state["task"] = LossTask(loss, Y, "trainnet", outputs, options.Metrics, DataFormat,
+                                     getattr(given, "class_names", None) if loss.classification else None)
+            return state["task"]
+
+        trained, info = _LossTrainer(compiled, options, _rng.generator(), DataFormat, task).train(X, T)
+    result = net.clone(trained.Layers)
+    if state["task"].classes is not None:
+        result.class_names = state["task"].classes
+    return result, info
+
+
+def testnet(net, X, T, metrics, *pairs, **options):
+    """``values = testnet(net, X, T, metrics)``: metrics of a dlnetwork's predictions
+    (inference mode) against targets T. ``metrics`` is a name or a list of names: "accuracy",
+    "rmse", "fscore", "precision", "recall", or a loss ("crossentropy", "mse", ...). One name
+    gives a float, several an array. Labels map to classes as in trainnet (the trained
+    network's classes, else the sorted unique labels of T).
+
+    Example::
+
+        >>> import numpy as np, minidl
+        >>> net = minidl.dlnetwork([minidl.featureInputLayer(2), minidl.softmaxLayer()])
+        >>> X = np.array([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0]])
+        >>> round(minidl.testnet(net, X, ["a", "b", "b"], "accuracy"), 4)
+        66.6667
+    """
+    net = checked_dlnetwork("testnet", net)
+    values = parse_name_value("testnet", pairs, options, {"MiniBatchSize": 128, "DataFormat": "SSCB"})
+    integer("testnet", "MiniBatchSize", values["MiniBatchSize"], maximum=math.inf)
+    names = [metrics] if isinstance(metrics, str) else metrics
+    if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) for n in names):
+        raise TypeError(f"testnet: metrics must be a metric name or a list of them ({', '.join(METRICS)}, or a loss "
+                        f"such as 'crossentropy'); received {received(metrics)}.")
+    checked = []
+    for name in names:
+        lowered = name.lower()
+        if lowered not in METRICS and lowered not in LOSSES and lowered not in ("mean-squared-error", "l2loss", "mae"):
+            raise OptionError(f"testnet: metrics {name!r} is not a metric; use {', '.join(METRICS)} or a loss "
+                              f"({', '.join(LOSSES)}).")
+        checked.append(lowered)
+    scores = predictions("testnet", net, X, values["MiniBatchSize"], None, values["DataFormat"])
+    internal = np.ascontiguousarray(scores.transpose(FORMATS[values["DataFormat"].upper()])) if scores.ndim == 4 else scores
+    classification = any(n in CLASSIFICATION or n in ("accuracy", "fscore", "precision", "recall") for n in checked)
+    task_loss = make_loss("testnet", "crossentropy" if classification else "mse")
+    task = LossTask(task_loss, T, "testnet", internal.shape[1], [], values["DataFormat"],
+                    getattr(net, "class_names", None))
+    if task.targets.shape[0] != internal.shape[0]:
+        raise ValueError(f"testnet: X has {internal.shape[0]} observations but T has {task.targets.shape[0]} "
+                         f"targets; they must match.")
+    if task.targets.shape != internal.shape:
+        raise ValueError(f"testnet: T must give one target per output (size "
+                         f"{'×'.join(map(str, internal.shape))} in the internal layout); received targets of size "
+                         f"{'×'.join(map(str, task.targets.shape))}.")
+    results = [metric(n, internal, task.targets) if n in METRICS else make_loss("testnet", n).forward(internal, task.targets)
+               for n in checked]
+    return results[0] if isinstance(metrics, str) else np.array(results)
