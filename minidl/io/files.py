@@ -1,9 +1,9 @@
 """``save``/``load`` for networks and training checkpoints (format: minidl.io.format)."""
 import os
 
-from ..graph.network import DAGNetwork, Network, SeriesNetwork
+from ..graph.network import DAGNetwork, Network, SeriesNetwork, misported_outputs
 from ..layers.base import Layer
-from ..options import path, received
+from ..options import name_value_pairs, path, received
 from ..struct import Struct
 from .format import FileFormatError, layers_from_archive, layers_to_archive, read_archive, write_archive
 
@@ -24,6 +24,7 @@ def network_from_archive(header, arrays, custom_layers=None):
     raise FileFormatError(f"load: unknown network kind {header['kind']!r}.")
 
 
+@name_value_pairs(2)
 def save(filename, net):
     """``save(filename, net)``: write a network to a ``.npz`` file atomically; returns the path.
 
@@ -52,10 +53,13 @@ def _check_arguments(owner, filename, net):
                         f"as in MATLAB's save(filename, 'net').")
     path(owner, "filename", filename)
     if not isinstance(net, Network):
+        fix = misported_outputs(net) or (f"MATLAB's save(filename, 'net') names the variable; in Python pass it: "
+                                         f"{owner}(filename, net)." if isinstance(net, str) else "")
         raise TypeError(f"{owner}: net must be a trained network (SeriesNetwork or DAGNetwork, from "
-                        f"trainNetwork, assembleNetwork or load); received {received(net)}.")
+                        f"trainNetwork, assembleNetwork or load); received {received(net)}. {fix}".rstrip())
 
 
+@name_value_pairs(1)
 def load(filename, CustomLayers=None):
     """``s = load(filename)``: a struct with field ``net`` (and ``checkpoint`` for training
     checkpoints). Never unpickles; custom layer classes must be passed in ``CustomLayers``
