@@ -10,7 +10,11 @@ each and raise an error naming the function (``owner``), the argument, what is e
 what was received (:func:`received`), with a fix for a number given as a string.
 """
 import difflib
+import dis
+import functools
+import inspect
 import math
+import sys
 import os
 import numbers
 
@@ -150,3 +154,76 @@ def numeric_array(owner, name, value):
     if array is None or array.dtype.kind not in "biuf":
         raise TypeError(f"{owner}: {name} must be numeric (real numbers); received {received(value)}.")
     return array
+
+
+# ---- MATLAB's 'Name', value pairs for every public function ----------------------------------
+def name_value_pairs(positional):
+    """Decorator: ``f(a, b, 'Name', value, ...)`` calls ``f(a, b, Name=value, ...)``.
+
+    The first ``positional`` arguments stay positional; every later positional argument must
+    be part of a MATLAB 'Name', value pair naming one of f's keyword parameters (matched
+    case-insensitively, with a suggestion for a misspelling). Keyword calls pass through
+    unchanged, so ``f(a, b, Name=value)`` keeps working.
+    """
+    def decorate(function):
+        parameters = inspect.signature(function).parameters
+        options = [name for name in list(parameters)[positional:]
+                   if parameters[name].kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                                inspect.Parameter.KEYWORD_ONLY)]
+        leading = ", ".join(list(parameters)[:positional])
+        owner = function.__name__
+
+        @functools.wraps(function)
+        def call(*args, **kwargs):
+            if len(args) > positional:
+                kwargs = _pairs_as_keywords(owner, leading, args[positional:], kwargs, options)
+                args = args[:positional]
+            return function(*args, **kwargs)
+        return call
+    return decorate
+
+
+def _pairs_as_keywords(owner, leading, pairs, kwargs, options):
+    if not isinstance(pairs[0], str):
+        raise OptionError(f"{owner}: after {leading}, options are 'Name', value pairs or Name=value "
+                          f"({', '.join(options)}); received {received(pairs[0])} as argument "
+                          f"{leading.count(',') + 2}. Name the option, e.g. {owner}(..., {options[0]}=...).")
+    given = parse_name_value(owner, pairs, {}, dict.fromkeys(options, _UNSET))
+    merged = dict(kwargs)
+    for name, value in given.items():
+        if value is _UNSET:
+            continue
+        if name in kwargs:
+            raise OptionError(f"{owner}: {name} is given twice (as a 'Name', value pair and as {name}=...); "
+                              f"give it once.")
+        merged[name] = value
+    return merged
+
+
+_UNSET = object()
+
+
+def requested_outputs():
+    """MATLAB's ``nargout`` for the public function being called: the n of the caller's
+    ``a, b = f(...)`` (or ``[a, b] = f(...)``), else 1. It reads the instruction after the
+    call in the first frame outside minidl, so ``Y = f(...)``, ``g(f(...))`` and ``return
+    f(...)`` count as one output."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        frame = frame.f_back
+    return 1 if frame is None else _unpacked_after(frame.f_code, frame.f_lasti)
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+@functools.lru_cache(maxsize=256)
+def _unpacked_after(code, offset):
+    """The n of an UNPACK_SEQUENCE n right after the call at ``offset`` (which may point into
+    the call's inline caches, as in Python 3.11+), else 1."""
+    for instruction in dis.get_instructions(code):
+        if instruction.offset > offset and instruction.opname not in ("CACHE", "EXTENDED_ARG", "NOP"):
+            if instruction.opname == "UNPACK_SEQUENCE":
+                return instruction.argval
+            return 2 if instruction.opname == "UNPACK_EX" else 1
+    return 1

@@ -27,7 +27,8 @@ def test_readme_python_example_runs():
 
 @pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "examples").glob("*.py")))
 def test_example_runs_in_quick_mode(script):
-    env = dict(os.environ, MINIDL_QUICK="1")
+    env = dict(os.environ, MINIDL_QUICK="1",      # the examples import this checkout's minidl
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     result = subprocess.run([sys.executable, str(ROOT / "examples" / script)], env=env, cwd=ROOT,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]

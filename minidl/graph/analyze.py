@@ -12,7 +12,7 @@ import numpy as np
 
 from ..layers.base import Layer
 from ..layers.output import ClassificationOutputLayer, OutputLayer, SoftmaxLayer
-from ..options import flag, received
+from ..options import choice, flag, name_value_pairs, received
 from .layer_graph import LayerGraph
 
 
@@ -165,7 +165,8 @@ def _propagate_sizes(report, graph, layers, rng):
                 row["NumLearnables"] += int(np.size(value))
 
 
-def analyzeNetwork(net_or_layers, Print=True):
+@name_value_pairs(1)
+def analyzeNetwork(net_or_layers, Print=True, TargetUsage="trainNetwork"):
     """``analyzeNetwork(layers | lgraph | net)``: print and return the analysis report.
 
     Example::
@@ -179,6 +180,9 @@ def analyzeNetwork(net_or_layers, Print=True):
         ((6, 6, 4), (3, 3, 1, 4), [])
     """
     Print = flag("analyzeNetwork", "Print", Print)
+    if choice("analyzeNetwork", "TargetUsage", TargetUsage, ("trainNetwork", "dlnetwork")) != "trainNetwork":
+        raise ValueError("analyzeNetwork: TargetUsage 'dlnetwork' is not supported by this analysis yet; it checks "
+                         "networks for trainNetwork. Use TargetUsage='trainNetwork' (the default).")
     if isinstance(net_or_layers, LayerGraph):
         lgraph = net_or_layers
     elif hasattr(net_or_layers, "to_layer_graph"):

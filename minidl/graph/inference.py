@@ -6,9 +6,9 @@ import numpy as np
 
 from ..layers.input import ImageInputLayer
 from ..layers.output import ClassificationOutputLayer, class_names
-from ..options import choice, integer, numeric_array, received
+from ..options import choice, integer, name_value_pairs, numeric_array, received, requested_outputs
 from ..threads import computing
-from .network import Network, build_network, layer_array
+from .network import Network, build_network, layer_array, misported_outputs
 
 # ---- MATLAB data layouts ----------------------------------------------------------------
 
@@ -98,7 +98,7 @@ def checked_network(owner, net):
         return net
     if hasattr(net, "compiled_network"):    # a dlnetwork
         return net.compiled_network(owner)
-    fix = "Train one with trainNetwork, or build one with assembleNetwork(layers)."
+    fix = misported_outputs(net) or "Train one with trainNetwork, or build one with assembleNetwork(layers)."
     if isinstance(net, dict) and isinstance(net.get("net"), Network):
         fix = "load returns a struct: pass s.net."
     raise TypeError(f"{owner}: net must be a trained network (SeriesNetwork or DAGNetwork); received "
@@ -113,6 +113,7 @@ def _prediction(owner, net, X, MiniBatchSize, DataFormat, ExecutionEnvironment="
     return from_internal(_in_batches(net.predict_internal, X, size), DataFormat)
 
 
+@name_value_pairs(2)
 def predict(net, X, MiniBatchSize=128, DataFormat="SSCB", ExecutionEnvironment="auto"):
     """``Y = predict(net, X)``: network outputs in MATLAB layout (N×K scores for classification).
 
@@ -134,10 +135,15 @@ def predict(net, X, MiniBatchSize=128, DataFormat="SSCB", ExecutionEnvironment="
     return _prediction("predict", net, X, MiniBatchSize, DataFormat, ExecutionEnvironment)
 
 
+@name_value_pairs(2)
 def classify(net, X, MiniBatchSize=128, DataFormat="SSCB", ExecutionEnvironment="auto"):
-    """``YPred, scores = classify(net, X)``: the most likely class of each observation.
+    """``YPred = classify(net, X)`` or ``YPred, scores = classify(net, X)``: the most likely
+    class of each observation, and the N×K scores.
 
-    Labels come back as the same kind of values the network was trained on.
+    As MATLAB's ``[YPred, scores] = classify(...)`` reads ``nargout``, classify returns the
+    labels alone to ``YPred = classify(...)`` (so ``np.sum(YPred == YTest)`` works) and the
+    pair to a statement that unpacks two values. Labels come back as the same kind of values
+    the network was trained on.
 
     Example::
 
@@ -155,9 +161,11 @@ def classify(net, X, MiniBatchSize=128, DataFormat="SSCB", ExecutionEnvironment=
         raise ValueError(f"classify: the network ends in {type(output).__name__}, not a "
                          f"classificationLayer; use predict for regression networks.")
     scores = _prediction("classify", net, X, MiniBatchSize, DataFormat, ExecutionEnvironment)
-    return np.asarray(output.Classes)[scores.argmax(axis=1)], scores
+    labels = np.asarray(output.Classes)[scores.argmax(axis=1)]
+    return (labels, scores) if requested_outputs() > 1 else labels
 
 
+@name_value_pairs(1)
 def assembleNetwork(layers, Classes=None):
     """``net = assembleNetwork(layers)``: a network from layers whose learnables are all set.
 
@@ -216,6 +224,7 @@ def _check_environment(owner, value):
                          f"the CPU only. Use 'auto' or 'cpu'.")
 
 
+@name_value_pairs(3)
 def activations(net, X, layer, OutputAs="channels", MiniBatchSize=128, DataFormat="SSCB"):
     """``act = activations(net, X, layer)``: the output of one layer (name or 1-based index).
 

@@ -8,8 +8,8 @@ import copy
 
 import networkx as nx
 
-from ..layers.base import Layer, assign_names
-from ..options import choice, received
+from ..layers.base import Layer, assign_names, flatten_layers
+from ..options import choice, name_value_pairs, received
 from ..table import Table
 
 
@@ -73,7 +73,7 @@ class LayerGraph:
         """Add copies of ``layers`` (auto-named) and connect them in sequence; returns their names."""
         if not isinstance(layers, (Layer, list, tuple)):
             raise TypeError(f"{owner}: {name} must be a layer or a list of layers; received {received(layers)}.")
-        layers = [layers] if isinstance(layers, Layer) else list(layers)
+        layers = [layers] if isinstance(layers, Layer) else flatten_layers(layers)
         if not layers and owner == "replaceLayer":
             raise ValueError("replaceLayer: the replacement must contain at least one layer (larray is empty).")
         for index, layer in enumerate(layers):
@@ -244,6 +244,7 @@ def disconnectLayers(lgraph, s, d):
     return result
 
 
+@name_value_pairs(3)
 def replaceLayer(lgraph, layerName, larray, ReconnectBy="name"):
     """``lgraph = replaceLayer(lgraph, name, larray)``: splice layers in place of one layer.
 

@@ -12,7 +12,7 @@ import time
 import networkx as nx
 import numpy as np
 
-from ..layers.base import Layer
+from ..layers.base import Layer, flatten_layers
 from ..layers.display import matlab_value
 from ..layers.readonly import read_only_copies
 from ..layers.output import OutputLayer
@@ -22,8 +22,25 @@ from .layer_graph import LayerGraph, layerGraph
 from .plan import Plan
 
 
+def misported_outputs(value):
+    """The fix for a value that is a mis-ported MATLAB multi-output: a ``(net, info)`` pair
+    where a network is expected, or classify's ``(labels, scores)``; else ''."""
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        return ""
+    first, second = value
+    if isinstance(first, Network):
+        return ("It is a (net, info) pair: MATLAB's [net, info] = trainNetwork(...) is "
+                "net, info = trainNetwork(...) in Python; pass net.")
+    if isinstance(first, np.ndarray) and isinstance(second, np.ndarray) and second.ndim == 2 \
+            and first.ndim == 1 and len(first) == len(second):
+        return ("It looks like classify's (labels, scores) pair: MATLAB's [YPred, scores] = classify(...) is "
+                "YPred, scores = classify(...) in Python; pass YPred.")
+    return ""
+
+
 def layer_array(owner, layers, name="layers"):
-    """``layers`` as a LayerGraph or a list of layers, or a TypeError naming the culprit."""
+    """``layers`` as a LayerGraph or a list of layers (nested lists flattened, as MATLAB's
+    ``[layers; moreLayers]`` concatenates), or a TypeError naming the culprit."""
     if isinstance(layers, LayerGraph):
         return layers
     if isinstance(layers, Layer):
@@ -32,6 +49,9 @@ def layer_array(owner, layers, name="layers"):
         fix = " Get its layers with net.Layers, or its graph with layerGraph(net)." if isinstance(layers, Network) else ""
         raise TypeError(f"{owner}: {name} must be a list of layers or a LayerGraph; received "
                         f"{received(layers)}.{fix}")
+    if misported_outputs(layers):
+        raise TypeError(f"{owner}: {name} must be a list of layers; received a pair. {misported_outputs(layers)}")
+    layers = flatten_layers(layers)
     for index, layer in enumerate(layers):
         if not isinstance(layer, Layer):
             raise TypeError(f"{owner}: element {index + 1} of {name} is a {type(layer).__name__}, not a minidl "
@@ -269,6 +289,15 @@ class Network:
 
     def _repr_pretty_(self, printer, cycle):
         printer.text(str(self))
+
+    def __iter__(self):
+        """``net, info = trainNetwork(...)``: the network trainNetwork returns is also the
+        pair (net, info), so MATLAB's one- and two-output calls both port literally."""
+        info = getattr(self, "_training_info", None)
+        if info is None:
+            raise TypeError(f"{type(self).__name__} is one network, not a pair: only the result of trainNetwork "
+                            f"unpacks as net, info = trainNetwork(...). Write net = ... for this one.")
+        return iter((self, info))
 
     def __repr__(self):
         lines = [f"{type(self).__name__} with {len(self._layers)} layers:"]

@@ -3,9 +3,9 @@ import os
 
 from ..graph.inference import _NoRandom
 from ..graph.layer_graph import LayerGraph
-from ..graph.network import DAGNetwork, Network, build_network
+from ..graph.network import DAGNetwork, Network, build_network, misported_outputs
 from ..layers.base import Layer
-from ..options import integer, path, received
+from ..options import integer, name_value_pairs, path, received
 from ..struct import Struct
 from .errors import ModelFileError
 from .format import layers_from_archive, layers_to_archive, read_archive, write_archive
@@ -53,6 +53,7 @@ def layers_like(net, described, arrays, custom_layers=None, where="load"):
     return _build(layers, kind, net.connection_pairs(), where)._layers
 
 
+@name_value_pairs(2)
 def save(filename, net):
     """``save(filename, net)``: write a network to a ``.npz`` file atomically; returns the path.
 
@@ -81,10 +82,13 @@ def _check_arguments(owner, filename, net):
                         f"as in MATLAB's save(filename, 'net').")
     path(owner, "filename", filename)
     if not isinstance(net, Network):
+        fix = misported_outputs(net) or (f"MATLAB's save(filename, 'net') names the variable; in Python pass it: "
+                                         f"{owner}(filename, net)." if isinstance(net, str) else "")
         raise TypeError(f"{owner}: net must be a trained network (SeriesNetwork or DAGNetwork, from "
-                        f"trainNetwork, assembleNetwork or load); received {received(net)}.")
+                        f"trainNetwork, assembleNetwork or load); received {received(net)}. {fix}".rstrip())
 
 
+@name_value_pairs(1)
 def load(filename, CustomLayers=None, MaxFileSize=MAX_FILE_SIZE):
     """``s = load(filename)``: a struct with field ``net`` (and ``checkpoint`` for training
     checkpoints). Never unpickles; custom layer classes must be passed in ``CustomLayers``

@@ -252,7 +252,7 @@ def importONNXNetwork(modelfile, *pairs, **options):
         ...           Bias=np.zeros((2, 1))), minidl.softmaxLayer(), minidl.classificationLayer(Classes=[0, 1])]
         >>> path = minidl.exportONNXNetwork(minidl.assembleNetwork(layers), os.path.join(tempfile.mkdtemp(), "f.onnx"))
         >>> net = minidl.importONNXNetwork(path, OutputLayerType="classification", Classes=["no", "yes"])
-        >>> minidl.classify(net, np.array([[0.0, 2.0, 0.0]]))[0]
+        >>> minidl.classify(net, np.array([[0.0, 2.0, 0.0]]))
         array(['yes'], dtype='<U3')
     """
     values = parse_name_value("importONNXNetwork", pairs, options, {

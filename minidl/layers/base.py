@@ -32,6 +32,10 @@ class Layer:
         forward(X) -> (Z, Memory)                    # training mode; never mutates self
         backward(dLdZ, memory) -> (dLdX, grads)      # grads: {"Weights": ..., ...}
 
+    Custom layers may instead declare ``Learnable = ("Alpha",)`` (and ``State = (...)``) and
+    write MATLAB's ``predict(self, X)`` / ``backward(self, X, Z, dLdZ, memory)`` on MATLAB
+    layouts (minidl.layers.matlab_style adapts them).
+
     ``learnables`` maps each learnable property to the prefix of its factor properties
     (``"Weights" -> "Weight"`` gives ``WeightLearnRateFactor`` and ``WeightL2Factor``).
 
@@ -49,12 +53,20 @@ class Layer:
 
     DefaultName = "layer"
     Description = "Layer"
+    Name = ""
     learnables = {}
     arrays_in_constructor = False   # True: the constructor takes the learnable/state arrays
     NumInputs = 1
     InputNames = ("in",)
     NumOutputs = 1
     OutputNames = ("out",)
+
+    def __init_subclass__(cls, **kwargs):
+        """Apply ``Learnable``/``State`` declarations and adapt MATLAB-style custom layers
+        (``backward(self, X, Z, dLdZ, memory)`` on MATLAB layouts); see matlab_style.py."""
+        super().__init_subclass__(**kwargs)
+        from . import matlab_style
+        matlab_style.adapt(cls)
 
     def __init__(self, Name=""):
         if not isinstance(Name, str):
@@ -159,6 +171,19 @@ def buffer(work, key, shape, dtype):
     if array is None or array.shape != shape or array.dtype != dtype:
         array = work[key] = np.empty(shape, dtype)
     return array
+
+
+def flatten_layers(layers):
+    """A list of layers from nested lists/tuples of them: MATLAB's ``[layers; moreLayers]``
+    concatenates layer arrays, so ``[layers, convUnit()]`` (a list inside a list) is one
+    array. Elements that are not lists or tuples are kept for the caller to check."""
+    flat = []
+    for item in layers:
+        if isinstance(item, (list, tuple)):
+            flat.extend(flatten_layers(item))
+        else:
+            flat.append(item)
+    return flat
 
 
 def _short(value):

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from ..options import flag, integer, is_real_scalar, real, received
+from ..options import flag, integer, is_real_scalar, name_value_pairs, real, received
 from . import contract
 from .base import Layer
 from .output import OutputLayer
@@ -67,8 +67,9 @@ def numerical_gradient(f, x, indices, step=1e-6):
     return grad
 
 
+@name_value_pairs(2)
 def checkLayer(layer, input_size, batch_size=3, samples=40, tolerance=1e-5,
-               seed=0, verbose=True):
+               seed=0, verbose=True, ObservationDimension=None):
     """Check a layer's backward against central finite differences, in float64.
 
     The loss is ``L = Σ G ⊙ Z`` with random weights G (never ``Σ Z``, which hides errors such
@@ -80,6 +81,9 @@ def checkLayer(layer, input_size, batch_size=3, samples=40, tolerance=1e-5,
     training and prediction give. ``input_size`` is MATLAB-order (h, w, c)
     or (c,); for a layer with several inputs, a tuple of such sizes. Raises
     :class:`LayerCheckError` on a failure; returns the list of results.
+    ``ObservationDimension`` (MATLAB's option) is accepted where observations come last, as
+    in MATLAB's layouts: 4 for an (h, w, c) size, 2 for (c,) or MATLAB's [c 1]; the check
+    always uses ``batch_size`` observations.
 
     Example::
 
@@ -91,6 +95,7 @@ def checkLayer(layer, input_size, batch_size=3, samples=40, tolerance=1e-5,
     if not isinstance(layer, Layer):
         raise TypeError(f"checkLayer: layer must be a minidl Layer; received {received(layer)}.")
     several = layer.NumInputs > 1
+    input_size = _observation_dimension(input_size, ObservationDimension, several)
     sizes = _input_sizes(layer, input_size, several)
     batch_size, samples = integer(OWNER, "batch_size", batch_size), integer(OWNER, "samples", samples)
     values = batch_size * sum(math.prod(size) for size in sizes)
@@ -158,6 +163,26 @@ def checkLayer(layer, input_size, batch_size=3, samples=40, tolerance=1e-5,
     except ValueError as error:  # e.g. batch norm before statistics exist
         results.append(("predict and forward sizes agree", True, f"predict not available: {error}"))
     return _report(layer, results, verbose)
+
+
+def _observation_dimension(input_size, dimension, several):
+    """``input_size`` without MATLAB's trailing observation singleton ([c 1] with
+    ObservationDimension 2 is (c,)), after checking that observations come last."""
+    if dimension is None:
+        return input_size
+    dimension = integer(OWNER, "ObservationDimension", dimension)
+    sizes = input_size if several and isinstance(input_size, (list, tuple)) else [input_size]
+    result = []
+    for size in sizes:
+        size = [size] if is_real_scalar(size) else list(size) if isinstance(size, (list, tuple, np.ndarray)) else size
+        if isinstance(size, list) and len(size) == 2 and size[-1] == 1 and dimension == 2:
+            size = size[:1]                                    # MATLAB's [c 1] for c×N features
+        if not (isinstance(size, list) and (dimension == len(size) + 1 or (len(size) == 2 and dimension == 4))):
+            raise ValueError(f"checkLayer: ObservationDimension must be the dimension after the input size "
+                             f"(4 for [h w c], 2 for [c 1]), as minidl's layouts put observations last; received "
+                             f"{received(dimension)} for input_size {received(input_size)}.")
+        result.append(size)
+    return tuple(result) if several else result[0]
 
 
 def _input_sizes(layer, input_size, several):

@@ -17,6 +17,7 @@ from .. import _rng
 from ..graph.inference import to_internal
 from ..graph.network import build_network
 from ..layers.output import ClassificationOutputLayer
+from ..options import parse_name_value
 from ..struct import Struct
 from . import checkpoint
 from .checkpoint import HISTORY
@@ -28,7 +29,8 @@ from .solvers import make_solver, update_learnables
 
 
 def trainNetwork(*args, ResumeFrom=None, DataFormat="SSCB", CustomLayers=None):
-    """``net, info = trainNetwork(X, Y, layers, options)``.
+    """``net = trainNetwork(X, Y, layers, options)`` or ``net, info = trainNetwork(...)`` (the
+    network returned also unpacks as the pair (net, info), so both MATLAB forms port literally).
 
     X is H×W×C×N (images) or N×C (features); Y has one label per observation
     (classification) or one row of responses (regression). ``layers`` is a list of layers
@@ -55,6 +57,9 @@ def trainNetwork(*args, ResumeFrom=None, DataFormat="SSCB", CustomLayers=None):
         >>> len(info.TrainingLoss)
         8
     """
+    if len(args) > 4 and isinstance(args[4], str):     # MATLAB's 'Name', value pairs
+        return trainNetwork(*args[:4], **parse_name_value("trainNetwork", args[4:], {}, dict(
+            ResumeFrom=ResumeFrom, DataFormat=DataFormat, CustomLayers=CustomLayers)))
     if len(args) != 4:
         raise TypeError(f"trainNetwork: call as trainNetwork(X, Y, layers, options); received "
                         f"{len(args)} arguments.")
@@ -69,8 +74,11 @@ def trainNetwork(*args, ResumeFrom=None, DataFormat="SSCB", CustomLayers=None):
         if ResumeFrom is not None:
             net, state, arrays = checkpoint.read(ResumeFrom, CustomLayers)
             checkpoint.check_layers(net, given)
-            return Trainer(net, options, rng, DataFormat).train(X, Y, resume=(state, arrays))
-        return Trainer(given, options, rng, DataFormat).train(X, Y)
+            net, info = Trainer(net, options, rng, DataFormat).train(X, Y, resume=(state, arrays))
+        else:
+            net, info = Trainer(given, options, rng, DataFormat).train(X, Y)
+    net._training_info = info      # net = trainNetwork(...) and net, info = trainNetwork(...) both work
+    return net
 
 
 def _check_options_against_data(options):

@@ -10,12 +10,13 @@ from .. import _rng
 from ..graph.inference import to_internal
 from ..graph.network import Network, build_network
 from ..layers.output import ClassificationOutputLayer
-from ..options import integer
+from ..options import integer, name_value_pairs
 from ..struct import Struct
 from ..threads import computing
 from .tasks import ClassificationTask, RegressionTask, check_count, check_data
 
 
+@name_value_pairs(3)
 def profileNetwork(net_or_layers, X, Y, MiniBatchSize=128, NumIterations=10, DataFormat="SSCB", Print=True):
     """``report = profileNetwork(layers, X, Y)``: milliseconds per plan step of a training
     iteration (forward, backward) and of a prediction, the median over ``NumIterations``

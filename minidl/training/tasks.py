@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..graph.inference import FORMATS
+from ..graph.network import misported_outputs
 
 
 class ClassificationTask:
@@ -61,6 +62,8 @@ class RegressionTask:
 
 def encode_labels(Y, owner, classes=None):
     """Labels → (classes, indices). Classes are the sorted unique labels (MATLAB's categories)."""
+    if isinstance(Y, tuple) and misported_outputs(Y):
+        raise TypeError(f"{owner}: the labels are a pair, not one label per observation. {misported_outputs(Y)}")
     Y = np.asarray(Y)
     if Y.ndim == 2 and 1 in Y.shape:
         Y = Y.reshape(-1)

@@ -164,7 +164,7 @@ def test_example_networks_trained_briefly_match_onnxruntime_and_round_trip(name,
     assert_close(onnxruntime_run(path, XTest.transpose(3, 2, 0, 1).astype(np.float32)), scores)
     again = minidl.importONNXNetwork(path, Classes=net.output_layer.Classes)
     np.testing.assert_array_equal(minidl.predict(again, XTest), scores)
-    np.testing.assert_array_equal(minidl.classify(again, XTest)[0], minidl.classify(net, XTest)[0])
+    np.testing.assert_array_equal(minidl.classify(again, XTest), minidl.classify(net, XTest))
 
 
 def test_fully_connected_after_convolution_follows_each_side_flatten_order(tmp_path):

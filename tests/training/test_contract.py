@@ -133,7 +133,7 @@ def test_ctrl_c_stops_after_the_current_iteration_and_returns_the_network():
 
     net, info = minidl.trainNetwork(X, Y, layers(), options(OutputFcn=interrupt))
     assert len(info.TrainingLoss) == 3 and info.StopReason.startswith("Stopped manually")
-    assert minidl.classify(net, X)[0].shape == (64,)
+    assert minidl.classify(net, X).shape == (64,)
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
@@ -162,7 +162,8 @@ def test_same_seed_gives_bit_identical_training_loss_for_each_solver():
         runs = []
         for _ in range(2):
             minidl.rng(3)
-            runs.append(minidl.trainNetwork(X, Y, layers(), options(solver=solver, Shuffle="every-epoch"))[1])
+            _, info = minidl.trainNetwork(X, Y, layers(), options(solver=solver, Shuffle="every-epoch"))
+            runs.append(info)
         np.testing.assert_array_equal(runs[0].TrainingLoss, runs[1].TrainingLoss)
 
 

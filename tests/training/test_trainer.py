@@ -156,7 +156,8 @@ def test_same_seed_gives_identical_training_loss():
     runs = []
     for _ in range(2):
         minidl.rng(11)
-        runs.append(minidl.trainNetwork(X, Y, bn_first_network(), options)[1].TrainingLoss)
+        _, info = minidl.trainNetwork(X, Y, bn_first_network(), options)
+        runs.append(info.TrainingLoss)
     np.testing.assert_array_equal(runs[0], runs[1])
 
 
