@@ -102,14 +102,13 @@ def test_connections_are_tables():
     assert isinstance(net().Connections, Table)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pandas") is None, reason="pandas is optional")
-def test_to_pandas():
+def test_to_pandas_converts_or_names_the_extra():
+    """With pandas: a DataFrame of the table's columns; without it (pandas is optional): an
+    ImportError that names the extra to install. Whichever this machine has is checked."""
+    if importlib.util.find_spec("pandas") is None:
+        with pytest.raises(ImportError, match=r"pip install minidl\[tables\]"):
+            net().Learnables.to_pandas()
+        return
     frame = net().Learnables.to_pandas()
     assert list(frame.columns) == ["Layer", "Parameter", "Value"] and len(frame) == 2
     assert frame["Value"][0].shape == (3, 4)
-
-
-@pytest.mark.skipif(importlib.util.find_spec("pandas") is not None, reason="pandas is installed")
-def test_to_pandas_without_pandas_names_the_extra():
-    with pytest.raises(ImportError, match=r"pip install minidl\[tables\]"):
-        net().Learnables.to_pandas()
