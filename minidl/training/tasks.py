@@ -101,7 +101,9 @@ def one_hot(indices, count):
 def check_count(X, Y, owner):
     """X (internal, observations first) and Y hold as many observations; checked before the
     labels are read, so a short Y is named as such (not as a wrong number of classes)."""
-    count = np.shape(Y)[0] if np.ndim(Y) else 1
+    if isinstance(Y, tuple) and misported_outputs(Y):
+        raise TypeError(f"{owner}: the labels are a pair, not one label per observation. {misported_outputs(Y)}")
+    count = len(Y) if isinstance(Y, (list, tuple)) else (np.shape(Y)[0] if np.ndim(Y) else 1)
     if X.shape[0] != count:
         raise ValueError(f"{owner}: X has {X.shape[0]} observations but Y has {count} "
                          f"labels/responses; they must match (observations are the last dimension of "
