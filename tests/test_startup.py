@@ -55,8 +55,8 @@ def test_load_knows_every_layer_class_after_a_bare_import():
     modules are imported: after a bare ``import minidl`` it must import them itself."""
     script = """
         import minidl{}
-        from minidl.io.format import _layer_classes
-        print(sorted(_layer_classes()))
+        from minidl.io.format import layer_classes
+        print(sorted(layer_classes()))
     """
     bare, full = (run(script.format(extra), ROOT) for extra in ("", "; from minidl import *"))
     assert bare.returncode == 0 and full.returncode == 0, bare.stderr + full.stderr
