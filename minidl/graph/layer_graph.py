@@ -8,7 +8,8 @@ import copy
 
 import networkx as nx
 
-from ..layers.base import Layer, assign_names, flatten_layers
+from ..layers.base import Layer, flatten_layers
+from ..layers.naming import assign_names
 from ..options import choice, name_value_pairs, received
 from ..table import Table
 

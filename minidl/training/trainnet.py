@@ -6,6 +6,7 @@ an argument (training/losses.py). The trainer runs unchanged: the dlnetwork comp
 hidden output that computes the loss, and a :class:`LossTask` encodes the targets and
 measures the metrics.
 """
+import copy
 import math
 
 import numpy as np
@@ -125,7 +126,7 @@ def trainnet(*args, DataFormat="SSCB"):
             return state["task"]
 
         trained, info = _LossTrainer(compiled, options, _rng.generator(), DataFormat, task).train(X, T)
-    result = net.clone(trained.Layers)
+    result = net.clone(copy.deepcopy(list(trained.Layers)))   # editable copies, not read-only views
     if state["task"].classes is not None:
         result.class_names = state["task"].classes
     return result, info

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import minidl
-from minidl.layers.base import assign_names
+from minidl.layers.naming import assign_names
 
 
 def naive_conv(X, W, b, stride, dilation, pads):

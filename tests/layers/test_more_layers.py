@@ -6,7 +6,7 @@ import pytest
 
 import minidl
 from minidl import _rng
-from minidl.layers.base import assign_names
+from minidl.layers.naming import assign_names
 from minidl.layers.check import numerical_gradient
 
 

@@ -26,10 +26,12 @@ def test_literal_prelu_port_trains_and_alpha_learns(tmp_path):
     layer = net.Layers[3]
     assert layer.Alpha.shape == (1, 1, 20, 1) and layer.Alpha.dtype == np.float32
     assert (layer.AlphaLearnRateFactor, layer.AlphaL2Factor) == (1, 1)
-    path = minidl.save(str(tmp_path / "prelu.npz"), net)
-    again = minidl.load(path, CustomLayers={"preluLayer": preluLayer}).net
-    X = np.random.default_rng(1).random((28, 28, 1, 4)).astype(np.float32)
-    np.testing.assert_array_equal(minidl.predict(again, X), minidl.predict(net, X))
+    # The file format (version 2) rebuilds every layer through its constructor, so a constructor
+    # argument the layer does not keep (MATLAB's preluLayer(numChannels, name)) cannot be saved:
+    # save refuses clearly and writes nothing (issue 12 keeps the MATLAB-style save open).
+    with pytest.raises(ValueError, match="takes the constructor argument 'numChannels' but has no property"):
+        minidl.save(str(tmp_path / "prelu.npz"), net)
+    assert not list(tmp_path.iterdir())
 
 
 def test_declared_learnable_gets_factors_that_the_trainer_uses():
