@@ -24,9 +24,12 @@ def profileNetwork(net_or_layers, X, Y, MiniBatchSize=128, NumIterations=10, Dat
 
     ``net_or_layers`` is a layer array, a LayerGraph (initialized as trainNetwork would, from
     minidl's generator) or a trained network, which is not changed: no learnable is updated.
-    Each row also gives the step's forward timed *alone*, called repeatedly on the same
-    input outside the iteration, so a step that is slow only next to the others (threads
-    fighting, caches flushed) shows as ``Forward`` much larger than ``Alone``.
+    Each row also gives the step's forward timed *alone*: after each profiled iteration,
+    the step's forward is called again, three times in a row, on that mini-batch's input,
+    outside the iteration; ``Alone`` is the median of all these calls. Timing it between
+    the iterations (not once at the end) pairs it with them, so a machine that slows
+    down or speeds up moves both columns alike, and a step that is slow only next to the
+    others (threads fighting, caches flushed) shows as ``Forward`` much larger than ``Alone``.
     ``report.rows`` holds the rows (``Step``, ``Layers``, ``Forward``, ``Backward``,
     ``Alone``, ``Predict``, all in ms), ``report.Iteration`` and ``report.Prediction`` the
     totals in ms per mini-batch.
@@ -79,6 +82,7 @@ def _profile(net, X, targets, batches, show):
     train.timer, infer.timer = timer("train"), timer("predict")
     try:
         totals = {"iteration": [], "prediction": []}
+        alone = [[] for _ in train.steps]
         for i, part in enumerate(batches):
             if i == 1:
                 times.clear()
@@ -90,9 +94,11 @@ def _profile(net, X, targets, batches, show):
             if i:
                 totals["iteration"].append(middle - start)
                 totals["prediction"].append(time.perf_counter() - middle)
+                train.timer = None
+                _time_alone(train, X[part], alone)
+                train.timer = timer("train")
     finally:
         train.timer = infer.timer = None
-    alone = _alone(train, X[batches[0]])
     ms = lambda values: 1e3 * statistics.median(values) if values else 0.0  # noqa: E731
     names = net.layer_names()
     rows = []
@@ -104,7 +110,7 @@ def _profile(net, X, targets, batches, show):
         rows.append({"Step": k + 1, "Layers": "+".join(names[i] for i in covered),
                      "Forward": ms(times.get(("train", k, "forward"), [])),
                      "Backward": ms(times.get(("train", k, "backward"), [])),
-                     "Alone": alone[k],
+                     "Alone": ms(alone[k]),
                      "Predict": sum(ms(times.get(("predict", p, "forward"), [])) for p in predict_steps)})
     in_steps = {i for _, covered, _ in train.steps for i in covered}
     rest = [i for i in range(len(names)) if i not in in_steps]
@@ -119,20 +125,17 @@ def _profile(net, X, targets, batches, show):
     return report
 
 
-def _alone(plan, X, repeats=5):
-    """Each step's training forward timed on its own (median of ``repeats``), in ms."""
+def _time_alone(plan, X, samples, repeats=3):
+    """Append to samples[k] the seconds of ``repeats`` calls of step k's training forward
+    on its own, on the inputs a training run of X gives it."""
     outputs, _ = plan.run(X, train=True)
-    result = []
     for k, (step, _, inputs) in enumerate(plan.steps):
         values = [outputs[s] for s in inputs] or [X]
         work = plan.work(k, values[0])
-        samples = []
         for _ in range(repeats):
             start = time.perf_counter()
             step.forward(values, work)
-            samples.append(time.perf_counter() - start)
-        result.append(1e3 * statistics.median(samples))
-    return result
+            samples[k].append(time.perf_counter() - start)
 
 
 def format_report(report):
