@@ -224,9 +224,14 @@ class Trainer:
                     State="iteration")
                 for key in HISTORY:
                     s.history[key].append(math.nan if record[key] is None else record[key])
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, SystemError) as error:
             self._undo(s, before)
-            raise
+            # Ctrl-C landing as a Numba kernel returns reaches Python as "SystemError: ...
+            # returned a result with an exception set", the KeyboardInterrupt as its cause.
+            if isinstance(error, SystemError) and not isinstance(error.__cause__ or error.__context__,
+                                                                 KeyboardInterrupt):
+                raise
+            raise KeyboardInterrupt from None
         if broken:
             self._undo(s, before)
             warnings.warn(f"trainNetwork stopped training: {broken}; the network of iteration {s.iteration} (the "

@@ -129,3 +129,48 @@ report(net, info)
     _, summary = result(tmp_path, custom={"Slow": Hook})
     assert summary["StopReason"].startswith("Stopped manually (Ctrl-C)")
     assert 1 <= summary["iterations"] == summary["OutputNetworkIteration"] < 400
+
+
+class _KernelInterrupted(Hook):
+    """Raises, in the backward pass of iteration 3, what a Ctrl-C landing as a Numba
+    kernel returns looks like in Python (or, with ``cause=None``, an unrelated SystemError)."""
+
+    calls, cause = 0, KeyboardInterrupt
+
+    def backward(self, dLdZ, memory):
+        type(self).calls += 1
+        if type(self).calls == 3:
+            error = SystemError("CPUDispatcher(<function _backward_nchw>) returned a result with an exception set")
+            if self.cause is not None:
+                raise error from self.cause()
+            raise error
+        return dLdZ, {}
+
+
+def test_ctrl_c_inside_a_kernel_counts_as_ctrl_c():
+    """The interrupted iteration is undone and the network of iteration 2 returned, as for
+    a KeyboardInterrupt; any other SystemError propagates."""
+    import minidl
+    from training_fault_cases import data, layers, options
+
+    def network(hook):
+        result = layers()
+        result[2] = hook
+        return result
+
+    X, Y = data()
+    minidl.rng(0)
+    net, info = minidl.trainNetwork(X, Y, network(_KernelInterrupted(Name="hook")), options())
+    assert info.StopReason == "Stopped manually (Ctrl-C)" and len(info.TrainingLoss) == 2
+    minidl.rng(0)
+    reference, _ = minidl.trainNetwork(X, Y, layers(), options(MaxEpochs=1, OutputFcn=lambda i: i.Iteration == 2))
+    for ours, theirs in zip(net.Layers, reference.Layers):
+        for name in ours.learnables:
+            np.testing.assert_array_equal(getattr(ours, name), getattr(theirs, name))
+    _KernelInterrupted.calls, _KernelInterrupted.cause = 0, None
+    try:
+        minidl.trainNetwork(X, Y, network(_KernelInterrupted(Name="hook")), options())
+    except SystemError as error:
+        assert "exception set" in str(error)
+    else:
+        raise AssertionError("an unrelated SystemError must propagate")
