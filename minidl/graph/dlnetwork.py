@@ -70,6 +70,8 @@ class dlnetwork(LayerGraph):  # noqa: N801 -- MATLAB's class name
         (1, 2)
     """
 
+    _analysis_target = "dlnetwork"      # analyzeNetwork's default TargetUsage
+
     def __init__(self, layers=None, *pairs, **options):
         values = parse_name_value("dlnetwork", pairs, options, {"Initialize": True})
         initialize_now = flag("dlnetwork", "Initialize", values["Initialize"])
@@ -132,8 +134,8 @@ class dlnetwork(LayerGraph):  # noqa: N801 -- MATLAB's class name
     def initialize_in_place(self, owner):
         report = analyze(self._with_output(NetworkOutput()), _rng.generator())
         if report.Errors:
-            report.Errors.append("Fix the network, or create it with dlnetwork(layers, Initialize=False) and "
-                                 "call initialize(net) when it is complete.")
+            report.error("Fix the network, or create it with dlnetwork(layers, Initialize=False) and call "
+                         "initialize(net) when it is complete.")
         report.raise_errors(owner)
         for name in self._ordered_names():
             layer = report.layers[name]
