@@ -253,7 +253,7 @@ def target_usage(net_or_layers, lgraph, requested):
 
 
 @name_value_pairs(1)
-def analyzeNetwork(net_or_layers, Plots="analyzer", TargetUsage=None, Print=None):
+def analyzeNetwork(net_or_layers, Plots="analyzer", TargetUsage=None, Print=True):
     """``info = analyzeNetwork(net)``: check a network (layers, a LayerGraph, a dlnetwork or a
     trained network) and return MATLAB's NetworkAnalysis (``TotalLearnables``, ``LayerInfo``
     and ``Issues``, see :class:`AnalysisReport`).
@@ -280,7 +280,7 @@ def analyzeNetwork(net_or_layers, Plots="analyzer", TargetUsage=None, Print=None
         ('Error', ('classoutput',))
     """
     plots = choice("analyzeNetwork", "Plots", Plots, ("analyzer", "none"))
-    show = plots == "analyzer" if Print is None else flag("analyzeNetwork", "Print", Print)
+    show = flag("analyzeNetwork", "Print", Print) and plots == "analyzer"
     if isinstance(net_or_layers, LayerGraph):
         lgraph = net_or_layers
     elif hasattr(net_or_layers, "to_layer_graph"):

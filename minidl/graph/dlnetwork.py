@@ -131,8 +131,8 @@ class dlnetwork(LayerGraph):  # noqa: N801 -- MATLAB's class name
             lgraph._connect(f"{sinks[0]}/{last.OutputNames[0]}", OUTPUT, "dlnetwork")
         return lgraph
 
-    def initialize_in_place(self, owner):
-        report = analyze(self._with_output(NetworkOutput()), _rng.generator())
+    def initialize_in_place(self, owner, rng=None):
+        report = analyze(self._with_output(NetworkOutput()), _rng.generator() if rng is None else rng)
         if report.Errors:
             report.error("Fix the network, or create it with dlnetwork(layers, Initialize=False) and call "
                          "initialize(net) when it is complete.")
