@@ -223,6 +223,15 @@ def _copy(value):
     return None if value is None else np.array(value, copy=True)
 
 
+def refuse_dlnetwork(owner, net):
+    """trainNetwork does not train a dlnetwork (MATLAB refuses it too): say which call does."""
+    if isinstance(net, dlnetwork):
+        raise TypeError(f"{owner}: a dlnetwork is trained with trainnet, not trainNetwork (as in MATLAB): "
+                        f"net = trainnet(X, Y, net, \"crossentropy\", options) (\"mse\" for regression). For "
+                        f"trainNetwork, pass layers that end in an output layer, e.g. "
+                        f"[*net.Layers, classificationLayer()].")
+
+
 def checked_dlnetwork(owner, net):
     if isinstance(net, dlnetwork):
         return net

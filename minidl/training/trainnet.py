@@ -13,7 +13,9 @@ import numpy as np
 
 from .. import _rng
 from ..graph.dlnetwork import NetworkOutput, checked_dlnetwork, dlnetwork
-from ..graph.network import layer_array
+from ..graph.layer_graph import LayerGraph
+from ..graph.network import DAGNetwork, Network, layer_array
+from ..layers.output import OutputLayer
 from ..graph.inference import FORMATS
 from ..graph.minibatch import predictions
 from ..options import OptionError, integer, parse_name_value, received
@@ -110,6 +112,7 @@ def trainnet(*args, DataFormat="SSCB"):
         raise OptionError(f"trainnet: OutputNetwork 'best-validation' with ObjectiveMetricName "
                           f"{options.ObjectiveMetricName!r} is not supported; minidl picks the network with the "
                           f"lowest validation loss (ObjectiveMetricName 'loss').")
+    _check_network(given)
     loss = make_loss("trainnet", lossFcn, DataFormat)
     with computing():
         net = given.clone() if isinstance(given, dlnetwork) else dlnetwork(
@@ -130,6 +133,26 @@ def trainnet(*args, DataFormat="SSCB"):
     if state["task"].classes is not None:
         result.class_names = state["task"].classes
     return result, info
+
+
+def _check_network(given):
+    """trainnet takes a dlnetwork or layers without an output layer (MATLAB refuses the
+    trainNetwork kinds too): name the right call."""
+    if isinstance(given, Network):
+        graph = "net.Layers[:-1]" if not isinstance(given, DAGNetwork) else \
+            f"removeLayers(layerGraph(net), {given.Layers[-1].Name!r})"
+        raise TypeError(f"trainnet: a {type(given).__name__} (from trainNetwork) is not trained with trainnet (as in "
+                        f"MATLAB); trainnet takes a dlnetwork or layers without an output layer: "
+                        f"trainnet(X, T, dlnetwork({graph}), \"crossentropy\", options) keeps its weights. Or train it "
+                        f"further with trainNetwork(X, Y, layerGraph(net), options).")
+    layers = given if isinstance(given, dlnetwork) else layer_array("trainnet", given, "net_or_layers")
+    found = [layer for layer in (layers.Layers if isinstance(layers, LayerGraph) else layers)
+             if isinstance(layer, OutputLayer)]
+    if found:
+        named = f" {found[0].Name!r}" if found[0].Name else ""
+        raise ValueError(f"trainnet: the layers hold an output layer ({type(found[0]).__name__}{named}); trainnet takes the loss as an argument instead (as in MATLAB): "
+                         f"remove it, e.g. trainnet(X, T, layers[:-1], \"crossentropy\", options) (\"mse\" for "
+                         f"regression), or train these layers with trainNetwork(X, Y, layers, options).")
 
 
 def testnet(net, X, T, metrics, *pairs, **options):
