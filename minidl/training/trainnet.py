@@ -22,19 +22,27 @@ from ..options import OptionError, integer, parse_name_value, received
 from ..threads import computing
 from .loop import Trainer
 from .losses import CLASSIFICATION, LOSSES, METRIC_LABELS, METRICS, make_loss, metric
+from ..table import Table
 from .options import TrainingOptions
 from .tasks import RegressionTask, encode_labels, one_hot
 
 
+METRIC_LABELS_INVERSE = {label: name for name, label in METRIC_LABELS.items()}
+
+
 class LossTask:
-    """Targets for a trainnet loss, and the metric the trainer records (the first of
-    Metrics; with none, accuracy for the cross-entropy losses and RMSE for the others)."""
+    """Targets for a trainnet loss, and the metrics the trainer records: every one of
+    Metrics (with none, accuracy for the cross-entropy losses and RMSE for the others); the
+    first is the trainer's own (progress table, OutputFcn), ``last`` holds all of the latest
+    measurement."""
 
     def __init__(self, loss, Y, owner, outputs, metrics, data_format="SSCB", classes=None):
         self.loss, self.outputs, self.data_format, self.classes = loss, outputs, data_format, classes
-        names = metrics or (["accuracy"] if loss.classification or loss.name == "binary-crossentropy" else ["rmse"])
-        self.metric_name = names[0]
-        self.metric = METRIC_LABELS[names[0]]
+        self.names = list(metrics or (["accuracy"] if loss.classification or loss.name == "binary-crossentropy"
+                                      else ["rmse"]))
+        self.metric_name = self.names[0]
+        self.metric = METRIC_LABELS[self.names[0]]
+        self.last = {}
         self.targets = self.encode(Y, owner)
 
     def encode(self, Y, owner):
@@ -62,18 +70,67 @@ class LossTask:
         return self.loss.classification and vector
 
     def measure(self, scores, targets):
-        return metric(self.metric_name, scores, targets)
+        self.last = {name: metric(name, scores, targets) for name in self.names}
+        return self.last[self.metric_name]
 
 
 class _LossTrainer(Trainer):
+    """The trainer, recording every metric of Metrics: per training iteration, per
+    validation and at the final validation, into ``info`` (``Training<Metric>``,
+    ``Validation<Metric>``, ``FinalValidation<Metric>``) and MATLAB's TrainingHistory and
+    ValidationHistory tables."""
     owner = "trainnet"
 
     def __init__(self, net, options, rng, data_format, task_maker):
         super().__init__(net, options, rng, data_format)
         self._task_maker = task_maker
+        self._training, self._validation, self._pending = {}, {}, None
 
     def make_task(self, Y):
         return self._task_maker(Y)
+
+    def _update(self, X, T, s, solver):
+        result = super()._update(X, T, s, solver)
+        if result[0] is None:
+            self._training[s.iteration + 1] = dict(self.task.last)
+        return result
+
+    def validate(self, batch_statistics=False):
+        result = super().validate(batch_statistics)
+        self._pending = dict(self.task.last)    # the final validation unless recorded below
+        return result
+
+    def _record_validation(self, s, record, result):
+        super()._record_validation(s, record, result)
+        self._validation[record["Iteration"]], self._pending = self._pending, None
+
+    def train(self, X, Y, resume=None):
+        net, info = super().train(X, Y, resume)
+        names, count = self.task.names, len(info.TrainingLoss)
+        iterations = np.arange(1, count + 1)
+
+        def column(values, name):
+            return np.array([values.get(i, {}).get(name, math.nan) for i in iterations], dtype=np.float64)
+        training = {METRIC_LABELS[n]: column(self._training, n) for n in names}
+        for label, values in training.items():
+            info["Training" + label] = values
+        history = dict(Iteration=iterations, Epoch=np.array(self._epoch_numbers(count)), Loss=info.TrainingLoss,
+                       LearnRate=info.BaseLearnRate)
+        info.TrainingHistory = Table(**history, **training)
+        if "ValidationLoss" in info:
+            validation = {METRIC_LABELS[n]: column(self._validation, n) for n in names}
+            for label, values in validation.items():
+                info["Validation" + label] = values
+                final = self._pending.get(METRIC_LABELS_INVERSE[label], math.nan) if self._pending else math.nan
+                info["FinalValidation" + label] = final
+            done = ~np.isnan(info.ValidationLoss)
+            info.ValidationHistory = Table(Iteration=iterations[done], Loss=info.ValidationLoss[done],
+                                           **{label: values[done] for label, values in validation.items()})
+        return net, info
+
+    def _epoch_numbers(self, count):
+        per_epoch = max(self.count // min(self.options.MiniBatchSize, self.count), 1)
+        return [(i - 1) // per_epoch + 1 for i in range(1, count + 1)]
 
 
 def trainnet(*args, DataFormat="SSCB"):
