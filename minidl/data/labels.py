@@ -211,7 +211,7 @@ def countEachLabel(labels):
               b        2
         <BLANKLINE>
     """
-    from .table import Table
+    from ..table import Table
     values = labels if isinstance(labels, Categorical) else categorical(_values("countEachLabel", "labels", labels))
     plain = np.asarray(values)
     counts = np.array([int(np.sum(plain == c)) for c in values.order], dtype=np.int64)

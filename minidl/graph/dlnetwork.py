@@ -70,6 +70,8 @@ class dlnetwork(LayerGraph):  # noqa: N801 -- MATLAB's class name
         (1, 2)
     """
 
+    _analysis_target = "dlnetwork"      # analyzeNetwork's default TargetUsage
+
     def __init__(self, layers=None, *pairs, **options):
         values = parse_name_value("dlnetwork", pairs, options, {"Initialize": True})
         initialize_now = flag("dlnetwork", "Initialize", values["Initialize"])
@@ -129,11 +131,11 @@ class dlnetwork(LayerGraph):  # noqa: N801 -- MATLAB's class name
             lgraph._connect(f"{sinks[0]}/{last.OutputNames[0]}", OUTPUT, "dlnetwork")
         return lgraph
 
-    def initialize_in_place(self, owner):
-        report = analyze(self._with_output(NetworkOutput()), _rng.generator())
+    def initialize_in_place(self, owner, rng=None):
+        report = analyze(self._with_output(NetworkOutput()), _rng.generator() if rng is None else rng)
         if report.Errors:
-            report.Errors.append("Fix the network, or create it with dlnetwork(layers, Initialize=False) and "
-                                 "call initialize(net) when it is complete.")
+            report.error("Fix the network, or create it with dlnetwork(layers, Initialize=False) and call "
+                         "initialize(net) when it is complete.")
         report.raise_errors(owner)
         for name in self._ordered_names():
             layer = report.layers[name]
@@ -219,6 +221,15 @@ class dlnetwork(LayerGraph):  # noqa: N801 -- MATLAB's class name
 
 def _copy(value):
     return None if value is None else np.array(value, copy=True)
+
+
+def refuse_dlnetwork(owner, net):
+    """trainNetwork does not train a dlnetwork (MATLAB refuses it too): say which call does."""
+    if isinstance(net, dlnetwork):
+        raise TypeError(f"{owner}: a dlnetwork is trained with trainnet, not trainNetwork (as in MATLAB): "
+                        f"net = trainnet(X, Y, net, \"crossentropy\", options) (\"mse\" for regression). For "
+                        f"trainNetwork, pass layers that end in an output layer, e.g. "
+                        f"[*net.Layers, classificationLayer()].")
 
 
 def checked_dlnetwork(owner, net):

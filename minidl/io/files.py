@@ -1,6 +1,9 @@
-"""``save``/``load`` for networks and training checkpoints (format: minidl.io.format)."""
+"""``save``/``load`` for networks, dlnetworks and training checkpoints (format: minidl.io.format)."""
 import os
 
+import numpy as np
+
+from ..graph.dlnetwork import dlnetwork
 from ..graph.inference import _NoRandom
 from ..graph.layer_graph import LayerGraph
 from ..graph.network import DAGNetwork, Network, build_network, misported_outputs
@@ -13,31 +16,61 @@ from .onnx_read import MAX_FILE_SIZE
 
 
 def network_to_archive(net, arrays):
+    if isinstance(net, dlnetwork):
+        names = net.class_names
+        return {"kind": "dlnetwork", "initialized": net.Initialized,
+                "layers": layers_to_archive([net._layer(n) for n in net._ordered_names()], arrays),
+                "connections": [list(pair) for pair in net.connection_pairs()],
+                "class_names": None if names is None else np.asarray(names).tolist()}
     header = {"kind": type(net).__name__, "layers": layers_to_archive(net._layers, arrays)}
     if isinstance(net, DAGNetwork):
         header["connections"] = [list(pair) for pair in net.connection_pairs()]
     return header
 
 
+def dlnetwork_from_archive(header, arrays, custom_layers, where):
+    """The dlnetwork of a checked header: its layers and connections, and, if it was saved
+    initialized, initialized again from the file's arrays alone (nothing is drawn)."""
+    layers = layers_from_archive(header["layers"], arrays, custom_layers, where, complete=header["initialized"])
+    try:
+        net = dlnetwork(_graph(layers, header["connections"], where), Initialize=False)
+        if header["initialized"]:
+            net.initialize_in_place("load", _NoRandom())
+    except ModelFileError:
+        raise
+    except Exception as error:  # a layer refused the sizes or arrays of the file
+        raise ModelFileError(f"{where}: the layers in the file do not form a valid dlnetwork: "
+                             f"{type(error).__name__}: {str(error)[:800]}") from None
+    if header.get("class_names") is not None:
+        net.class_names = np.array(header["class_names"])
+    return net
+
+
 def network_from_archive(header, arrays, custom_layers=None, where="load"):
     """The network a checked header describes, built as trainNetwork builds one: every layer
     through its constructor, then the graph validated and every layer initialized against
     the sizes flowing into it (channel counts, weight shapes), before any kernel runs."""
+    if header["kind"] == "dlnetwork":
+        return dlnetwork_from_archive(header, arrays, custom_layers, where)
     layers = layers_from_archive(header["layers"], arrays, custom_layers, where)
     return _build(layers, header["kind"], header.get("connections"), where)
 
 
-def _build(layers, kind, connections, where):
-    if kind == "DAGNetwork":
-        graph = LayerGraph()
-        for order, layer in enumerate(layers):
-            graph._graph.add_node(layer.Name, layer=layer, order=order)
+def _graph(layers, connections, where):
+    graph = LayerGraph()
+    for order, layer in enumerate(layers):
+        graph._graph.add_node(layer.Name, layer=layer, order=order)
+    for source, destination in connections:
         try:
-            for source, destination in connections:
-                graph._connect(source, destination, "load")
+            graph._connect(source, destination, "load")
         except (ValueError, TypeError, KeyError) as error:
             raise ModelFileError(f"{where}: the connection {source!r} -> {destination!r} is not valid: {error}") from None
-        layers = graph
+    return graph
+
+
+def _build(layers, kind, connections, where):
+    if kind == "DAGNetwork":
+        layers = _graph(layers, connections, where)
     try:
         return build_network(layers, _NoRandom(), owner="load")
     except Exception as error:  # a layer refused the sizes or arrays of the file
@@ -55,7 +88,9 @@ def layers_like(net, described, arrays, custom_layers=None, where="load"):
 
 @name_value_pairs(2)
 def save(filename, net):
-    """``save(filename, net)``: write a network to a ``.npz`` file atomically; returns the path.
+    """``save(filename, net)``: write a network (SeriesNetwork, DAGNetwork or dlnetwork) to a
+    ``.npz`` file atomically; returns the path. A dlnetwork keeps its Learnables, State,
+    initialized flag and classes bit for bit.
 
     Example::
 
@@ -77,15 +112,15 @@ def save(filename, net):
 
 def _check_arguments(owner, filename, net):
     """save's arguments: a path and a network, in that order (MATLAB's save(filename, ...))."""
-    if isinstance(net, (str, os.PathLike)) and isinstance(filename, Network):
+    if isinstance(net, (str, os.PathLike)) and isinstance(filename, (Network, dlnetwork)):
         raise TypeError(f"{owner}: the arguments are swapped; call {owner}(filename, net), the file name first "
                         f"as in MATLAB's save(filename, 'net').")
     path(owner, "filename", filename)
-    if not isinstance(net, Network):
+    if not isinstance(net, (Network, dlnetwork)):
         fix = misported_outputs(net) or (f"MATLAB's save(filename, 'net') names the variable; in Python pass it: "
                                          f"{owner}(filename, net)." if isinstance(net, str) else "")
         raise TypeError(f"{owner}: net must be a trained network (SeriesNetwork or DAGNetwork, from "
-                        f"trainNetwork, assembleNetwork or load); received {received(net)}. {fix}".rstrip())
+                        f"trainNetwork, assembleNetwork or load) or a dlnetwork; received {received(net)}. {fix}".rstrip())
 
 
 @name_value_pairs(1)

@@ -4,15 +4,25 @@ The archive holds every array (``L3.Weights`` …) plus one JSON document (``__m
 format version, kind, the names of every array member, and for each layer its class, its
 public configuration (constructor arguments, see minidl.layers.config) and the learnable or
 state arrays its constructor does not take. Loading only instantiates minidl's own layer
-classes, or custom classes the caller passes in ``CustomLayers``, always through their
+classes, or custom classes the caller passes in ``CustomLayers``, through their
 constructors, so opening a file from someone else cannot run their code and every check a
 constructor makes runs on the file.
 
+MATLAB-style custom layers (``saved_by_properties``: classes declaring ``Learnable`` or
+``State``) are saved as MATLAB saves objects: every public property, restored on load
+without calling the constructor (``cls.__new__``, then the properties; MATLAB's loadobj),
+so a constructor argument the layer does not keep is no obstacle. Such an entry says
+``"rebuild": "properties"``; only a class the caller supplies that is declared that way is
+restored so, and a property may not replace one of its methods.
+
 Versions: 1 saved ``vars(layer)`` (private attributes included); 2 saves the public
-configuration. ``MIGRATIONS[v]`` turns a version-v header into version v + 1.
+configuration; 3 adds dlnetworks (kind ``dlnetwork``) and layers saved by their properties.
+``MIGRATIONS[v]`` turns a version-v header into version v + 1.
 """
+import inspect
 import json
 import os
+import re
 
 import numpy as np
 
@@ -22,7 +32,8 @@ from .atomic import write_atomically
 from .errors import ModelFileError
 from .onnx_read import MAX_FILE_SIZE
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+_PROPERTY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 FileFormatError = ModelFileError    # the name used before version 2
 
 
@@ -63,15 +74,33 @@ def _encode(layer, name, value, arrays, member):
                      f"number, text, a list/tuple of them, an array or a function.")
 
 
+def saved_by_properties(cls):
+    return bool(getattr(cls, "saved_by_properties", False))
+
+
+def _saved_parts(layer):
+    """(configuration, arrays) to save: constructor arguments and the arrays the constructor
+    does not take; or, for a layer saved by its properties, its public properties."""
+    if not saved_by_properties(type(layer)):
+        return layer.get_config(), layer_config.extra_arrays(layer)
+    names = set(layer_config.array_names(type(layer)))
+    public = {k: v for k, v in vars(layer).items() if not k.startswith("_")}
+    return ({k: v for k, v in public.items() if k not in names},
+            {k: getattr(layer, k, None) for k in layer_config.array_names(type(layer))})
+
+
 def layers_to_archive(layers, arrays, prefix="L"):
     """Describe layers as JSON-able dicts, putting their arrays into ``arrays``."""
     described = []
     for index, layer in enumerate(layers):
         entry = {"class": type(layer).__name__, "config": {}, "arrays": {}}
-        for name, value in layer.get_config().items():
+        config, extra = _saved_parts(layer)
+        for name, value in config.items():
             entry["config"][name] = _encode(layer, name, value, arrays, f"{prefix}{index}.{name}")
-        for name, value in layer_config.extra_arrays(layer).items():
+        for name, value in extra.items():
             entry["arrays"][name] = _encode(layer, name, value, arrays, f"{prefix}{index}.{name}")
+        if saved_by_properties(type(layer)):
+            entry["rebuild"] = "properties"
         described.append(entry)
     return described
 
@@ -118,9 +147,11 @@ def read_archive(filename, owner="load", max_file_size=MAX_FILE_SIZE, custom_lay
     return header, arrays
 
 
-def layers_from_archive(described, arrays, custom_layers=None, where="load"):
+def layers_from_archive(described, arrays, custom_layers=None, where="load", complete=True):
     """Layers rebuilt through their constructors from ``described`` (checked by
-    minidl.io.schema): every constructor check runs, and a failing one names the layer."""
+    minidl.io.schema): every constructor check runs, and a failing one names the layer.
+    Layers saved by their properties are restored without their constructor. ``complete``:
+    every learnable must be in the file (False for an uninitialized dlnetwork)."""
     classes = {**layer_classes(), **(custom_layers or {})}
     layers = []
     for index, entry in enumerate(described):
@@ -129,6 +160,15 @@ def layers_from_archive(described, arrays, custom_layers=None, where="load"):
         if cls is None:
             raise ModelFileError(f"{where}: {label} is not a minidl layer class. If it is your own layer, pass "
                                  f"CustomLayers={{'{entry['class']}': YourClass}} to load it.")
+        if complete:
+            _check_complete(cls, entry, label, where)
+        if entry.get("rebuild") == "properties":
+            layers.append(_restore_properties(cls, entry, arrays, label, where))
+            continue
+        if saved_by_properties(cls):
+            raise ModelFileError(f"{where}: {label} was saved through its constructor, but {cls.__name__} is saved by "
+                                 f"its properties (it declares Learnable or State); the file was altered or the class "
+                                 f"changed.")
         parameters = layer_config.constructor_parameters(cls)
         allowed_config = set(layer_config.config_names(cls))
         allowed_arrays = set(layer_config.array_names(cls)) - allowed_config
@@ -138,11 +178,6 @@ def layers_from_archive(described, arrays, custom_layers=None, where="load"):
             if unknown:
                 raise ModelFileError(f"{where}: {label} has {part} {unknown}, which {cls.__name__} does not take; "
                                      f"expected names among {sorted(allowed)}.")
-        given = {**entry["config"], **entry["arrays"]}
-        missing = [name for name in cls.learnables if not (isinstance(given.get(name), dict) and "array" in given[name])]
-        if missing:
-            raise ModelFileError(f"{where}: {label} has no array for its learnable {missing[0]}; a saved network "
-                                 f"holds every learnable. The file is incomplete or altered.")
         values = {name: _decode(value, arrays, parameters.get(name)) for name, value in entry["config"].items()}
         try:
             layer = cls(**values)
@@ -153,6 +188,37 @@ def layers_from_archive(described, arrays, custom_layers=None, where="load"):
                                  f"{str(error)[:600]}") from None
         layers.append(layer)
     return layers
+
+
+def _check_complete(cls, entry, label, where):
+    given = {**entry["config"], **entry["arrays"]}
+    missing = [name for name in cls.learnables if not (isinstance(given.get(name), dict) and "array" in given[name])]
+    if missing:
+        raise ModelFileError(f"{where}: {label} has no array for its learnable {missing[0]}; a saved network "
+                             f"holds every learnable. The file is incomplete or altered.")
+
+
+def _restore_properties(cls, entry, arrays, label, where):
+    """MATLAB's loadobj: a new object of ``cls`` (no constructor call) given the saved public
+    properties. Only classes declared to be saved so; no property may shadow a method."""
+    if not saved_by_properties(cls):
+        raise ModelFileError(f"{where}: {label} is stored by its properties, but {cls.__name__} is not a "
+                             f"MATLAB-style custom layer (one declaring Learnable or State); minidl restores only "
+                             f"those that way. The file was altered.")
+    values = {**entry["config"], **entry["arrays"]}
+    for name in values:
+        static = inspect.getattr_static(cls, name, None)
+        if not _PROPERTY.match(name) or callable(static) or isinstance(static, (property, staticmethod, classmethod)):
+            raise ModelFileError(f"{where}: {label} has the property {name!r}, which cannot be restored: a property "
+                                 f"name is letters, digits and '_' (not first) and never one of the class's methods.")
+    layer = cls.__new__(cls)
+    try:
+        for name, value in values.items():
+            setattr(layer, name, _decode(value, arrays, None))
+    except Exception as error:  # the class refused a value (its own __setattr__)
+        raise ModelFileError(f"{where}: {label} cannot be restored from the file: {type(error).__name__}: "
+                             f"{str(error)[:600]}") from None
+    return layer
 
 
 def _decode(value, arrays, default):
@@ -215,4 +281,10 @@ def migrate_1_to_2(header, arrays, classes, where):
     return header
 
 
-MIGRATIONS = {1: migrate_1_to_2}
+def migrate_2_to_3(header, arrays, classes, where):
+    """Version 3 only adds what version 2 could not hold (dlnetworks, layers saved by their
+    properties): a version-2 header is a version-3 header."""
+    return dict(header, format_version=3)
+
+
+MIGRATIONS = {1: migrate_1_to_2, 2: migrate_2_to_3}

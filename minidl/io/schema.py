@@ -1,4 +1,4 @@
-"""The shape of a minidl file's header (format version 2), checked before any layer is built.
+"""The shape of a minidl file's header (format version 3), checked before any layer is built.
 
 Each problem is a :class:`ModelFileError` naming the file, the part of the header or the
 member at fault, what was expected and what was found.
@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import ModelFileError
 
-KINDS = ("SeriesNetwork", "DAGNetwork")
+KINDS = ("SeriesNetwork", "DAGNetwork", "dlnetwork")
 CONTENTS = ("network", "checkpoint")
 _SCALARS = (type(None), bool, int, float, str)
 
@@ -43,7 +43,9 @@ def check_header(header, arrays, where):
     if unused:
         raise ModelFileError(f"{where}: member {unused[0]!r} is named in the header but belongs to no layer; "
                              f"minidl writes no such member. The file was altered.")
-    if header["kind"] == "DAGNetwork":
+    if header["kind"] == "dlnetwork":
+        _check_dlnetwork(header, where)
+    if header["kind"] in ("DAGNetwork", "dlnetwork"):
         pairs = header.get("connections")
         if not (isinstance(pairs, list) and all(isinstance(p, list) and len(p) == 2 and all(isinstance(n, str)
                                                 for n in p) for p in pairs)):
@@ -59,17 +61,30 @@ def check_header(header, arrays, where):
             check_layers(state["best_layers"], state_arrays, where, "best.L", "best network's ")
 
 
+def _check_dlnetwork(header, where):
+    if type(header.get("initialized")) is not bool:
+        raise ModelFileError(f"{where}: a dlnetwork's header must say whether it is initialized (true or false); "
+                             f"found {_found(header.get('initialized'))}.")
+    names = header.get("class_names")
+    if names is not None and not (isinstance(names, list) and len(set(map(str, names))) == len(names) and (
+            all(isinstance(n, str) for n in names) or all(type(n) is int for n in names))):
+        raise ModelFileError(f"{where}: a dlnetwork's class_names must be null or a list of distinct texts or of "
+                             f"distinct integers; found {_found(names)}.")
+    if header.get("contents", "network") != "network":
+        raise ModelFileError(f"{where}: a dlnetwork file holds a network, not a {_found(header.get('contents'))}.")
+
+
 def check_layers(described, arrays, where, prefix, what=""):
     if not isinstance(described, list) or not described:
         raise ModelFileError(f"{where}: the header's {what}layers must be a nonempty list; found {_found(described)}.")
     names, used = set(), set()
     for index, entry in enumerate(described):
         label = f"{what}layer {index + 1}"
-        if not (isinstance(entry, dict) and set(entry) == {"class", "config", "arrays"}
+        if not (isinstance(entry, dict) and set(entry) - {"rebuild"} == {"class", "config", "arrays"}
                 and isinstance(entry["class"], str) and isinstance(entry["config"], dict)
-                and isinstance(entry["arrays"], dict)):
+                and isinstance(entry["arrays"], dict) and entry.get("rebuild", "properties") == "properties"):
             raise ModelFileError(f"{where}: {label} must be an object with 'class' (text), 'config' and 'arrays' "
-                                 f"(objects); found {_found(entry)}.")
+                                 f"(objects), and optionally 'rebuild': 'properties'; found {_found(entry)}.")
         name = entry["config"].get("Name")
         if not isinstance(name, str) or not name or name in names:
             raise ModelFileError(f"{where}: {label} ({entry['class']}) must have a nonempty Name unique in the "

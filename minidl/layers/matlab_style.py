@@ -3,7 +3,9 @@
 
 A class declares ``Learnable = ("Alpha",)`` (MATLAB's ``properties (Learnable)``) and
 ``State = (...)`` (``properties (State)``); it then gets ``AlphaLearnRateFactor`` and
-``AlphaL2Factor`` (1 by default, as MATLAB), float32 storage, checkLayer and save/load.
+``AlphaL2Factor`` (1 by default, as MATLAB), float32 storage, checkLayer and save/load
+(saved by its public properties and restored without calling the constructor, as MATLAB
+saves objects: ``saved_by_properties``).
 A class whose ``backward`` takes ``(X, Z, dLdZ, memory)`` — or that sets ``MatlabLayout =
 True`` — is a MATLAB-style layer: its methods see H×W×C×N images and C×N features (MATLAB's
 'SSCB' and 'CB' dlarray layouts). minidl keeps them as ``matlab_predict``,
@@ -34,6 +36,8 @@ def adapt(cls):
     """Called for every Layer subclass: apply its declarations and, if it is MATLAB-style,
     install the internal protocol around its methods."""
     declared = cls.__dict__
+    if "Learnable" in declared or "State" in declared:
+        cls.saved_by_properties = True      # save/load: MATLAB's saveobj/loadobj, see minidl.io.format
     if "Learnable" in declared:
         cls.learnables = {name: name for name in declared["Learnable"]}
         for name in cls.learnables:
@@ -46,6 +50,7 @@ def adapt(cls):
     matlab = getattr(cls, "MatlabLayout", False) or (backward is not None and _count(backward) >= 4)
     if not matlab:
         return
+    cls.saved_by_properties = True
     for name in _METHODS:
         if name in declared and declared[name] is not _INTERNAL.get(name):
             setattr(cls, "matlab_" + name, declared[name])

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 from .. import _rng
+from ..graph.dlnetwork import refuse_dlnetwork
 from ..graph.inference import to_internal
 from ..graph.network import build_network
 from ..layers.output import ClassificationOutputLayer
@@ -64,6 +65,7 @@ def trainNetwork(*args, ResumeFrom=None, DataFormat="SSCB", CustomLayers=None):
         raise TypeError(f"trainNetwork: call as trainNetwork(X, Y, layers, options); received "
                         f"{len(args)} arguments.")
     X, Y, layers, options = args
+    refuse_dlnetwork("trainNetwork", layers)
     if not isinstance(options, TrainingOptions):
         raise TypeError(f"trainNetwork: the last argument must come from trainingOptions(...); "
                         f"received a {type(options).__name__}.")

@@ -13,26 +13,36 @@ import numpy as np
 
 from .. import _rng
 from ..graph.dlnetwork import NetworkOutput, checked_dlnetwork, dlnetwork
-from ..graph.network import layer_array
+from ..graph.layer_graph import LayerGraph
+from ..graph.network import DAGNetwork, Network, layer_array
+from ..layers.output import OutputLayer
 from ..graph.inference import FORMATS
 from ..graph.minibatch import predictions
 from ..options import OptionError, integer, parse_name_value, received
 from ..threads import computing
 from .loop import Trainer
 from .losses import CLASSIFICATION, LOSSES, METRIC_LABELS, METRICS, make_loss, metric
+from ..table import Table
 from .options import TrainingOptions
 from .tasks import RegressionTask, encode_labels, one_hot
 
 
+METRIC_LABELS_INVERSE = {label: name for name, label in METRIC_LABELS.items()}
+
+
 class LossTask:
-    """Targets for a trainnet loss, and the metric the trainer records (the first of
-    Metrics; with none, accuracy for the cross-entropy losses and RMSE for the others)."""
+    """Targets for a trainnet loss, and the metrics the trainer records: every one of
+    Metrics (with none, accuracy for the cross-entropy losses and RMSE for the others); the
+    first is the trainer's own (progress table, OutputFcn), ``last`` holds all of the latest
+    measurement."""
 
     def __init__(self, loss, Y, owner, outputs, metrics, data_format="SSCB", classes=None):
         self.loss, self.outputs, self.data_format, self.classes = loss, outputs, data_format, classes
-        names = metrics or (["accuracy"] if loss.classification or loss.name == "binary-crossentropy" else ["rmse"])
-        self.metric_name = names[0]
-        self.metric = METRIC_LABELS[names[0]]
+        self.names = list(metrics or (["accuracy"] if loss.classification or loss.name == "binary-crossentropy"
+                                      else ["rmse"]))
+        self.metric_name = self.names[0]
+        self.metric = METRIC_LABELS[self.names[0]]
+        self.last = {}
         self.targets = self.encode(Y, owner)
 
     def encode(self, Y, owner):
@@ -60,18 +70,67 @@ class LossTask:
         return self.loss.classification and vector
 
     def measure(self, scores, targets):
-        return metric(self.metric_name, scores, targets)
+        self.last = {name: metric(name, scores, targets) for name in self.names}
+        return self.last[self.metric_name]
 
 
 class _LossTrainer(Trainer):
+    """The trainer, recording every metric of Metrics: per training iteration, per
+    validation and at the final validation, into ``info`` (``Training<Metric>``,
+    ``Validation<Metric>``, ``FinalValidation<Metric>``) and MATLAB's TrainingHistory and
+    ValidationHistory tables."""
     owner = "trainnet"
 
     def __init__(self, net, options, rng, data_format, task_maker):
         super().__init__(net, options, rng, data_format)
         self._task_maker = task_maker
+        self._training, self._validation, self._pending = {}, {}, None
 
     def make_task(self, Y):
         return self._task_maker(Y)
+
+    def _update(self, X, T, s, solver):
+        result = super()._update(X, T, s, solver)
+        if result[0] is None:
+            self._training[s.iteration + 1] = dict(self.task.last)
+        return result
+
+    def validate(self, batch_statistics=False):
+        result = super().validate(batch_statistics)
+        self._pending = dict(self.task.last)    # the final validation unless recorded below
+        return result
+
+    def _record_validation(self, s, record, result):
+        super()._record_validation(s, record, result)
+        self._validation[record["Iteration"]], self._pending = self._pending, None
+
+    def train(self, X, Y, resume=None):
+        net, info = super().train(X, Y, resume)
+        names, count = self.task.names, len(info.TrainingLoss)
+        iterations = np.arange(1, count + 1)
+
+        def column(values, name):
+            return np.array([values.get(i, {}).get(name, math.nan) for i in iterations], dtype=np.float64)
+        training = {METRIC_LABELS[n]: column(self._training, n) for n in names}
+        for label, values in training.items():
+            info["Training" + label] = values
+        history = dict(Iteration=iterations, Epoch=np.array(self._epoch_numbers(count)), Loss=info.TrainingLoss,
+                       LearnRate=info.BaseLearnRate)
+        info.TrainingHistory = Table(**history, **training)
+        if "ValidationLoss" in info:
+            validation = {METRIC_LABELS[n]: column(self._validation, n) for n in names}
+            for label, values in validation.items():
+                info["Validation" + label] = values
+                final = self._pending.get(METRIC_LABELS_INVERSE[label], math.nan) if self._pending else math.nan
+                info["FinalValidation" + label] = final
+            done = ~np.isnan(info.ValidationLoss)
+            info.ValidationHistory = Table(Iteration=iterations[done], Loss=info.ValidationLoss[done],
+                                           **{label: values[done] for label, values in validation.items()})
+        return net, info
+
+    def _epoch_numbers(self, count):
+        per_epoch = max(self.count // min(self.options.MiniBatchSize, self.count), 1)
+        return [(i - 1) // per_epoch + 1 for i in range(1, count + 1)]
 
 
 def trainnet(*args, DataFormat="SSCB"):
@@ -110,6 +169,7 @@ def trainnet(*args, DataFormat="SSCB"):
         raise OptionError(f"trainnet: OutputNetwork 'best-validation' with ObjectiveMetricName "
                           f"{options.ObjectiveMetricName!r} is not supported; minidl picks the network with the "
                           f"lowest validation loss (ObjectiveMetricName 'loss').")
+    _check_network(given)
     loss = make_loss("trainnet", lossFcn, DataFormat)
     with computing():
         net = given.clone() if isinstance(given, dlnetwork) else dlnetwork(
@@ -130,6 +190,26 @@ def trainnet(*args, DataFormat="SSCB"):
     if state["task"].classes is not None:
         result.class_names = state["task"].classes
     return result, info
+
+
+def _check_network(given):
+    """trainnet takes a dlnetwork or layers without an output layer (MATLAB refuses the
+    trainNetwork kinds too): name the right call."""
+    if isinstance(given, Network):
+        graph = "net.Layers[:-1]" if not isinstance(given, DAGNetwork) else \
+            f"removeLayers(layerGraph(net), {given.Layers[-1].Name!r})"
+        raise TypeError(f"trainnet: a {type(given).__name__} (from trainNetwork) is not trained with trainnet (as in "
+                        f"MATLAB); trainnet takes a dlnetwork or layers without an output layer: "
+                        f"trainnet(X, T, dlnetwork({graph}), \"crossentropy\", options) keeps its weights. Or train it "
+                        f"further with trainNetwork(X, Y, layerGraph(net), options).")
+    layers = given if isinstance(given, dlnetwork) else layer_array("trainnet", given, "net_or_layers")
+    found = [layer for layer in (layers.Layers if isinstance(layers, LayerGraph) else layers)
+             if isinstance(layer, OutputLayer)]
+    if found:
+        named = f" {found[0].Name!r}" if found[0].Name else ""
+        raise ValueError(f"trainnet: the layers hold an output layer ({type(found[0]).__name__}{named}); trainnet takes the loss as an argument instead (as in MATLAB): "
+                         f"remove it, e.g. trainnet(X, T, layers[:-1], \"crossentropy\", options) (\"mse\" for "
+                         f"regression), or train these layers with trainNetwork(X, Y, layers, options).")
 
 
 def testnet(net, X, T, metrics, *pairs, **options):

@@ -112,3 +112,20 @@ def test_to_pandas_converts_or_names_the_extra():
     frame = net().Learnables.to_pandas()
     assert list(frame.columns) == ["Layer", "Parameter", "Value"] and len(frame) == 2
     assert frame["Value"][0].shape == (3, 4)
+
+
+def test_one_table_type_for_every_table():
+    """minidl.table.Table is the only table (countEachLabel's, Learnables, Connections, ...):
+    columns keep their type (a categorical column stays categorical, also in a row subset),
+    categorical values print without quotes, numbers right-aligned, text left-aligned."""
+    counts = minidl.countEachLabel(minidl.categorical(["b", "a", "b", "c"], ["c", "b", "a"]))
+    assert type(counts) is Table and minidl.data.Table is Table
+    assert (counts.height, counts.width) == (3, 2) and counts.Properties.VariableNames == ["Label", "Count"]
+    subset = counts[counts.Count > 0]
+    assert isinstance(subset.Label, minidl.data.Categorical) and subset.Label.categories() == ["c", "b", "a"]
+    assert subset.Count.tolist() == [1, 2, 1] and counts[np.array([0, 2])].Label.tolist() == ["c", "a"]
+    assert str(Table(Label=minidl.categorical(["x", "yy"]), Count=np.array([5, 1000]))).splitlines()[2:] == [
+        "    Label    Count", "    _____    _____", "", "      x          5", "      yy      1000"]
+    assert "{3×4     dlarray}" in str(Table("dlarray", V=[np.zeros((3, 4)), np.zeros((1, 1, 2, 8))]))
+    with pytest.raises(AttributeError, match="read-only"):
+        counts.Count = [1]

@@ -1,4 +1,4 @@
-"""minidl's file format (version 2): public configuration, constructors, checks, migrations."""
+"""minidl's file format (version 3): public configuration, constructors, checks, migrations."""
 import functools
 import json
 import os
@@ -21,22 +21,24 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 def test_the_format_error_is_model_file_error():
     assert file_format.FileFormatError is ModelFileError and issubclass(ModelFileError, ValueError)
-    assert file_format.FORMAT_VERSION == 2 and set(file_format.MIGRATIONS) == {1}
+    assert file_format.FORMAT_VERSION == 3 and set(file_format.MIGRATIONS) == {1, 2}
 
 
+@pytest.mark.parametrize("version", [1, 2])
 @pytest.mark.parametrize("name", ["series", "dag"])
-def test_a_version_1_file_loads_through_the_migration_and_predicts_as_when_saved(name):
-    header, _ = contents(os.path.join(DATA, f"format_v1_{name}.npz"))
-    assert header["format_version"] == 1 and "properties" in header["layers"][1]   # really the old format
-    net = minidl.load(os.path.join(DATA, f"format_v1_{name}.npz")).net
-    with np.load(os.path.join(DATA, "format_v1_expected.npz")) as expected:
+def test_an_older_file_loads_through_the_migrations_and_predicts_as_when_saved(name, version):
+    header, _ = contents(os.path.join(DATA, f"format_v{version}_{name}.npz"))
+    assert header["format_version"] == version                                   # really the old format
+    assert ("properties" in header["layers"][1]) == (version == 1)
+    net = minidl.load(os.path.join(DATA, f"format_v{version}_{name}.npz")).net
+    with np.load(os.path.join(DATA, f"format_v{version}_expected.npz")) as expected:
         np.testing.assert_array_equal(minidl.predict(net, expected[f"{name}.X"]), expected[f"{name}.Y"])
 
 
 def test_a_saved_file_holds_public_configuration_only(tmp_path):
     net = small_net()
     header, arrays = contents(minidl.save(str(tmp_path / "n.npz"), net))
-    assert header["format_version"] == 2 and header["members"] == sorted(arrays)
+    assert header["format_version"] == 3 and header["members"] == sorted(arrays)
     for entry, layer in zip(header["layers"], net.Layers):
         assert set(entry["config"]) == set(config.config_names(type(layer)))
         assert not any(name.startswith("_") for name in entry["config"])
@@ -92,7 +94,7 @@ def set_config(layer, **values):
     (set_config(2, NumChannels=3), r"NumChannels, Scale, Offset, TrainedMean and TrainedVariance must agree"),
     (lambda h, a: h["layers"][3].update({"class": "os.system"}), r"layer 4 \('os.system'|is not a minidl layer class"),
     (lambda h, a: h["layers"][3]["config"].update({"_image": True}), r"has configuration \['_image'\]"),
-    (lambda h, a: h.update({"format_version": 99}), r"uses format version 99; this minidl reads up to version 2"),
+    (lambda h, a: h.update({"format_version": 99}), r"uses format version 99; this minidl reads up to version 3"),
     (lambda h, a: a.update({"L9.Extra": np.zeros(2)}) or h.update({"members": sorted(a)}), r"member 'L9.Extra' is named in the header but belongs to no layer"),
 ])
 def test_a_bad_file_gives_model_file_error_naming_file_and_part(tmp_path, edit, message):

@@ -1,6 +1,6 @@
 """The custom PReLU layer of MATLAB's documentation, ported literally (examples/
 prelu_matlab_style.py holds the MATLAB text beside the port): checkLayer, training, factors,
-save/load; and the MATLAB-style layer protocol's loud failures."""
+save/load (by properties, as MATLAB saves objects); and the MATLAB-style layer protocol's loud failures."""
 import os
 import sys
 
@@ -26,12 +26,19 @@ def test_literal_prelu_port_trains_and_alpha_learns(tmp_path):
     layer = net.Layers[3]
     assert layer.Alpha.shape == (1, 1, 20, 1) and layer.Alpha.dtype == np.float32
     assert (layer.AlphaLearnRateFactor, layer.AlphaL2Factor) == (1, 1)
-    # The file format (version 2) rebuilds every layer through its constructor, so a constructor
-    # argument the layer does not keep (MATLAB's preluLayer(numChannels, name)) cannot be saved:
-    # save refuses clearly and writes nothing (issue 12 keeps the MATLAB-style save open).
-    with pytest.raises(ValueError, match="takes the constructor argument 'numChannels' but has no property"):
-        minidl.save(str(tmp_path / "prelu.npz"), net)
-    assert not list(tmp_path.iterdir())
+    # save/load as MATLAB's save/load: the layer is stored by its properties and restored without
+    # calling preluLayer(numChannels, name) (whose numChannels is not kept), its class named by the
+    # caller; the loaded network predicts exactly as the saved one.
+    path = minidl.save(str(tmp_path / "prelu.npz"), net)
+    with pytest.raises(minidl.ModelFileError, match=r"layer 4 \(preluLayer 'prelu'\) is not a minidl layer class.*"
+                                                    r"CustomLayers=\{'preluLayer': YourClass\}"):
+        minidl.load(path)
+    again = minidl.load(path, CustomLayers={"preluLayer": preluLayer}).net
+    X = np.random.default_rng(3).random((28, 28, 1, 7)).astype(np.float32)
+    np.testing.assert_array_equal(minidl.predict(again, X), minidl.predict(net, X))
+    restored = again.Layers[3]
+    np.testing.assert_array_equal(restored.Alpha, layer.Alpha)
+    assert type(restored) is preluLayer and restored.Description == "PReLU with 20 channels"
 
 
 def test_declared_learnable_gets_factors_that_the_trainer_uses():

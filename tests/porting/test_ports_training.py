@@ -3,19 +3,26 @@
 Each test keeps the MATLAB text in a comment block beside its port. The changes are syntax
 only: ``[a, b] = f(...)`` → ``a, b = f(...)``, ``[l1; l2]`` → ``[l1, l2]``, ``;`` line ends,
 ``%`` comments, ``.^``/``.*``/``mean``/``sqrt``/``numel`` → NumPy, ``@(info) f(info)`` →
-``lambda info: f(info)``. Quick mode (marked ``# quick:``): smaller data (matlab_data.py
-stands in for digitTrain4DArrayData) and fewer epochs; ``Plots`` off.
+``lambda info: f(info)``, and outputs MATLAB leaves out (``[XTrain, YTrain] = f``) named
+``_``. The data are MATLAB's own functions (``digitTrain4DArrayData``/``digitTest4DArrayData``,
+5,000 images each, built from minidl's digit generator). Quick mode (marked ``# quick:``): a
+subset of the images, by indexing as MATLAB scripts do (``XTrain(:,:,:,1:1000)``), fewer
+epochs; ``Plots`` off.
 """
 import glob
 
 import numpy as np
 from numpy import mean, sqrt
 
-from matlab_data import digitTest4DArrayData, digitTrain4DArrayData
-from minidl import (additionLayer, addLayers, analyzeNetwork, averagePooling2dLayer, batchNormalizationLayer,
-                    classificationLayer, classify, connectLayers, convolution2dLayer, fullyConnectedLayer,
-                    imageInputLayer, layerGraph, maxPooling2dLayer, predict, regressionLayer, reluLayer,
-                    softmaxLayer, trainingOptions, trainNetwork, activations, rng)
+from minidl import (activations, additionLayer, addLayers, analyzeNetwork, averagePooling2dLayer,
+                    batchNormalizationLayer, classificationLayer, classify, connectLayers, convolution2dLayer,
+                    digitTest4DArrayData, digitTrain4DArrayData, fullyConnectedLayer, imageInputLayer, layerGraph,
+                    maxPooling2dLayer, predict, regressionLayer, reluLayer, rng, softmaxLayer, trainingOptions,
+                    trainNetwork)
+
+
+# Measured with rng(0): 0.66, 0.34 (chance 0.1) and an RMSE of 0.48 of the angles' spread.
+ACCURACY_SIMPLE, ACCURACY_DAG, RMSE_FRACTION = 0.45, 0.2, 0.75
 
 
 def numel(a):
@@ -51,6 +58,8 @@ def test_create_simple_deep_learning_network_for_classification():
     rng(0)
     XTrain, YTrain, _ = digitTrain4DArrayData()
     XValidation, YValidation, _ = digitTest4DArrayData()
+    XTrain, YTrain = XTrain[:, :, :, :600], YTrain[:600]                        # quick: 600 of 5000
+    XValidation, YValidation = XValidation[:, :, :, :300], YValidation[:300]    # quick: 300 of 5000
     layers = [
         imageInputLayer([28, 28, 1]),
         convolution2dLayer(3, 8, 'Padding', 'same'),
@@ -75,7 +84,7 @@ def test_create_simple_deep_learning_network_for_classification():
     YPred = classify(net, XValidation)
     accuracy = sum(YPred == YValidation) / numel(YValidation)
     assert YPred.shape == YValidation.shape
-    assert accuracy > 0.3            # chance is 0.1; 300 images, 8 epochs of iterations
+    assert accuracy > ACCURACY_SIMPLE   # chance is 0.1; 600 images, 4 epochs of 4 iterations
 
 
 def test_batch_normalization_layer_page_example():
@@ -118,7 +127,8 @@ def test_checkpoints_with_training_options(tmp_path):
     #     'CheckpointPath',checkpointPath);
     # net = trainNetwork(XTrain,YTrain,layers,options);
     # load convnet_checkpoint__4__2018_07_29__11_59_23.mat   % one file per epoch
-    XTrain, YTrain, _ = digitTrain4DArrayData(100)
+    XTrain, YTrain, _ = digitTrain4DArrayData()
+    XTrain, YTrain = XTrain[:, :, :, :100], YTrain[:100]          # quick: 100 images
     layers = [imageInputLayer([28, 28, 1]), convolution2dLayer(3, 4), reluLayer(),
               fullyConnectedLayer(10), softmaxLayer(), classificationLayer()]
     checkpointPath = str(tmp_path)
@@ -149,7 +159,8 @@ def test_output_function_stops_training_early():
         if info.Iteration >= N:
             stop = True
         return stop
-    XTrain, YTrain, _ = digitTrain4DArrayData(100)
+    XTrain, YTrain, _ = digitTrain4DArrayData()
+    XTrain, YTrain = XTrain[:, :, :, :100], YTrain[:100]          # quick: 100 images
     layers = [imageInputLayer([28, 28, 1]), fullyConnectedLayer(10), softmaxLayer(), classificationLayer()]
     options = trainingOptions('sgdm',
                               'MaxEpochs', 20,
@@ -187,6 +198,8 @@ def test_train_convolutional_neural_network_for_regression():
     rng(0)
     XTrain, _, YTrain = digitTrain4DArrayData()
     XValidation, _, YValidation = digitTest4DArrayData()
+    XTrain, YTrain = XTrain[:, :, :, :600], YTrain[:600]                        # quick: 600 of 5000
+    XValidation, YValidation = XValidation[:, :, :, :300], YValidation[:300]    # quick: 300 of 5000
     layers = [
         imageInputLayer([28, 28, 1]),
         convolution2dLayer(3, 8, 'Padding', 'same'),
@@ -199,8 +212,8 @@ def test_train_convolutional_neural_network_for_regression():
         fullyConnectedLayer(1),
         regressionLayer()]
     options = trainingOptions('sgdm',
-                              'MiniBatchSize', 32,                 # quick: 128 → 32 (300 images)
-                              'MaxEpochs', 5,                      # quick: 30 → 5
+                              'MiniBatchSize', 32,                 # quick: 128 → 32 (600 images)
+                              'MaxEpochs', 4,                      # quick: 30 → 4
                               'InitialLearnRate', 1e-3,
                               'Shuffle', 'every-epoch',
                               'Verbose', False)
@@ -208,8 +221,8 @@ def test_train_convolutional_neural_network_for_regression():
     YPred = predict(net, XValidation)
     predictionError = YValidation - YPred
     rmse = sqrt(mean(predictionError ** 2))
-    assert predictionError.shape == (100, 1)
-    assert np.isfinite(rmse) and rmse < 2 * float(np.std(YValidation)) + 1
+    assert predictionError.shape == (300, 1)
+    assert rmse < RMSE_FRACTION * float(np.std(YValidation))    # better than predicting the mean angle
 
 
 def test_dag_network_with_addition_layer():
@@ -238,8 +251,11 @@ def test_dag_network_with_addition_layer():
     # net = trainNetwork(XTrain,YTrain,lgraph,options);
     # YPredicted = classify(net,XValidation);
     # accuracy = mean(YPredicted == YValidation)
-    XTrain, YTrain, _ = digitTrain4DArrayData(100)
-    XValidation, YValidation, _ = digitTest4DArrayData(50)
+    rng(0)                                                                      # quick: a fixed seed
+    XTrain, YTrain, _ = digitTrain4DArrayData()
+    XValidation, YValidation, _ = digitTest4DArrayData()
+    XTrain, YTrain = XTrain[:, :, :, :200], YTrain[:200]                        # quick: 200 images
+    XValidation, YValidation = XValidation[:, :, :, :100], YValidation[:100]    # quick: 100 images
     layers = [
         imageInputLayer([28, 28, 1], 'Name', 'input'),
         convolution2dLayer(5, 16, 'Padding', 'same', 'Name', 'conv_1'),
@@ -266,7 +282,7 @@ def test_dag_network_with_addition_layer():
     net = trainNetwork(XTrain, YTrain, lgraph, options)
     YPredicted = classify(net, XValidation)
     accuracy = mean(YPredicted == YValidation)
-    assert 0 <= accuracy <= 1 and YPredicted.shape == (50,)
+    assert accuracy > ACCURACY_DAG and YPredicted.shape == (100,)
     assert ("skipConv", "add/in2") in [tuple(c) for c in net.connection_pairs()] or "skipConv" in net.layer_names()
 
 
@@ -275,8 +291,9 @@ def test_extract_image_features_with_activations():
     # featuresTrain = activations(net,XTrain,layer,'OutputAs','rows');
     # featuresTest = activations(net,XTest,layer,'OutputAs','rows');
     # YPred = classify(net, XTest, 'MiniBatchSize', 64);
-    XTrain, YTrain, _ = digitTrain4DArrayData(100)
-    XTest, _, _ = digitTest4DArrayData(50)
+    XTrain, YTrain, _ = digitTrain4DArrayData()
+    XTest, _, _ = digitTest4DArrayData()
+    XTrain, YTrain, XTest = XTrain[:, :, :, :100], YTrain[:100], XTest[:, :, :, :50]   # quick: 100 and 50
     layers = [imageInputLayer([28, 28, 1]), convolution2dLayer(3, 4), reluLayer(),
               fullyConnectedLayer(10, 'Name', 'fc'), softmaxLayer(), classificationLayer()]
     net = trainNetwork(XTrain, YTrain, layers, trainingOptions('sgdm', 'MaxEpochs', 1, 'MiniBatchSize', 50,
