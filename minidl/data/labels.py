@@ -222,6 +222,16 @@ def countEachLabel(labels):
     return Table(Label=Categorical(np.array(values.order, dtype=plain.dtype), values.order), Count=counts)
 
 
+def check_class_count(owner, classes):
+    """A classifier needs two classes or more: a clear error for one (the commonest cause: an
+    imageDatastore labelled by folder names whose images all sit in one folder)."""
+    if len(classes) < 2:
+        found = f"only one class ({str(list(classes)[0])!r})" if len(classes) else "no classes"
+        raise ValueError(f"{owner}: the training labels have {found}; a classifier needs at least two. With "
+                         f"imageDatastore(..., LabelSource='foldernames') put each class's images in a "
+                         f"subfolder named after the class and pass the parent folder with IncludeSubfolders=True.")
+
+
 def _datastore_labels(owner, ds):
     labels = getattr(ds, "Labels", None)
     if labels is None or len(labels) == 0:
