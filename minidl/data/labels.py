@@ -48,6 +48,17 @@ class Categorical(np.ndarray):
     def __array_finalize__(self, obj):
         self.order = list(getattr(obj, "order", []) or [])
 
+    # ndarray's pickling keeps the values only; the category order must travel too (to
+    # worker processes, which read datastores in the background).
+    def __reduce__(self):
+        constructor, arguments, state = super().__reduce__()
+        return constructor, arguments, (state, self.order)
+
+    def __setstate__(self, state):
+        values, order = state
+        super().__setstate__(values)
+        self.order = list(order)
+
     def _compare(self, other, equal):
         mine = np.asarray(self)
         theirs = other.view(np.ndarray) if isinstance(other, np.ndarray) else np.asarray(other)

@@ -188,3 +188,14 @@ def test_sixteen_bit_png_keeps_its_values(tmp_path):
     result = readimage(imds, 1)
     assert result.dtype.kind in "ui" and result[:, :, 0].tolist() == values.tolist()
     np.testing.assert_array_equal(imds._observations([0])[0][:, :, 0, 0], values.astype(np.float32))
+
+
+def test_datastores_pickle_with_their_labels_for_worker_processes(labelled_folder):
+    import pickle
+    root, _ = labelled_folder
+    imds = imageDatastore(root, IncludeSubfolders=True, LabelSource="foldernames", ReadFailureRule="skipfile")
+    imds.Labels = np.array(["b", "a", "b", "c", "a", "b"])
+    copy = pickle.loads(pickle.dumps(shuffle(imds)))
+    assert copy.Labels.categories() == ["a", "b", "c"] and copy.ReadFailureRule == "skipfile"
+    X, Y = copy._observations([0, 1])
+    assert Y.categories() == ["a", "b", "c"] and X.shape == (4, 5, 1, 2)
