@@ -175,6 +175,16 @@ class ImageDatastore(Datastore):
         images = self._readable(range(len(self._files)))
         return [image for _, image in images]
 
+    def countEachLabel(self):
+        """MATLAB's method form ``imds.countEachLabel()``; see :func:`~minidl.countEachLabel`."""
+        from .labels import countEachLabel
+        return countEachLabel(self)
+
+    def splitEachLabel(self, *args, **options):
+        """MATLAB's method form ``imds.splitEachLabel(p, ...)``; see :func:`~minidl.splitEachLabel`."""
+        from .split import splitEachLabel
+        return splitEachLabel(self, *args, **options)
+
     def preview(self):
         """The first image, as stored (whatever ReadSize is)."""
         return self._image(0)
@@ -255,7 +265,8 @@ def imageDatastore(location, IncludeSubfolders=False, FileExtensions=DEFAULT_EXT
     ``LabelSource="foldernames"`` labels each file by the name of its folder; ``Labels``
     gives them instead (one per file). ``ReadFcn(filename)`` replaces the Pillow reader.
     ``ReadFailureRule`` (minidl's; MATLAB's imageDatastore has none): "error" (default) or
-    "skipfile": skip unreadable files with a warning, listed in ``imds.SkippedFiles``.
+    "skipfile": skip unreadable files with a warning, listed in ``imds.SkippedFiles``
+    (``read`` then returns the next readable file, or None when none is left).
 
     Every file's size and modification time are recorded: a file changed or deleted later
     is an error naming it when it is read. Reading needs Pillow (``pip install minidl[images]``).

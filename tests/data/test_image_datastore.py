@@ -199,3 +199,13 @@ def test_datastores_pickle_with_their_labels_for_worker_processes(labelled_folde
     assert copy.Labels.categories() == ["a", "b", "c"] and copy.ReadFailureRule == "skipfile"
     X, Y = copy._observations([0, 1])
     assert Y.categories() == ["a", "b", "c"] and X.shape == (4, 5, 1, 2)
+
+
+def test_method_forms(labelled_folder):
+    root, _ = labelled_folder
+    imds = imageDatastore(root, IncludeSubfolders=True, LabelSource="foldernames")
+    assert imds.countEachLabel()["Count"].tolist() == [3, 2, 1]
+    first, rest = imds.splitEachLabel(1)
+    assert len(first) == 3 and len(rest) == 3
+    assert imds.readimage(2).shape == (4, 5, 1) and imds.hasdata() and imds.read().shape == (4, 5, 1)
+    assert imds.subset([1]).Files == imds.Files[:1] and imds.numpartitions() == 6
