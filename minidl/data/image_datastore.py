@@ -137,10 +137,11 @@ class ImageDatastore(Datastore):
         images = self._readable(np.asarray(indices, dtype=np.int64).reshape(-1))
         reference = self._shared["reference"]
         if not images:
-            if reference is None:
+            if reference is None and len(indices):
                 raise ImageReadError(f"imageDatastore: none of the {len(indices)} file(s) asked for can be read "
                                      f"(see the warnings, imds.SkippedFiles).")
-            return (np.zeros(reference[1] + (0,), np.float32), (self._labels[:0] if self.labeled() else None),
+            shape = reference[1] if reference is not None else (0, 0, 0)
+            return (np.zeros(shape + (0,), np.float32), (self._labels[:0] if self.labeled() else None),
                     np.zeros(0, np.int64))
         if reference is None:
             reference = self._shared["reference"] = (self._files[images[0][0]], _numeric(self._files[images[0][0]],

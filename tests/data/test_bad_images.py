@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from minidl import arrayDatastore, combine, hasdata, imageDatastore, read, readimage
 
@@ -136,3 +137,45 @@ def test_without_pillow_reading_says_how_to_install_it(tmp_path, write_image, mo
     listed = imageDatastore(tmp_path / "a")                        # listing needs no Pillow
     with pytest.raises(ImportError, match=r"needs Pillow.*pip install minidl\[images\]"):
         readimage(listed, 1)
+
+
+def _png(width, height, payload=b""):
+    """A PNG file's bytes with the given header size (valid chunk CRCs), for hostile headers."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(payload)) + chunk(b"IEND", b"")
+
+
+def test_a_header_claiming_a_huge_image_is_refused_without_allocating(tmp_path):
+    import tracemalloc
+    (tmp_path / "bomb.png").write_bytes(_png(100_000, 100_000, bytes(10)))      # 10¹⁰ pixels claimed
+    imds = imageDatastore(tmp_path / "bomb.png")
+    tracemalloc.start()
+    with pytest.raises(ValueError, match=r"bomb\.png' is not a readable image"):
+        readimage(imds, 1)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 8 << 20
+
+
+def test_an_empty_selection_reads_as_no_observations(tmp_path, write_image):
+    imds = _folder(tmp_path, write_image, [(3, 3)] * 2)
+    X, Y = imds._observations([])
+    assert X.shape[-1] == 0 and len(Y) == 0
+
+
+@settings(deadline=None, max_examples=40)
+@given(st.binary(max_size=200), st.integers(0, 70))
+def test_hostile_png_bytes_give_an_image_or_a_clear_error(tmp_path_factory, noise, width):
+    from minidl.data.image_files import decode
+    data = _png(width, 3, noise) if width % 2 else b"\x89PNG\r\n\x1a\n" + noise
+    try:
+        image = decode("imageDatastore", "x.png", data)
+    except ValueError as error:
+        assert "'x.png' is not a readable image" in str(error)
+    else:
+        assert image.ndim == 3 and image.shape[:2] == (3, width)
