@@ -15,8 +15,8 @@ import numpy as np
 from ..options import choice, flag, integer, name_value_pairs, received
 from ..struct import Struct
 from .datastore import Datastore, with_info, datastore_argument
-from .image_files import (DEFAULT_EXTENSIONS, ImageReadError, check_unchanged, decode, extensions, file_signatures,
-                          find_files, open_unchanged)
+from .image_files import (DEFAULT_EXTENSIONS, ImageReadError, check_unchanged, decode, deleted, extensions,
+                          file_signatures, find_files, open_unchanged)
 from .labels import Categorical, _values, categorical
 
 _RULES = ("error", "skipfile")
@@ -105,8 +105,12 @@ class ImageDatastore(Datastore):
         try:
             check_unchanged("imageDatastore", path, os.stat(path), self._sizes[i], self._mtimes[i])
         except FileNotFoundError:
-            open_unchanged("imageDatastore", path, 0, 0)     # raises the error naming the deleted file
-        return self._read_fcn(path)
+            raise deleted("imageDatastore", path) from None
+        try:
+            return self._read_fcn(path)
+        except Exception as error:      # the user's reader: any failure is this file's
+            raise ImageReadError(f"imageDatastore: ReadFcn failed on {path!r} ({type(error).__name__}: "
+                                 f"{error}).") from error
 
     def _readable(self, indices):
         """[(index, image)] of the files that can be read; unreadable ones raise, or under

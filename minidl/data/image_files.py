@@ -124,6 +124,11 @@ def check_unchanged(owner, path, stat, size, mtime):
                              f"files as they are now.")
 
 
+def deleted(owner, path):
+    return ImageReadError(f"{owner}: {path!r} was deleted or moved after the datastore was made. Make the "
+                          f"datastore again, or remove the file from it with subset.")
+
+
 def open_unchanged(owner, path, size, mtime):
     """The bytes of ``path``, read from one handle whose size and time match the record."""
     try:
@@ -131,8 +136,7 @@ def open_unchanged(owner, path, size, mtime):
             check_unchanged(owner, path, os.fstat(file.fileno()), size, mtime)
             data = file.read()
     except FileNotFoundError:
-        raise ImageReadError(f"{owner}: {path!r} was deleted or moved after the datastore was made. Make the "
-                             f"datastore again, or remove the file from it with subset.") from None
+        raise deleted(owner, path) from None
     except OSError as error:
         raise ImageReadError(f"{owner}: cannot read {path!r}: {error.strerror or error}.") from None
     if not data:

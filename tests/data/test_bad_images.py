@@ -95,6 +95,9 @@ def test_changed_or_deleted_file_after_creation_is_an_error(tmp_path, write_imag
     os.utime(custom.Files[0], ns=(5, 5))
     with pytest.raises(ValueError, match="changed after the datastore was made"):
         readimage(custom, 1)
+    os.remove(custom.Files[0])
+    with pytest.raises(ValueError, match="was deleted or moved after the datastore was made"):
+        readimage(custom, 1)
 
 
 def test_empty_folder_wrong_extensions_missing_location(tmp_path, write_image):
@@ -120,6 +123,20 @@ def test_empty_folder_wrong_extensions_missing_location(tmp_path, write_image):
         imageDatastore(tmp_path / "text", FileExtensions=[3])
     with pytest.raises(ValueError, match="LabelSource must be one of 'none', 'foldernames'"):
         imageDatastore(tmp_path / "text", LabelSource="folders")
+
+
+def test_a_failing_readfcn_names_the_file_and_can_be_skipped(tmp_path, write_image):
+    _folder(tmp_path, write_image, [(3, 3)] * 2)
+
+    def reader(name):
+        if name.endswith("1.png"):
+            raise OSError("device not ready")
+        return np.ones((3, 3))
+    with pytest.raises(ValueError, match=r"ReadFcn failed on .*1\.png' \(OSError: device not ready\)"):
+        imageDatastore(tmp_path / "a", ReadFcn=reader)._observations([0, 1])
+    lenient = imageDatastore(tmp_path / "a", ReadFcn=reader, ReadFailureRule="skipfile")
+    with pytest.warns(UserWarning, match="device not ready"):
+        assert lenient._observations([0, 1])[0].shape == (3, 3, 1, 1)
 
 
 def test_readfcn_result_must_be_an_image(tmp_path, write_image):
