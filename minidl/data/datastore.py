@@ -149,20 +149,25 @@ def with_info(data, info):
     return (data, info) if info is not None and requested_outputs() > 1 else data
 
 
+class DatastoreIndexError(IndexError, ValueError):
+    """An index outside a datastore's observations (an IndexError, and a ValueError as every
+    bad argument of minidl is)."""
+
+
 def positions(owner, indices, count):
     """MATLAB indices (1-based integers or a logical mask of length ``count``) → 0-based positions."""
     array = np.asarray(indices)
     if array.dtype == bool:
         if array.shape != (count,):
-            raise ValueError(f"{owner}: a logical mask must have one element per observation ({count}); "
+            raise ValueError(f"{owner}: indices as a logical mask must have one element per observation ({count}); "
                              f"received {received(indices)}.")
         return np.flatnonzero(array)
     if array.dtype.kind not in "iuf" or (array.dtype.kind == "f" and not np.all(array == np.round(array))):
         raise TypeError(f"{owner}: indices must be 1-based integers or a logical mask; received {received(indices)}.")
     array = array.reshape(-1).astype(np.int64)
     if array.size and (array.min() < 1 or array.max() > count):
-        raise IndexError(f"{owner}: indices must lie in 1…{count}; received values from {array.min()} to "
-                         f"{array.max()}.")
+        raise DatastoreIndexError(f"{owner}: indices must lie in 1…{count}; received values from {array.min()} "
+                                  f"to {array.max()}.")
     return array - 1
 
 

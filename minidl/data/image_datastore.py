@@ -14,7 +14,7 @@ import numpy as np
 
 from ..options import choice, flag, integer, name_value_pairs, received
 from ..struct import Struct
-from .datastore import Datastore, with_info, datastore_argument
+from .datastore import Datastore, with_info
 from .image_files import (DEFAULT_EXTENSIONS, ImageReadError, check_unchanged, decode, deleted, extensions,
                           file_signatures, find_files, open_unchanged)
 from .labels import Categorical, _values, categorical
@@ -312,6 +312,5 @@ def readimage(imds, i):
     """``img = readimage(imds, i)`` or ``img, info = readimage(imds, i)``: image ``i``
     (1-based) as stored, H×W×C, with ``info.Filename``, ``info.FileSize``, ``info.Label``."""
     if not isinstance(imds, ImageDatastore):
-        datastore_argument("readimage", imds)
-        raise TypeError(f"readimage: imds must be an imageDatastore; received a {type(imds).__name__}.")
+        raise TypeError(f"readimage: imds must be an imageDatastore; received {received(imds)}.")
     return imds.readimage(i)

@@ -69,9 +69,10 @@ def _expand(owner, place, include_subfolders):
     if glob.has_magic(place):
         matches = sorted(glob.glob(place))
         if not matches:
-            raise FileNotFoundError(f"{owner}: no file or folder matches {place!r}.")
+            raise FileNotFoundError(f"{owner}: no file or folder matches location {place!r}.")
     elif not os.path.exists(place):
-        raise FileNotFoundError(f"{owner}: {place!r} does not exist (absolute path {os.path.abspath(place)!r}).")
+        raise FileNotFoundError(f"{owner}: location {place!r} does not exist (absolute path "
+                                f"{os.path.abspath(place)!r}).")
     else:
         matches = [place]
     files = []
@@ -100,10 +101,10 @@ def _nothing_found(owner, locations, include_subfolders, wanted, others):
     where = ", ".join(repr(os.fspath(p)) for p in locations[:3]) + (" ..." if len(locations) > 3 else "")
     if others:
         kinds = sorted({os.path.splitext(p)[1].lower() or "(no extension)" for p in others})
-        return (f"{owner}: no files with extensions {', '.join(wanted)} in {where}; found {len(others)} other "
+        return (f"{owner}: no files with extensions {', '.join(wanted)} in location {where}; found {len(others)} other "
                 f"file(s) with extensions {', '.join(kinds[:8])}. Set FileExtensions to read them.")
     hint = "" if include_subfolders else " Images in subfolders are read with IncludeSubfolders=True."
-    return f"{owner}: no files in {where}; the location is empty.{hint}"
+    return f"{owner}: no files in location {where}; the location is empty.{hint}"
 
 
 def file_signatures(paths):

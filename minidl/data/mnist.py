@@ -60,7 +60,7 @@ def readIDX(filename):
                 wanted = min(wanted, os.fstat(file.fileno()).st_size - 4 - 4 * ndim)
             data = _read_at_most(file, wanted)
     except (OSError, EOFError, zlib.error) as error:            # missing, unreadable, or a damaged .gz
-        raise ValueError(f"readIDX: cannot read {filename!r}: {error}") from None
+        raise ValueError(f"readIDX: cannot read the file {filename!r}: {error}") from None
     if len(data) != expected:
         found = f"{len(data)} bytes of values" if len(data) <= expected else "more bytes of values"
         raise ValueError(f"readIDX: {filename!r} has {found} but its header ({'×'.join(map(str, shape))} values "
@@ -107,7 +107,7 @@ def loadMNIST(folder, split="train"):
     from .labels import categorical
 
     folder = path_argument("loadMNIST", "folder", folder)
-    if split not in _FILES:
+    if not isinstance(split, str) or split not in _FILES:
         raise ValueError(f"loadMNIST: split must be 'train' or 'test'; received {received(split)}.")
     paths = [_find(folder, name) for name in _FILES[split]]
     images, labels = readIDX(paths[0]), readIDX(paths[1])

@@ -102,7 +102,7 @@ def test_changed_or_deleted_file_after_creation_is_an_error(tmp_path, write_imag
 
 def test_empty_folder_wrong_extensions_missing_location(tmp_path, write_image):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ValueError, match=r"^imageDatastore: no files in .*empty'; the location is empty"):
+    with pytest.raises(ValueError, match=r"^imageDatastore: no files in location .*empty'; the location is empty"):
         imageDatastore(tmp_path / "empty")
     (tmp_path / "text").mkdir()
     for name in ("a.txt", "b.csv", ".hidden.png"):

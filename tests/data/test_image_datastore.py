@@ -21,7 +21,7 @@ def test_folder_labels_files_sorted_like_matlab(labelled_folder):
 
 def test_without_subfolders_a_folder_of_folders_is_empty(labelled_folder):
     root, _ = labelled_folder
-    with pytest.raises(ValueError, match=r"imageDatastore: no files in .*IncludeSubfolders=True"):
+    with pytest.raises(ValueError, match=r"imageDatastore: no files in location .*IncludeSubfolders=True"):
         imageDatastore(str(root))
 
 
