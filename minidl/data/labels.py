@@ -48,6 +48,17 @@ class Categorical(np.ndarray):
     def __array_finalize__(self, obj):
         self.order = list(getattr(obj, "order", []) or [])
 
+    # ndarray's pickling keeps the values only; the category order must travel too (to
+    # worker processes, which read datastores in the background).
+    def __reduce__(self):
+        constructor, arguments, state = super().__reduce__()
+        return constructor, arguments, (state, self.order)
+
+    def __setstate__(self, state):
+        values, order = state
+        super().__setstate__(values)
+        self.order = list(order)
+
     def _compare(self, other, equal):
         mine = np.asarray(self)
         theirs = other.view(np.ndarray) if isinstance(other, np.ndarray) else np.asarray(other)
@@ -191,9 +202,10 @@ def confusionmat(group, grouphat, *pairs, **options):
 
 
 def countEachLabel(labels):
-    """``tbl = countEachLabel(labels)``: a table with one row per category, columns ``Label``
-    (the categories, in order) and ``Count``. MATLAB takes a datastore; pass its labels
-    (``imds.Labels``, or the Y of your arrays).
+    """``tbl = countEachLabel(imds)`` or ``countEachLabel(labels)``: a table with one row per
+    category, columns ``Label`` (the categories, in order) and ``Count``. It takes a
+    datastore with labels (an imageDatastore), as MATLAB's, or the labels themselves (the Y
+    of your arrays).
 
     Example::
 
@@ -212,10 +224,31 @@ def countEachLabel(labels):
         <BLANKLINE>
     """
     from ..table import Table
+    from .datastore import Datastore
+    if isinstance(labels, Datastore):
+        labels = _datastore_labels("countEachLabel", labels)
     values = labels if isinstance(labels, Categorical) else categorical(_values("countEachLabel", "labels", labels))
     plain = np.asarray(values)
     counts = np.array([int(np.sum(plain == c)) for c in values.order], dtype=np.int64)
     return Table(Label=Categorical(np.array(values.order, dtype=plain.dtype), values.order), Count=counts)
+
+
+def check_class_count(owner, classes):
+    """A classifier needs two classes or more: a clear error for one (the commonest cause: an
+    imageDatastore labelled by folder names whose images all sit in one folder)."""
+    if len(classes) < 2:
+        found = f"only one class ({str(list(classes)[0])!r})" if len(classes) else "no classes"
+        raise ValueError(f"{owner}: the training labels have {found}; a classifier needs at least two. With "
+                         f"imageDatastore(..., LabelSource='foldernames') put each class's images in a "
+                         f"subfolder named after the class and pass the parent folder with IncludeSubfolders=True.")
+
+
+def _datastore_labels(owner, ds):
+    labels = getattr(ds, "Labels", None)
+    if labels is None or len(labels) == 0:
+        raise ValueError(f"{owner}: the {type(ds).__name__} has no labels. Make it with "
+                         f"LabelSource='foldernames' or Labels=..., or set imds.Labels.")
+    return labels
 
 
 class ConfusionMatrix(np.ndarray):

@@ -312,6 +312,8 @@ def function_cases(fx):
         c += slots(owner, getattr(m, owner), [None, None], {}, {(0, "lgraph"): never},
                    aliases={"lgraph": ("trainNetwork", "assembleNetwork")})
     c += _label_cases()
+    from datastore_sweep import datastore_cases
+    c += datastore_cases(fx, slots)
     return c
 
 
