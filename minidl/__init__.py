@@ -55,6 +55,8 @@ if TYPE_CHECKING:
     from .data.charts import confusionchart
     from .data.digit_arrays import digitTest4DArrayData, digitTrain4DArrayData
     from .data.labels import categorical, categories, confusionmat, countEachLabel
+    from .data.augmentation import augment, imageDataAugmenter
+    from .data.augmented_datastore import augmentedImageDatastore
 
 __all__ = ["imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchNormalizationLayer",
            "groupNormalizationLayer", "layerNormalizationLayer", "reluLayer", "leakyReluLayer",
@@ -84,7 +86,9 @@ __all__ = ["imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchN
            "ClassificationOutputLayer", "RegressionOutputLayer", "SoftmaxLayer", "AveragePooling2DLayer",
            "GlobalAveragePooling2DLayer", "MaxPooling2DLayer",
            # the current API (R2024a+)
-           "dlnetwork", "initialize", "forward", "trainnet", "minibatchpredict", "scores2label", "testnet"]
+           "dlnetwork", "initialize", "forward", "trainnet", "minibatchpredict", "scores2label", "testnet",
+           # issue 13: augmentation
+           "imageDataAugmenter", "augment", "augmentedImageDatastore"]
 
 
 def _public_imports():
