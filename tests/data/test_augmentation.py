@@ -174,6 +174,13 @@ def test_rotation_comes_before_scale():
     np.testing.assert_allclose(out, expected, atol=1e-15)
 
 
+def test_rotation_comes_before_shear():
+    # (1, 0) → rotate 90 → (0, -1) → XShear 45 (x += y) → (-1, -1): row 1, col 1; shearing
+    # first would leave (1, 0) and then rotate it to row 1, col 2.
+    out = augment(fixed(RandRotation=90, RandXShear=45), spot(2, 3))
+    np.testing.assert_allclose(out, spot(1, 1), atol=1e-15)
+
+
 def test_shear_comes_before_scale():
     # (0, 1) → XShear 45 → (1, 1) → YScale 2 → (1, 2): row 4, col 3.
     out = augment(fixed(RandXShear=45, RandYScale=2), spot(3, 2))
