@@ -82,46 +82,47 @@ class AugmentedImageDatastore(Datastore):
         """(X float32 H×W×C×n at OutputSize, responses or None) of the observations at
         ``indices``; see the class docstring for the random draws."""
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-        images, responses = self._images(indices)
+        count, groups, responses = self._groups(indices)
         generator = generator if generator is not None else _rng.generator()
         augmenter = self.DataAugmentation
-        parameters = augmenter.draw(len(images), generator) if isinstance(augmenter, ImageDataAugmenter) else None
-        corners = generator.random((len(images), 2)) if self.OutputSizeMode == "randcrop" else None
-        height, width = self.OutputSize
-        X = np.empty((len(images), height, width, self._channels), np.float32)
-        groups = {}
-        for k, image in enumerate(images):
-            groups.setdefault(image.shape, []).append(k)
-        for shape, members in groups.items():      # one vectorized pass per image size
-            batch = np.stack([images[k] for k in members])
+        parameters = augmenter.draw(count, generator) if isinstance(augmenter, ImageDataAugmenter) else None
+        corners = generator.random((count, 2)) if self.OutputSizeMode == "randcrop" else None
+        X = np.empty((count,) + self.OutputSize + (self._channels,), np.float32)
+        for members, batch in groups:      # one vectorized pass per image size
             if parameters is not None:
                 chosen = {name: values[members] for name, values in parameters.items()}
-                transforms = augmenter.transforms(chosen, shape[0], shape[1])
-                batch = image_ops.warp(batch, transforms, augmenter.fill_for(OWNER, shape[2]).astype(np.float32))
+                transforms = augmenter.transforms(chosen, batch.shape[1], batch.shape[2])
+                batch = image_ops.warp(batch, transforms, augmenter.fill_for(OWNER, batch.shape[3]).astype(np.float32))
             X[members] = self._sized(batch, None if corners is None else corners[members])
         return np.ascontiguousarray(X.transpose(1, 2, 3, 0)), responses
 
-    def _images(self, indices):
-        """The images at ``indices`` as float32 H×W×C arrays, colour-converted, and the responses."""
-        if isinstance(self._source, Datastore):
-            X, responses = _source_images(self._source, indices)
-        else:
-            X = [self._source[..., i] for i in indices]
+    def _groups(self, indices):
+        """(n, [(positions, N×H×W×C float32 colour-converted batch)] by image size, responses)
+        of the observations at ``indices``."""
+        if not isinstance(self._source, Datastore):
+            batch = np.asarray(self._source[..., indices], np.float32).transpose(3, 0, 1, 2)
             responses = None if self._responses is None else _take(self._responses, indices)
-        images = []
-        for k, image in enumerate(X):
-            image = np.asarray(image, dtype=np.float32)
-            image = image.reshape(image.shape[0], image.shape[1], -1)
-            if self.ColorPreprocessing == "gray2rgb" and image.shape[2] == 1:
-                image = np.repeat(image, 3, axis=2)
-            elif self.ColorPreprocessing == "rgb2gray" and image.shape[2] == 3:
-                image = image_ops.rgb2gray(image[None])[0]
-            if image.shape[2] != self._channels:
-                raise ValueError(f"{OWNER}: observation {indices[k] + 1} has {image.shape[2]} channel(s) where the "
-                                 f"first has {self._channels}; set ColorPreprocessing='gray2rgb' or 'rgb2gray' to "
-                                 f"make them agree.")
-            images.append(image)
-        return images, responses
+            return len(indices), [(np.arange(len(indices)), self._coloured(batch, indices))], responses
+        images, responses = _source_images(self._source, indices)
+        sizes = {}
+        for k, image in enumerate(images):
+            sizes.setdefault(np.shape(image)[:2] + (int(np.prod(np.shape(image)[2:])),), []).append(k)
+        groups = [(np.array(members), self._coloured(np.stack([np.asarray(images[k], np.float32).reshape(size)
+                                                               for k in members]), indices[members]))
+                  for size, members in sizes.items()]
+        return len(images), groups, responses
+
+    def _coloured(self, batch, indices):
+        """N×H×W×C ``batch`` with the ColorPreprocessing applied, checked against the channel count."""
+        if self.ColorPreprocessing == "gray2rgb" and batch.shape[3] == 1:
+            batch = np.repeat(batch, 3, axis=3)
+        elif self.ColorPreprocessing == "rgb2gray" and batch.shape[3] == 3:
+            batch = image_ops.rgb2gray(batch)
+        if batch.shape[3] != self._channels:
+            raise ValueError(f"{OWNER}: observation {indices[0] + 1} has {batch.shape[3]} channel(s) where the "
+                             f"first has {self._channels}; set ColorPreprocessing='gray2rgb' or 'rgb2gray' to "
+                             f"make them agree.")
+        return batch
 
     def _sized(self, batch, corners):
         """N×H×W×C ``batch`` brought to OutputSize by the OutputSizeMode."""

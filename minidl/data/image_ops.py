@@ -1,7 +1,8 @@
 """The image arithmetic behind ``augment`` and ``augmentedImageDatastore``: an affine warp
 (one inverse-mapped resample per image, bilinear or nearest), MATLAB's ``imresize``
-(bilinear, with its antialiasing when shrinking) and ``rgb2gray``. Plain vectorized NumPy
-on batches of equal-size images stored N×H×W×C; the callers check their arguments.
+(bilinear, with its antialiasing when shrinking) and ``rgb2gray``, on batches of equal-size
+images stored N×H×W×C (vectorized NumPy; the bilinear warp is a Numba kernel); the callers
+check their arguments.
 
 Coordinates are those of pixel centres, 0-based: column x = 0…W-1, row y = 0…H-1, y
 pointing down. A transform is a 3×3 matrix ``T`` in MATLAB's row-vector convention,
@@ -12,58 +13,35 @@ import numpy as np
 # MATLAB's rgb2gray: the luminance row of the inverse of the NTSC (YIQ) matrix.
 RGB2GRAY = np.array([0.298936021293775, 0.587043074451121, 0.114020904255103])
 
-# Source coordinates this close to a whole number are taken as that number, so a rotation
-# by exactly 90° or an integer translation moves pixels exactly (cos 90° is 6e-17 in floats).
-_SNAP = 1e-9
 
-
-def source_points(transforms, height, width):
-    """For each output pixel of each image, the input point it comes from: (u, v) arrays of
-    shape N×H×W, from the inverse of each N×3×3 forward ``transforms``."""
-    inverse = np.linalg.inv(np.asarray(transforms, np.float64))
-    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
-    u = x * inverse[:, 0, 0, None, None] + y * inverse[:, 1, 0, None, None] + inverse[:, 2, 0, None, None]
-    v = x * inverse[:, 0, 1, None, None] + y * inverse[:, 1, 1, None, None] + inverse[:, 2, 1, None, None]
-    return _snapped(u), _snapped(v)
-
-
-def _snapped(coordinate):
-    whole = np.round(coordinate)
-    return np.where(np.abs(coordinate - whole) < _SNAP, whole, coordinate)
+def inverse_transforms(transforms):
+    """The N×3×3 inverses of N×3×3 forward transforms (output pixel → input point)."""
+    return np.linalg.inv(np.asarray(transforms, np.float64))
 
 
 def warp(images, transforms, fill, method="bilinear"):
     """``images`` (N×H×W×C, float) warped by ``transforms`` (N×3×3) into the same H×W view.
 
-    Bilinear: the image is taken as surrounded by ``fill`` (one value per channel), and each
-    output pixel is the bilinear blend of the four pixels around its source point, so the
-    border fades into the fill over one pixel and a source point farther than one pixel
-    outside gives exactly ``fill``. Nearest: the pixel nearest the source point (halves
-    round up), ``fill`` outside the image.
+    Bilinear (minidl/kernels/affine_warp.py): the image is taken as surrounded by ``fill``
+    (one value per channel), and each output pixel is the bilinear blend of the four pixels
+    around its source point, so the border fades into the fill over one pixel and a source
+    point farther than one pixel outside gives exactly ``fill``; source coordinates within
+    1e-9 of a whole pixel are snapped to it (a quarter turn, cos 90° = 6e-17 in floats,
+    still moves pixels exactly). Nearest: the pixel nearest the source point (halves round
+    up), ``fill`` outside the image.
     """
     count, height, width, channels = images.shape
-    u, v = source_points(transforms, height, width)
-    fill = np.broadcast_to(np.asarray(fill, images.dtype), (channels,))
-    padded = np.empty((count, height + 2, width + 2, channels), images.dtype)
-    padded[...] = fill
-    padded[:, 1:-1, 1:-1, :] = images
+    fill = np.ascontiguousarray(np.broadcast_to(np.asarray(fill, images.dtype), (channels,)))
+    inverse = inverse_transforms(transforms)
+    if method == "bilinear":
+        from ..kernels.affine_warp import affine_warp
+        return affine_warp(np.ascontiguousarray(images), inverse, fill)
+    y, x = np.mgrid[0:height, 0:width]
+    column, row = (np.floor(x * inverse[:, 0, k, None, None] + y * inverse[:, 1, k, None, None]
+                            + inverse[:, 2, k, None, None] + 0.5) for k in (0, 1))
+    outside = (column < 0) | (column > width - 1) | (row < 0) | (row > height - 1)
     batch = np.arange(count)[:, None, None]
-    if method == "nearest":
-        column, row = np.floor(u + 0.5), np.floor(v + 0.5)
-        outside = (column < 0) | (column > width - 1) | (row < 0) | (row > height - 1)
-        column = np.clip(column, -1, width).astype(np.intp) + 1
-        row = np.clip(row, -1, height).astype(np.intp) + 1
-        result = padded[batch, row, column]
-        result[outside] = fill
-        return result
-    outside = (u <= -1) | (u >= width) | (v <= -1) | (v >= height)
-    u, v = np.where(outside, 0.0, u), np.where(outside, 0.0, v)
-    left, top = np.floor(u), np.floor(v)
-    right_weight, bottom_weight = (u - left)[..., None], (v - top)[..., None]
-    column, row = left.astype(np.intp) + 1, top.astype(np.intp) + 1     # +1: the fill border
-    upper = padded[batch, row, column] * (1 - right_weight) + padded[batch, row, column + 1] * right_weight
-    lower = padded[batch, row + 1, column] * (1 - right_weight) + padded[batch, row + 1, column + 1] * right_weight
-    result = (upper * (1 - bottom_weight) + lower * bottom_weight).astype(images.dtype)
+    result = images[batch, np.clip(row, 0, height - 1).astype(np.intp), np.clip(column, 0, width - 1).astype(np.intp)]
     result[outside] = fill
     return result
 
