@@ -41,6 +41,8 @@ class AugmentedImageDatastore(Datastore):
     def __init__(self, output_size, source, responses, augmentation, color, mode, channels):
         super().__init__()
         self._source, self._responses = source, responses
+        # An array source is shared, never copied: subsets and shuffles keep their own order.
+        self._order = None if isinstance(source, Datastore) else np.arange(source.shape[3])
         self._channels = channels
         self.OutputSize, self.DataAugmentation = output_size, augmentation
         self.ColorPreprocessing, self.OutputSizeMode = color, mode
@@ -64,7 +66,7 @@ class AugmentedImageDatastore(Datastore):
     def numobservations(self):
         if isinstance(self._source, Datastore):
             return self._source.numobservations()
-        return self._source.shape[3]
+        return len(self._order)
 
     def _reordered(self, indices):
         indices = np.asarray(indices, dtype=np.int64)
@@ -74,8 +76,7 @@ class AugmentedImageDatastore(Datastore):
         if isinstance(self._source, Datastore):
             new._source = self._source._reordered(indices)
         else:
-            new._source = self._source[..., indices]
-            new._responses = None if self._responses is None else _take(self._responses, indices)
+            new._order = self._order[indices]
         return new
 
     def _observations(self, indices, generator=None):
@@ -100,8 +101,8 @@ class AugmentedImageDatastore(Datastore):
         """(n, [(positions, N×H×W×C float32 colour-converted batch)] by image size, responses)
         of the observations at ``indices``."""
         if not isinstance(self._source, Datastore):
-            batch = np.asarray(self._source[..., indices], np.float32).transpose(3, 0, 1, 2)
-            responses = None if self._responses is None else _take(self._responses, indices)
+            batch = np.asarray(self._source[..., self._order[indices]], np.float32).transpose(3, 0, 1, 2)
+            responses = None if self._responses is None else _take(self._responses, self._order[indices])
             return len(indices), [(np.arange(len(indices)), self._coloured(batch, indices))], responses
         images, responses = _source_images(self._source, indices)
         sizes = {}

@@ -12,8 +12,8 @@ row-vector convention; pixel centres 0-based, x = column, y = row)::
 
 with i = floor(u), j = floor(v), a = u - i, b = v - j, and p00 = pixel (j, i), p01 = (j, i+1),
 p10 = (j+1, i), p11 = (j+1, i+1), each ``fill[c]`` where it lies outside the image.
-Arithmetic in float64, one rounding to the images' dtype at the end. Serial (no prange):
-it runs on data-loading threads next to the training's own parallel kernels.
+Arithmetic in float64, one rounding to the images' dtype at the end. Serial (no prange) and
+without the GIL: it runs on data-loading threads next to the training's own parallel kernels.
 """
 import math
 
@@ -37,7 +37,7 @@ def _pixel(images, n, row, column, channel, fill):
     return np.float64(fill[channel])
 
 
-@kernel()
+@kernel(nogil=True)
 def _affine_warp(images, inverse, fill, out):
     count, height, width, channels = images.shape
     for n in range(count):

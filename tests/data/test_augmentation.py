@@ -8,10 +8,12 @@ the image surrounded by FillValue.
 """
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import minidl
 from minidl import augment, imageDataAugmenter
 from minidl.data import image_ops
+from minidl.data.augmentation import DEFAULTS
 from minidl.options import OptionError
 
 GRID = np.arange(25, dtype=np.float64).reshape(5, 5) + 1      # distinct values 1..25
@@ -341,3 +343,22 @@ def test_bad_images_are_named():
         augment(aug, [GRID, "cat.png"])
     with pytest.raises(ValueError, match="list of images is empty"):
         augment(aug, [])
+
+
+hostile = st.one_of(st.none(), st.booleans(), st.text(max_size=3), st.floats(allow_nan=True, allow_infinity=True),
+                    st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=4),
+                    st.lists(st.integers(-10**30, 10**30), max_size=3), st.just([[1, 2]]), st.just(np.zeros((2, 2))),
+                    st.just({"a": 1}), st.just(1 + 2j))
+
+
+@settings(deadline=None, max_examples=150)
+@given(name=st.sampled_from(sorted(DEFAULTS)), value=hostile)
+def test_any_value_of_any_option_gives_an_augmenter_or_a_named_option_error(name, value):
+    try:
+        aug = imageDataAugmenter(**{name: value})
+    except OptionError as error:
+        assert name in str(error)
+        return
+    image = np.repeat(GRID[:, :, None], np.size(aug.FillValue), axis=2)   # one fill per channel
+    out = augment(aug, image)          # what was accepted also works
+    assert out.shape == image.shape and np.all(np.isfinite(out))
