@@ -8,7 +8,7 @@ from ..options import OptionError, choice, integer, numeric_array, parse_name_va
 from . import image_ops
 from .augmentation import ImageDataAugmenter
 from .datastore import Datastore
-from .labels import Categorical
+from .image_datastore import ImageDatastore
 from .table import Table
 
 OPTIONS = {"DataAugmentation": "none", "ColorPreprocessing": "none", "OutputSizeMode": "resize"}
@@ -104,12 +104,12 @@ class AugmentedImageDatastore(Datastore):
             batch = np.asarray(self._source[..., self._order[indices]], np.float32).transpose(3, 0, 1, 2)
             responses = None if self._responses is None else _take(self._responses, self._order[indices])
             return len(indices), [(np.arange(len(indices)), self._coloured(batch, indices))], responses
-        images, responses = _source_images(self._source, indices)
+        images, responses, taken = _source_images(self._source, indices)
         sizes = {}
         for k, image in enumerate(images):
-            sizes.setdefault(np.shape(image)[:2] + (int(np.prod(np.shape(image)[2:])),), []).append(k)
+            sizes.setdefault(_image_size(image, taken[k]), []).append(k)
         groups = [(np.array(members), self._coloured(np.stack([np.asarray(images[k], np.float32).reshape(size)
-                                                               for k in members]), indices[members]))
+                                                               for k in members]), taken[members]))
                   for size, members in sizes.items()]
         return len(images), groups, responses
 
@@ -144,19 +144,15 @@ class AugmentedImageDatastore(Datastore):
         return np.stack([image_ops.crop(batch[k:k + 1], tops[k], lefts[k], target)[0] for k in range(len(batch))])
 
     # --- MATLAB's read: a table with columns input (and response) ------------------------
-    def read(self):
-        """The next ``MiniBatchSize`` observations as a Table: ``input`` (a list of
-        H×W×C images, MATLAB's cell column) and, when there are responses, ``response``."""
-        if not self.hasdata():
-            raise StopIteration(f"{OWNER}: no more data to read; call reset(ds) to read from the start again.")
-        stop = min(self._position + self.MiniBatchSize, self.numobservations())
-        indices = np.arange(self._position, stop)
-        self._position = stop
-        return _as_table(*self._observations(indices))
-
-    def readall(self):
-        """Every observation, as one Table (see ``read``)."""
-        return _as_table(*self._observations(np.arange(self.numobservations())))
+    def _read(self, indices):
+        """What ``read`` returns (``MiniBatchSize`` observations at a time): a Table with
+        ``input`` (a list of H×W×C images, MATLAB's cell column) and, when there are
+        responses, ``response``; no info."""
+        X, responses = self._observations(indices)
+        columns = {"input": [X[..., k] for k in range(X.shape[3])]}
+        if responses is not None:
+            columns["response"] = responses
+        return Table(**columns), None
 
     def __repr__(self):
         return (f"augmentedImageDatastore with {self.numobservations()} observations: OutputSize "
@@ -165,11 +161,13 @@ class AugmentedImageDatastore(Datastore):
                 f"{'none' if isinstance(self.DataAugmentation, str) else 'imageDataAugmenter'}")
 
 
-def _as_table(X, responses):
-    columns = {"input": [X[..., k] for k in range(X.shape[3])]}
-    if responses is not None:
-        columns["response"] = responses
-    return Table(**columns)
+def _image_size(image, position):
+    """(H, W, C) of one image from a datastore, or an error naming the observation."""
+    shape = np.shape(image)
+    if not (isinstance(image, np.ndarray) and image.dtype.kind in "biuf" and len(shape) in (2, 3) and 0 not in shape):
+        raise TypeError(f"{OWNER}: observation {position + 1} of the datastore is not a non-empty H×W or H×W×C "
+                        f"numeric image; received {received(image)}.")
+    return shape[:2] + ((shape[2],) if len(shape) == 3 else (1,))
 
 
 def _take(responses, indices):
@@ -177,15 +175,16 @@ def _take(responses, indices):
 
 
 def _source_images(source, indices):
-    """A datastore's images at ``indices`` (any sizes, when the datastore can give them one
-    by one through ``_images``) and its responses."""
-    if hasattr(source, "_images"):
-        return source._images(indices)
-    X, responses = source._observations(indices)
-    if isinstance(X, (list, tuple)):
-        return list(X), responses
+    """(images, responses, positions) of a datastore at ``indices``: an imageDatastore's
+    images one by one as stored (any sizes; unreadable files it skips are left out), any
+    other datastore's as its ``_observations`` stacks them."""
+    if isinstance(source, ImageDatastore):
+        data, _, taken = source._read_kept(np.asarray(indices, dtype=np.int64))
+        images = [] if data is None else data if isinstance(data, list) else [data]
+        return images, (source.Labels[taken] if source.labeled() else None), taken
+    X, responses, taken = source._observations_kept(indices)
     X = np.asarray(X)
-    return ([X[..., k] for k in range(X.shape[-1])] if X.ndim == 4 else [X]), responses
+    return ([X[..., k] for k in range(X.shape[-1])] if X.ndim == 4 else [X]), responses, taken
 
 
 def augmentedImageDatastore(outputSize, X, *args, **options):
@@ -265,6 +264,5 @@ def _responses(Y, count):
 def _first_channels(datastore):
     if datastore.numobservations() == 0:
         return 1
-    images, _ = _source_images(datastore, np.arange(1))
-    image = np.asarray(images[0])
-    return 1 if image.ndim == 2 else image.shape[2]
+    images, _, taken = _source_images(datastore, np.arange(1))
+    return _image_size(images[0], taken[0])[2] if images else 1

@@ -175,7 +175,7 @@ def test_shuffle_and_subset_keep_images_with_their_labels():
 
 # --- any datastore -----------------------------------------------------------------------------------
 class ListDatastore(Datastore):
-    """A minimal datastore of images of any size (``_images``) with labels."""
+    """A minimal datastore of equal-size images with labels."""
 
     def __init__(self, images, labels):
         super().__init__()
@@ -184,9 +184,6 @@ class ListDatastore(Datastore):
     def numobservations(self):
         return len(self.images)
 
-    def _images(self, indices):
-        return [self.images[i] for i in indices], self.labels[indices]
-
     def _observations(self, indices):
         return np.stack([self.images[i] for i in indices], axis=3), self.labels[indices]
 
@@ -194,21 +191,56 @@ class ListDatastore(Datastore):
         return ListDatastore([self.images[i] for i in indices], self.labels[indices])
 
 
-def test_images_of_different_sizes_from_a_datastore_are_resized_each_by_its_own_weights():
+def test_any_datastore_is_read_through_its_observations():
     rng = np.random.default_rng(6)
-    images = [rng.random((4, 6, 1)), rng.random((10, 7, 1)), rng.random((5, 5, 3)).astype(np.uint8) * 200]
-    ds = augmentedImageDatastore([5, 5], ListDatastore(images, ["a", "b", "c"]), ColorPreprocessing="gray2rgb")
+    images = [rng.random((4, 6, 3)) for _ in range(3)]
+    ds = augmentedImageDatastore([8, 12], ListDatastore(images, ["a", "b", "c"]), ColorPreprocessing="rgb2gray")
+    X, labels = ds._observations([2, 0])
+    assert X.shape == (8, 12, 1, 2) and list(labels) == ["c", "a"]
+    gray = image_ops.rgb2gray(np.stack([images[2], images[0]]).astype(np.float32))
+    np.testing.assert_allclose(X.transpose(3, 0, 1, 2), image_ops.resize(gray, (8, 12)), rtol=1e-5, atol=1e-6)
+
+
+def write_pngs(folder):
+    """A labelled folder tree of PNGs of three sizes, gray and RGB: cat/ (2 files), dog/ (1)."""
+    from PIL import Image
+    rng = np.random.default_rng(7)
+    arrays = {"cat/a.png": rng.integers(0, 256, (6, 8), dtype=np.uint8),
+              "cat/b.png": rng.integers(0, 256, (5, 5, 3), dtype=np.uint8),
+              "dog/c.png": rng.integers(0, 256, (10, 4), dtype=np.uint8)}
+    for name, array in arrays.items():
+        (folder / name).parent.mkdir(exist_ok=True)
+        Image.fromarray(array).save(folder / name)
+    return arrays
+
+
+def test_an_image_datastore_of_mixed_sizes_and_colours(tmp_path):
+    arrays = write_pngs(tmp_path)
+    imds = minidl.imageDatastore(str(tmp_path), IncludeSubfolders=True, LabelSource="foldernames")
+    ds = augmentedImageDatastore([5, 5], imds, ColorPreprocessing="gray2rgb")
     X, labels = ds._observations([0, 1, 2])
-    assert X.shape == (5, 5, 3, 3) and list(labels) == ["a", "b", "c"]
-    for k, image in enumerate(images):
-        rgb = np.repeat(image.astype(np.float32), 3 // image.shape[2], axis=2)
-        expected = image_ops.resize(rgb[None], (5, 5))[0] if image.shape[:2] != (5, 5) else rgb
-        np.testing.assert_allclose(X[..., k], expected, rtol=1e-5, atol=1e-6)
+    assert X.shape == (5, 5, 3, 3) and [str(v) for v in labels] == ["cat", "cat", "dog"]
+    for k, name in enumerate(["cat/a.png", "cat/b.png", "dog/c.png"]):
+        image = arrays[name].astype(np.float32)
+        rgb = image if image.ndim == 3 else np.repeat(image[:, :, None], 3, axis=2)
+        expected = rgb if rgb.shape[:2] == (5, 5) else image_ops.resize(rgb[None], (5, 5))[0]
+        np.testing.assert_allclose(X[..., k], expected, rtol=1e-5, atol=1e-4)
+    table = minidl.read(ds)
+    assert len(table) == 3 and table.Properties.VariableNames == ["input", "response"]
+    minidl.rng(0)
+    shuffled = ds.shuffle()
+    images, labels = shuffled._observations([0, 1, 2])
+    for k in range(3):       # each image still carries its own label: dog/c.png is the only 10×4 one
+        is_dog = str(labels[k]) == "dog"
+        expected = image_ops.resize(np.repeat(arrays["dog/c.png"].astype(np.float32)[None, :, :, None], 3, 3),
+                                    (5, 5))[0]
+        assert np.allclose(images[..., k], expected, atol=1e-4) == is_dog
 
 
-def test_channel_mismatch_names_the_observation_and_the_fix():
-    images = [np.zeros((4, 4, 1)), np.zeros((4, 4, 3))]
-    ds = augmentedImageDatastore([4, 4], ListDatastore(images, [0, 1]))
+def test_channel_mismatch_names_the_observation_and_the_fix(tmp_path):
+    write_pngs(tmp_path)
+    imds = minidl.imageDatastore(str(tmp_path), IncludeSubfolders=True, LabelSource="foldernames")
+    ds = augmentedImageDatastore([4, 4], imds)
     with pytest.raises(ValueError, match=r"observation 2 has 3 channel\(s\) where the first has 1; set "
                                          r"ColorPreprocessing='gray2rgb'"):
         ds._observations([0, 1])
@@ -236,3 +268,11 @@ def test_channel_mismatch_names_the_observation_and_the_fix():
 def test_bad_arguments_are_named(call, error, message):
     with pytest.raises(error, match=message):
         call(np.zeros((4, 4, 1, 2)))
+
+
+def test_a_read_function_that_gives_no_image_is_named(tmp_path):
+    write_pngs(tmp_path)
+    imds = minidl.imageDatastore(str(tmp_path), IncludeSubfolders=True, ReadFcn=lambda path: "not an image")
+    with pytest.raises(TypeError, match="observation 1 of the datastore is not a non-empty H×W or H×W×C numeric "
+                                        "image; received 'not an image'"):
+        augmentedImageDatastore([4, 4], imds)
