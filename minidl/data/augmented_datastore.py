@@ -44,9 +44,18 @@ class AugmentedImageDatastore(Datastore):
         # An array source is shared, never copied: subsets and shuffles keep their own order.
         self._order = None if isinstance(source, Datastore) else np.arange(source.shape[3])
         self._channels = channels
-        self.OutputSize, self.DataAugmentation = output_size, augmentation
-        self.ColorPreprocessing, self.OutputSizeMode = color, mode
+        self._settings = {"OutputSize": output_size, "DataAugmentation": augmentation, "ColorPreprocessing": color,
+                          "OutputSizeMode": mode}
         self.MiniBatchSize = 128
+
+    # Read-only, as in MATLAB (SetAccess private): a new datastore takes new settings.
+    OutputSize = property(lambda self: self._settings["OutputSize"], doc="(rows, columns) of every output image.")
+    DataAugmentation = property(lambda self: self._settings["DataAugmentation"],
+                                doc="'none' or the imageDataAugmenter applied to each image.")
+    ColorPreprocessing = property(lambda self: self._settings["ColorPreprocessing"],
+                                  doc="'none', 'gray2rgb' or 'rgb2gray'.")
+    OutputSizeMode = property(lambda self: self._settings["OutputSizeMode"],
+                              doc="'resize', 'centercrop' or 'randcrop'.")
 
     @property
     def MiniBatchSize(self):

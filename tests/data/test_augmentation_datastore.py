@@ -276,3 +276,12 @@ def test_a_read_function_that_gives_no_image_is_named(tmp_path):
     with pytest.raises(TypeError, match="observation 1 of the datastore is not a non-empty H×W or H×W×C numeric "
                                         "image; received 'not an image'"):
         augmentedImageDatastore([4, 4], imds)
+
+
+def test_settings_are_read_only_and_minibatchsize_is_checked():
+    ds = augmentedImageDatastore([4, 4], np.zeros((4, 4, 1, 2)), OutputSizeMode="centercrop")
+    assert ds.OutputSize == (4, 4) and ds.OutputSizeMode == "centercrop" and ds.DataAugmentation == "none"
+    with pytest.raises(AttributeError):
+        ds.OutputSizeMode = "bogus"
+    with pytest.raises(OptionError, match="MiniBatchSize must be a positive integer; received 0"):
+        ds.MiniBatchSize = 0
