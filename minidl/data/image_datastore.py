@@ -15,8 +15,8 @@ import numpy as np
 from ..options import choice, flag, integer, name_value_pairs, received
 from ..struct import Struct
 from .datastore import Datastore, with_info, datastore_argument
-from .image_files import (DEFAULT_EXTENSIONS, ImageReadError, check_unchanged, decode, extensions, file_signatures,
-                          find_files, open_unchanged)
+from .image_files import (DEFAULT_EXTENSIONS, ImageReadError, check_unchanged, decode, deleted, extensions,
+                          file_signatures, find_files, open_unchanged)
 from .labels import Categorical, _values, categorical
 
 _RULES = ("error", "skipfile")
@@ -105,8 +105,12 @@ class ImageDatastore(Datastore):
         try:
             check_unchanged("imageDatastore", path, os.stat(path), self._sizes[i], self._mtimes[i])
         except FileNotFoundError:
-            open_unchanged("imageDatastore", path, 0, 0)     # raises the error naming the deleted file
-        return self._read_fcn(path)
+            raise deleted("imageDatastore", path) from None
+        try:
+            return self._read_fcn(path)
+        except Exception as error:      # the user's reader: any failure is this file's
+            raise ImageReadError(f"imageDatastore: ReadFcn failed on {path!r} ({type(error).__name__}: "
+                                 f"{error}).") from error
 
     def _readable(self, indices):
         """[(index, image)] of the files that can be read; unreadable ones raise, or under
@@ -117,7 +121,8 @@ class ImageDatastore(Datastore):
                 images.append((i, self._image(i)))
             except ImageReadError as error:
                 if self._rule == "error":
-                    raise
+                    raise ImageReadError(f"{error} (To skip unreadable files with a warning instead, set "
+                                         f"ReadFailureRule='skipfile'.)") from None
                 self._skip(self._files[i], error)
         return images
 
@@ -136,10 +141,11 @@ class ImageDatastore(Datastore):
         images = self._readable(np.asarray(indices, dtype=np.int64).reshape(-1))
         reference = self._shared["reference"]
         if not images:
-            if reference is None:
+            if reference is None and len(indices):
                 raise ImageReadError(f"imageDatastore: none of the {len(indices)} file(s) asked for can be read "
                                      f"(see the warnings, imds.SkippedFiles).")
-            return (np.zeros(reference[1] + (0,), np.float32), (self._labels[:0] if self.labeled() else None),
+            shape = reference[1] if reference is not None else (0, 0, 0)
+            return (np.zeros(shape + (0,), np.float32), (self._labels[:0] if self.labeled() else None),
                     np.zeros(0, np.int64))
         if reference is None:
             reference = self._shared["reference"] = (self._files[images[0][0]], _numeric(self._files[images[0][0]],
@@ -173,6 +179,16 @@ class ImageDatastore(Datastore):
         """Every readable image, as a list (MATLAB's cell array)."""
         images = self._readable(range(len(self._files)))
         return [image for _, image in images]
+
+    def countEachLabel(self):
+        """MATLAB's method form ``imds.countEachLabel()``; see :func:`~minidl.countEachLabel`."""
+        from .labels import countEachLabel
+        return countEachLabel(self)
+
+    def splitEachLabel(self, *args, **options):
+        """MATLAB's method form ``imds.splitEachLabel(p, ...)``; see :func:`~minidl.splitEachLabel`."""
+        from .split import splitEachLabel
+        return splitEachLabel(self, *args, **options)
 
     def preview(self):
         """The first image, as stored (whatever ReadSize is)."""
@@ -254,7 +270,8 @@ def imageDatastore(location, IncludeSubfolders=False, FileExtensions=DEFAULT_EXT
     ``LabelSource="foldernames"`` labels each file by the name of its folder; ``Labels``
     gives them instead (one per file). ``ReadFcn(filename)`` replaces the Pillow reader.
     ``ReadFailureRule`` (minidl's; MATLAB's imageDatastore has none): "error" (default) or
-    "skipfile": skip unreadable files with a warning, listed in ``imds.SkippedFiles``.
+    "skipfile": skip unreadable files with a warning, listed in ``imds.SkippedFiles``
+    (``read`` then returns the next readable file, or None when none is left).
 
     Every file's size and modification time are recorded: a file changed or deleted later
     is an error naming it when it is read. Reading needs Pillow (``pip install minidl[images]``).
@@ -279,14 +296,16 @@ def imageDatastore(location, IncludeSubfolders=False, FileExtensions=DEFAULT_EXT
     """
     owner = "imageDatastore"
     subfolders = flag(owner, "IncludeSubfolders", IncludeSubfolders)
-    files = find_files(owner, location, subfolders, extensions(owner, FileExtensions))
+    wanted = extensions(owner, FileExtensions)
     source = choice(owner, "LabelSource", LabelSource, ("none", "foldernames"))
+    rule = choice(owner, "ReadFailureRule", ReadFailureRule, _RULES)
+    files = find_files(owner, location, subfolders, wanted)
     if source == "foldernames" and Labels is not None:
         raise ValueError(f"{owner}: give either LabelSource='foldernames' or Labels, not both.")
     if source == "foldernames":
         Labels = [os.path.basename(os.path.dirname(f)) for f in files]
     labels = _labels_for(owner, Labels, len(files))
-    return ImageDatastore(files, labels, file_signatures(files), ReadFcn, ReadSize, ReadFailureRule)
+    return ImageDatastore(files, labels, file_signatures(files), ReadFcn, ReadSize, rule)
 
 
 def readimage(imds, i):

@@ -57,7 +57,7 @@ def find_files(owner, location, include_subfolders, wanted):
             raise ValueError(f"{owner}: {place!r} has extension {os.path.splitext(place)[1]!r}, which is not one "
                              f"of FileExtensions ({', '.join(wanted)}). Add it to FileExtensions.")
         found += sorted(keep, key=_matlab_order)
-        others += [path for path in candidates if path not in set(keep)]
+        others += [path for path in candidates if os.path.splitext(path)[1].lower() not in wanted]
     found = list(dict.fromkeys(os.path.abspath(path) for path in found))
     if not found:
         raise ValueError(_nothing_found(owner, locations, include_subfolders, wanted, others))
@@ -124,6 +124,11 @@ def check_unchanged(owner, path, stat, size, mtime):
                              f"files as they are now.")
 
 
+def deleted(owner, path):
+    return ImageReadError(f"{owner}: {path!r} was deleted or moved after the datastore was made. Make the "
+                          f"datastore again, or remove the file from it with subset.")
+
+
 def open_unchanged(owner, path, size, mtime):
     """The bytes of ``path``, read from one handle whose size and time match the record."""
     try:
@@ -131,8 +136,7 @@ def open_unchanged(owner, path, size, mtime):
             check_unchanged(owner, path, os.fstat(file.fileno()), size, mtime)
             data = file.read()
     except FileNotFoundError:
-        raise ImageReadError(f"{owner}: {path!r} was deleted or moved after the datastore was made. Make the "
-                             f"datastore again, or remove the file from it with subset.") from None
+        raise deleted(owner, path) from None
     except OSError as error:
         raise ImageReadError(f"{owner}: cannot read {path!r}: {error.strerror or error}.") from None
     if not data:
@@ -156,9 +160,10 @@ def decode(owner, path, data):
             mode = _CONVERT.get(image.mode)
             array = np.asarray(image.convert(mode) if mode else image)
     except Exception as error:      # Pillow raises many types for a bad file
-        raise ImageReadError(f"{owner}: {path!r} is not a readable image ({type(error).__name__}: {error}). "
-                             f"Remove or replace the file, or set ReadFailureRule='skipfile' to skip such "
-                             f"files with a warning.") from None
+        reason = ("not in an image format Pillow knows" if type(error).__name__ == "UnidentifiedImageError"
+                  else f"{type(error).__name__}: {error}")
+        raise ImageReadError(f"{owner}: {path!r} is not a readable image ({reason}); remove or replace the "
+                             f"file.") from None
     if array.dtype.byteorder == ">":
         array = array.astype(array.dtype.newbyteorder("="))
     return array[:, :, None] if array.ndim == 2 else array
