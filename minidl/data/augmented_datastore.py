@@ -9,7 +9,7 @@ from . import image_ops
 from .augmentation import ImageDataAugmenter
 from .datastore import Datastore
 from .image_datastore import ImageDatastore
-from .table import Table
+from ..table import Table
 
 OPTIONS = {"DataAugmentation": "none", "ColorPreprocessing": "none", "OutputSizeMode": "resize"}
 OWNER = "augmentedImageDatastore"
