@@ -93,10 +93,11 @@ class DatastoreView:
     def __getitem__(self, part):
         return self.read(np.arange(self.shape[0])[part])[0]
 
-    def read(self, indices):
-        """(X internal, the datastore's responses or None) of the observations at ``indices``;
-        fewer when the datastore skips unreadable files (imageDatastore's ReadFailureRule)."""
-        X, Y = self.ds._observations(indices)
+    def read(self, indices, **options):
+        """(X internal, the datastore's responses or None) of the observations at ``indices``
+        (``options`` go to the datastore's ``_observations``); fewer when the datastore skips
+        unreadable files (imageDatastore's ReadFailureRule)."""
+        X, Y = self.ds._observations(indices, **options)
         X = to_internal(X, self.input_layer, "SSCB", owner=self.owner, allow_empty=True)
         if X.shape[0] > len(indices):
             raise ValueError(f"{self.owner}: the {type(self.ds).__name__} returned {X.shape[0]} observations when "

@@ -22,10 +22,20 @@ datastore (Pillow decoding, NumPy); the network's parallel Numba kernels run on 
 thread alone. Mini-batches come back in the trainer's order whatever worker read them, so
 results are bit-identical with and without background reading. A worker's exception (a bad
 file) is raised again in the main thread, with the datastore's message naming the file.
+
+Random reads (augmentedImageDatastore): a datastore whose ``_observations`` takes a
+``generator`` draws everything random of a mini-batch from it. Each mini-batch gets its
+own generator, ``numpy.random.default_rng((read_seed, *tag, k))``: ``read_seed`` is drawn
+once per training from the global generator (so ``rng(seed)`` repeats a run; checkpoints
+keep it), the tag names the pass (statistics, epoch e, validation at iteration i,
+population) and k is the mini-batch's place in it. The draws therefore depend neither on
+which worker reads a mini-batch nor on when, and a run resumed from a checkpoint reads the
+same augmented images as the uninterrupted one.
 """
 import collections
 import concurrent.futures
 import contextlib
+import inspect
 import time
 
 import numpy as np
@@ -102,13 +112,15 @@ def population_batches(count, size):
 class ArraySource:
     """In-memory predictors (internal layout) and targets."""
 
+    random = False
+
     def __init__(self, X, targets):
         self.X, self.targets, self.count = X, targets, X.shape[0]
 
-    def batch(self, part):
+    def batch(self, part, seed=None):
         return self.X[part], self.targets[part]
 
-    def reader(self, parts, pool=None):
+    def reader(self, parts, pool=None, seeds=None):
         return Reader(self.batch, parts, None)     # indexing an array needs no workers
 
 
@@ -120,13 +132,14 @@ class DatastoreSource:
         self.ds, self.targets, self.encode, self.owner = ds, targets, encode, owner
         self.view = DatastoreView(ds, input_layer, owner)
         self.count = ds.numobservations()
+        self.random = "generator" in inspect.signature(ds._observations).parameters
         if len(targets) != self.count:
             raise ValueError(f"{owner}: the datastore has {self.count} observations but {len(targets)} "
                              f"labels/responses; they must match.")
 
-    def batch(self, part):
+    def batch(self, part, seed=None):
         indices = np.arange(self.count)[part]
-        X, Y = self.view.read(indices)
+        X, Y = self.view.read(indices, **({"generator": np.random.default_rng(seed)} if self.random else {}))
         if X.shape[0] == len(indices):
             T = self.targets[indices]
         elif Y is not None:      # files skipped: the responses of those read
@@ -144,8 +157,8 @@ class DatastoreSource:
                              f"them (or fix the ReadFcn) before training.")
         return X, T
 
-    def reader(self, parts, pool=None):
-        return Reader(self.batch, parts, pool)
+    def reader(self, parts, pool=None, seeds=None):
+        return Reader(self.batch, parts, pool, seeds)
 
 
 class Reader:
@@ -153,19 +166,20 @@ class Reader:
     ``pool``, up to PREFETCH batches are read ahead on its workers; without one, each batch
     is read when asked for. Use as a context manager: leaving it cancels what was read ahead."""
 
-    def __init__(self, read, parts, pool):
+    def __init__(self, read, parts, pool, seeds=None):
         self.read, self.parts, self.pool = read, list(parts), pool
+        self.seeds = [None] * len(self.parts) if seeds is None else seeds
         self.taken, self.submitted = 0, 0
         self.pending = collections.deque()
         self.observations, self.waited, self.started = 0, 0.0, time.perf_counter()
 
     def _fill(self):
         while self.pool is not None and len(self.pending) < PREFETCH and self.submitted < len(self.parts):
-            self.pending.append(self.pool.submit(self.read, self.parts[self.submitted]))
+            self.pending.append(self.pool.submit(self.read, self.parts[self.submitted], self.seeds[self.submitted]))
             self.submitted += 1
 
     def next(self):
-        part = self.parts[self.taken]
+        part, seed = self.parts[self.taken], self.seeds[self.taken]
         self.taken += 1
         start = time.perf_counter()
         self._fill()        # first call: start reading ahead (a reader never asked reads nothing)
@@ -174,7 +188,7 @@ class Reader:
             self._fill()
             X = future.result()     # a worker's exception is raised here, in the caller's thread
         else:
-            X = self.read(part)
+            X = self.read(part, seed)
         self.waited += time.perf_counter() - start
         self.observations += X[0].shape[0]
         return X

@@ -152,6 +152,8 @@ class Trainer:
                                  f"training batch normalization normalizes each validation mini-batch with "
                                  f"its own statistics, which needs at least 2 observations of feature data. "
                                  f"Give more validation data or BatchNormalizationStatistics='moving'.")
+        random = data.random or (self.validation is not None and self.validation.random)
+        self.read_seed = int(self.rng.integers(2 ** 63)) if random else None   # data_source.py: random reads
         broken = net.non_finite()
         if broken:
             name, prop, kind = broken
@@ -164,7 +166,7 @@ class Trainer:
         statistics = getattr(net.input_layer, "statistics", None)
         if resume is None and statistics is not None and (
                 options.ResetInputNormalization or not net.input_layer.has_statistics()):
-            with data.reader(population_batches(data.count, options.MiniBatchSize), self.pool) as reader:
+            with self._reader(data, population_batches(data.count, options.MiniBatchSize), 0) as reader:
                 values = statistics(reader.next()[0] for _ in reader.parts)
             if values:
                 messages.append("Initializing input data normalization.")
@@ -214,7 +216,7 @@ class Trainer:
             if s.step == 0 and (options.Shuffle == "every-epoch" or (options.Shuffle == "once" and s.epoch == 1)):
                 s.order = self.rng.permutation(X.count)
             parts = [s.order[k * batch:(k + 1) * batch] for k in range(s.step, per_epoch)]
-            with X.reader(parts, self.pool) as reader:
+            with self._reader(X, parts, 1, s.epoch, first=s.step) as reader:
                 while s.step < per_epoch:
                     reason = self._iteration(reader, s, solver, progress, batch, total)
                     if reason is None and interrupt.presses:
@@ -351,7 +353,7 @@ class Trainer:
                 if interrupt.presses > presses:
                     return
 
-        with np.errstate(**QUIET), X.reader([s.order[part] for part in batches], self.pool) as reader:
+        with np.errstate(**QUIET), self._reader(X, [s.order[part] for part in batches], 3) as reader:
             net.commit_population_state(Ordered(reader), until_interrupted())
         culprit = net.non_finite()
         if culprit:
@@ -371,6 +373,11 @@ class Trainer:
             return f"{reason}; {problem}", True
         return reason, True
 
+    def _reader(self, data, parts, *tag, first=0):
+        """A reader of ``parts``; random datastores get one seed per mini-batch (data_source.py)."""
+        seeds = None if self.read_seed is None else [(self.read_seed, *tag, first + k) for k in range(len(parts))]
+        return data.reader(parts, self.pool, seeds)
+
     def validate(self, batch_statistics=False):
         """(loss, metric) over every validation observation ('truncateLast' mini-batches).
 
@@ -380,7 +387,7 @@ class Trainer:
         data = self.validation
         total_loss, scores_all, targets = 0.0, [], []
         parts = population_batches(data.count, min(self.options.MiniBatchSize, data.count))
-        with np.errstate(**QUIET), data.reader(parts, self.pool) as reader:
+        with np.errstate(**QUIET), self._reader(data, parts, 2, self.record["Iteration"] if self.record else 0) as reader:
             for _ in parts:
                 X, T = reader.next()
                 scores = self.net.predict_internal(X, batch_statistics=batch_statistics)

@@ -42,6 +42,18 @@ class MemoryStore(Datastore):
         return MemoryStore(self.X[..., indices], self.Y[indices], self.reads)
 
 
+class NoisyStore(MemoryStore):
+    """Random reads, as augmentedImageDatastore's: noise drawn from the generator given."""
+
+    def _observations(self, indices, generator=None):
+        X, Y = super()._observations(indices)
+        generator = generator if generator is not None else minidl._rng.generator()
+        return X + generator.random(X.shape, dtype=np.float32) * 0.5, Y
+
+    def _reordered(self, indices):
+        return NoisyStore(self.X[..., indices], self.Y[indices], self.reads)
+
+
 def data(count=70, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.random((6, 6, 1, count)).astype(np.float32)
@@ -207,3 +219,22 @@ def test_the_progress_bar_shows_the_datastore_throughput():
     record = dict(Epoch=2, TrainingLoss=0.25, TrainingMetric=50.0, BaseLearnRate=0.01)
     assert bar_postfix(record, "Accuracy", format_accuracy) == "epoch 2, loss 0.2500, acc 50.00%, lr 0.0100"
     assert bar_postfix(record, "Accuracy", format_accuracy, (980.2, 0.5)).endswith("read 980 obs/s, waiting 50%")
+
+
+def test_random_reads_do_not_depend_on_background_workers_and_resume_exactly(tmp_path):
+    X, Y = data()
+    Xv, Yv = data(21, seed=1)
+    common = dict(MaxEpochs=2, ValidationData=NoisyStore(Xv, Yv), ValidationFrequency=3)
+    serial, info_serial = train(NoisyStore(X, Y), **common)
+    background, info_background = train(NoisyStore(X, Y), DispatchInBackground=True, **common)
+    assert_same_network(serial, background)
+    np.testing.assert_array_equal(info_serial.ValidationLoss, info_background.ValidationLoss)
+    clean, _ = train(MemoryStore(X, Y), **common)
+    assert not np.array_equal(clean.Layers[1].Weights, serial.Layers[1].Weights)   # the noise did count
+    full, _ = train(NoisyStore(X, Y), CheckpointPath=str(tmp_path), CheckpointFrequency=3,
+                    CheckpointFrequencyUnit="iteration", DispatchInBackground=True, **common)
+    middle = sorted(tmp_path.glob("net_checkpoint__3__*.npz"))[0]     # mid-epoch 1 (4 iterations per epoch)
+    minidl.rng(99)
+    resumed = minidl.trainNetwork(NoisyStore(X, Y), layers(), options(DispatchInBackground=True, **common),
+                                  ResumeFrom=str(middle))
+    assert_same_network(full, resumed)
