@@ -55,6 +55,9 @@ if TYPE_CHECKING:
     from .data.charts import confusionchart
     from .data.digit_arrays import digitTest4DArrayData, digitTrain4DArrayData
     from .data.labels import categorical, categories, confusionmat, countEachLabel
+    from .data.datastore import hasdata, numpartitions, partition, preview, read, readall, reset, shuffle, subset
+    from .data.image_datastore import ImageDatastore, imageDatastore, readimage
+    from .data.array_datastore import ArrayDatastore, CombinedDatastore, arrayDatastore, combine
 
 __all__ = ["imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchNormalizationLayer",
            "groupNormalizationLayer", "layerNormalizationLayer", "reluLayer", "leakyReluLayer",
@@ -75,6 +78,10 @@ __all__ = ["imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchN
            # issue 12: data and results
            "digitTrain4DArrayData", "digitTest4DArrayData", "categorical", "categories", "countEachLabel",
            "confusionmat", "confusionchart",
+           # issue 13: datastores (point 1, 4)
+           "imageDatastore", "ImageDatastore", "readimage", "read", "hasdata", "reset", "readall", "preview",
+           "subset", "shuffle", "partition", "numpartitions", "arrayDatastore", "ArrayDatastore", "combine",
+           "CombinedDatastore",
            # the layer classes, for isinstance (build layers with the constructor functions above)
            "ReLULayer", "LeakyReLULayer", "SigmoidLayer", "TanhLayer", "ELULayer", "GELULayer",
            "CrossChannelNormalizationLayer", "InstanceNormalizationLayer", "FlattenLayer",

@@ -9,13 +9,12 @@ download and no data file is needed.
 ``splitEachLabel(imds, p, 'randomized')``.
 """
 import functools
-import math
 import numbers
 
 import numpy as np
 
-from .. import _rng
 from .glyphs import glyph_table
+from .split import splitEachLabel
 
 __all__ = ["digits", "splitEachLabel"]
 
@@ -198,133 +197,3 @@ def digits(seed=0):
         raise ValueError(f"digits: seed must be a nonnegative integer, received {seed!r}.")
     X, Y = _digits_cached(int(seed))
     return X.copy(), Y.copy()
-
-
-# ----------------------------------------------------------------------------
-# splitEachLabel
-# ----------------------------------------------------------------------------
-
-_RANDOM_OPTIONS = ("randomized", "randomize")
-
-
-def splitEachLabel(X, Y, *args):
-    """Split observations per label, like MATLAB's ``splitEachLabel(imds, p, 'randomized')``.
-
-    ``splitEachLabel(X, Y, p)`` puts the first ``p`` observations of every label
-    into the first set and the rest into the second.
-    ``splitEachLabel(X, Y, p1, ..., pN)`` makes N + 1 sets: the first ``p1`` of
-    each label, the next ``p2``, ..., and the rest. Adding ``"randomize"`` (or
-    MATLAB's spelling ``"randomized"``) as the last argument picks a random
-    selection of each label instead of the first ones, drawn from minidl's
-    global generator (:func:`minidl._rng.generator`, seeded by ``minidl.rng``).
-
-    Each ``p`` is either a whole number of observations per label, or a
-    proportion in (0, 1) of each label's count. A proportion is rounded *down*
-    (``floor(p * count)``), as MATLAB's documentation states ("rounds down to
-    the nearest whole number").
-
-    Parameters
-    ----------
-    X : array_like
-        Data in MATLAB layout, observations along the **last** axis (e.g.
-        H x W x C x N images).
-    Y : array_like, shape (N,)
-        Labels (integers or strings).
-    p1, ..., pN : int or float
-        Counts or proportions per label.
-    "randomize" : str, optional
-        Pick observations at random instead of in order.
-
-    Returns
-    -------
-    (X1, Y1), (X2, Y2), ... : tuples of numpy.ndarray
-        N + 1 pairs. Within every output, observations are grouped by label,
-        labels in sorted order (``numpy.unique``), and observations of a label
-        keep their original relative order (also with ``"randomize"``).
-
-    Raises
-    ------
-    ValueError
-        If X and Y hold different numbers of observations, a ``p`` is not
-        positive, a count exceeds a label's number of observations (or the
-        counts together do), or the option string is unknown.
-
-    Example
-    -------
-    >>> import numpy as np
-    >>> from minidl.data import splitEachLabel
-    >>> X = np.arange(12).reshape(2, 6)          # 6 observations in the last axis
-    >>> Y = np.array([0, 1, 0, 1, 0, 1])
-    >>> (X1, Y1), (X2, Y2) = splitEachLabel(X, Y, 2)
-    >>> Y1.tolist(), X1[0].tolist(), Y2.tolist(), X2[0].tolist()
-    ([0, 0, 1, 1], [0, 2, 1, 3], [0, 1], [4, 5])
-    """
-    name = "splitEachLabel"
-    args = list(args)
-    randomize = False
-    if args and isinstance(args[-1], (str, np.str_)):
-        opt = str(args.pop())
-        if opt.lower() not in _RANDOM_OPTIONS:
-            raise ValueError(
-                f"{name}: expected option 'randomized' (or 'randomize'), received {opt!r}."
-            )
-        randomize = True
-    if not args:
-        raise ValueError(f"{name}: expected at least one count or proportion p, received none.")
-    for p in args:
-        if isinstance(p, (str, np.str_)):
-            raise ValueError(
-                f"{name}: the option 'randomized' must come last, received {p!r} before a count."
-            )
-        if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
-            raise ValueError(
-                f"{name}: p must be a positive integer or a proportion in (0, 1), received {p!r}."
-            )
-        if not p > 0:
-            raise ValueError(f"{name}: p must be positive (> 0), received {p!r}.")
-        if not math.isfinite(p):
-            raise ValueError(f"{name}: p must be a whole number of observations or a proportion in (0, 1), "
-                             f"received {p!r}.")
-        if p >= 1 and p != math.floor(p):
-            raise ValueError(
-                f"{name}: p must be a whole number of observations or a proportion in (0, 1), "
-                f"received {p!r}."
-            )
-
-    X = np.asarray(X)
-    Y = np.asarray(Y)
-    if Y.ndim != 1:
-        raise ValueError(f"{name}: expected Y to be a vector of labels, received shape {Y.shape}.")
-    if X.ndim == 0 or X.shape[-1] != Y.shape[0]:
-        got = X.shape[-1] if X.ndim else "a scalar"
-        raise ValueError(
-            f"{name}: expected X to hold {Y.shape[0]} observations in its last axis "
-            f"(one per label in Y), received {got} (X has shape {X.shape})."
-        )
-
-    classes, inverse = np.unique(Y, return_inverse=True)
-    inverse = inverse.ravel()
-    parts = [[] for _ in range(len(args) + 1)]
-    gen = _rng.generator() if randomize else None
-    for k, cls in enumerate(classes):
-        members = np.flatnonzero(inverse == k)
-        count = len(members)
-        sizes = [int(p) if p >= 1 else int(math.floor(p * count)) for p in args]
-        if sum(sizes) > count:
-            wanted = sizes[0] if len(sizes) == 1 else f"{' + '.join(map(str, sizes))} = {sum(sizes)}"
-            label = cls.item() if isinstance(cls, np.generic) else cls
-            raise ValueError(
-                f"{name}: expected at most {count} observations from label {label!r} "
-                f"(it has {count}), received {wanted}."
-            )
-        order = gen.permutation(count) if randomize else np.arange(count)
-        start = 0
-        for i, size in enumerate(sizes + [count - sum(sizes)]):
-            parts[i].append(members[np.sort(order[start:start + size])])
-            start += size
-
-    out = []
-    for chunks in parts:
-        idx = np.concatenate(chunks) if chunks else np.empty(0, dtype=np.intp)
-        out.append((np.take(X, idx, axis=-1), Y[idx]))
-    return tuple(out)

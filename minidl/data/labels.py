@@ -191,9 +191,10 @@ def confusionmat(group, grouphat, *pairs, **options):
 
 
 def countEachLabel(labels):
-    """``tbl = countEachLabel(labels)``: a table with one row per category, columns ``Label``
-    (the categories, in order) and ``Count``. MATLAB takes a datastore; pass its labels
-    (``imds.Labels``, or the Y of your arrays).
+    """``tbl = countEachLabel(imds)`` or ``countEachLabel(labels)``: a table with one row per
+    category, columns ``Label`` (the categories, in order) and ``Count``. It takes a
+    datastore with labels (an imageDatastore), as MATLAB's, or the labels themselves (the Y
+    of your arrays).
 
     Example::
 
@@ -211,11 +212,22 @@ def countEachLabel(labels):
               b        2
         <BLANKLINE>
     """
+    from .datastore import Datastore
     from .table import Table
+    if isinstance(labels, Datastore):
+        labels = _datastore_labels("countEachLabel", labels)
     values = labels if isinstance(labels, Categorical) else categorical(_values("countEachLabel", "labels", labels))
     plain = np.asarray(values)
     counts = np.array([int(np.sum(plain == c)) for c in values.order], dtype=np.int64)
     return Table(Label=Categorical(np.array(values.order, dtype=plain.dtype), values.order), Count=counts)
+
+
+def _datastore_labels(owner, ds):
+    labels = getattr(ds, "Labels", None)
+    if labels is None or len(labels) == 0:
+        raise ValueError(f"{owner}: the {type(ds).__name__} has no labels. Make it with "
+                         f"LabelSource='foldernames' or Labels=..., or set imds.Labels.")
+    return labels
 
 
 class ConfusionMatrix(np.ndarray):
