@@ -67,23 +67,28 @@ def background_workers(enabled):
 
 def responses(ds, owner):
     """All responses of a datastore, without decoding its predictors when it can say them
-    (``Labels`` of an imageDatastore, or a datastore's ``_responses(indices)``); otherwise
-    read once, in chunks, keeping only the responses."""
+    (``Labels`` of an imageDatastore, the last datastore of a ``combine``); otherwise read
+    once, in chunks, keeping only the responses."""
     count = ds.numobservations()
     if count == 0:
         raise ValueError(f"{owner}: the datastore has no observations; give one with files (or rows) in it.")
-    if hasattr(ds, "_responses"):
-        Y = ds._responses(np.arange(count))
+    underlying = getattr(ds, "UnderlyingDatastores", None)
+    if underlying and len(underlying) > 1:      # combine(predictors, responses): read the responses alone
+        Y = _chunked(lambda indices: underlying[-1]._observations(indices)[0], count)
     else:
         labels = getattr(ds, "Labels", None)
         if labels is not None and np.size(labels) == count:
             Y = np.asarray(labels)
         else:
-            Y = np.concatenate([_read_responses(ds, np.arange(start, min(start + 1024, count)), owner)
-                                for start in range(0, count, 1024)])
+            Y = _chunked(lambda indices: _read_responses(ds, indices, owner), count)
     if Y is None or np.size(Y) == 0:
         raise ValueError(_no_responses(ds, owner))
     return Y
+
+
+def _chunked(read, count, size=1024):
+    return np.concatenate([np.asarray(read(np.arange(start, min(start + size, count))))
+                           for start in range(0, count, size)])
 
 
 def _read_responses(ds, indices, owner):
