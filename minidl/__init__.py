@@ -58,6 +58,8 @@ if TYPE_CHECKING:
     from .data.datastore import hasdata, numpartitions, partition, preview, read, readall, reset, shuffle, subset
     from .data.image_datastore import ImageDatastore, imageDatastore, readimage
     from .data.array_datastore import ArrayDatastore, CombinedDatastore, arrayDatastore, combine
+    from .data.digit_folder import digitDataset
+    from .data.mnist import loadMNIST, readIDX
 
 __all__ = ["imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchNormalizationLayer",
            "groupNormalizationLayer", "layerNormalizationLayer", "reluLayer", "leakyReluLayer",
@@ -81,7 +83,7 @@ __all__ = ["imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchN
            # issue 13: datastores (point 1, 4)
            "imageDatastore", "ImageDatastore", "readimage", "read", "hasdata", "reset", "readall", "preview",
            "subset", "shuffle", "partition", "numpartitions", "arrayDatastore", "ArrayDatastore", "combine",
-           "CombinedDatastore",
+           "CombinedDatastore", "digitDataset", "readIDX", "loadMNIST",
            # the layer classes, for isinstance (build layers with the constructor functions above)
            "ReLULayer", "LeakyReLULayer", "SigmoidLayer", "TanhLayer", "ELULayer", "GELULayer",
            "CrossChannelNormalizationLayer", "InstanceNormalizationLayer", "FlattenLayer",

@@ -184,7 +184,7 @@ def read(ds):
         >>> from minidl import arrayDatastore, read, hasdata, reset
         >>> ads = arrayDatastore(np.array([[1, 2], [3, 4]]))
         >>> read(ads), read(ads), hasdata(ads)
-        ([array([1, 2])], [array([3, 4])], False)
+        ([array([[1, 2]])], [array([[3, 4]])], False)
         >>> reset(ads); hasdata(ads)
         True
     """

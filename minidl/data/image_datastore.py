@@ -117,7 +117,8 @@ class ImageDatastore(Datastore):
                 images.append((i, self._image(i)))
             except ImageReadError as error:
                 if self._rule == "error":
-                    raise
+                    raise ImageReadError(f"{error} (To skip unreadable files with a warning instead, set "
+                                         f"ReadFailureRule='skipfile'.)") from None
                 self._skip(self._files[i], error)
         return images
 
@@ -279,14 +280,16 @@ def imageDatastore(location, IncludeSubfolders=False, FileExtensions=DEFAULT_EXT
     """
     owner = "imageDatastore"
     subfolders = flag(owner, "IncludeSubfolders", IncludeSubfolders)
-    files = find_files(owner, location, subfolders, extensions(owner, FileExtensions))
+    wanted = extensions(owner, FileExtensions)
     source = choice(owner, "LabelSource", LabelSource, ("none", "foldernames"))
+    rule = choice(owner, "ReadFailureRule", ReadFailureRule, _RULES)
+    files = find_files(owner, location, subfolders, wanted)
     if source == "foldernames" and Labels is not None:
         raise ValueError(f"{owner}: give either LabelSource='foldernames' or Labels, not both.")
     if source == "foldernames":
         Labels = [os.path.basename(os.path.dirname(f)) for f in files]
     labels = _labels_for(owner, Labels, len(files))
-    return ImageDatastore(files, labels, file_signatures(files), ReadFcn, ReadSize, ReadFailureRule)
+    return ImageDatastore(files, labels, file_signatures(files), ReadFcn, ReadSize, rule)
 
 
 def readimage(imds, i):

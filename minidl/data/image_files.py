@@ -57,7 +57,7 @@ def find_files(owner, location, include_subfolders, wanted):
             raise ValueError(f"{owner}: {place!r} has extension {os.path.splitext(place)[1]!r}, which is not one "
                              f"of FileExtensions ({', '.join(wanted)}). Add it to FileExtensions.")
         found += sorted(keep, key=_matlab_order)
-        others += [path for path in candidates if path not in set(keep)]
+        others += [path for path in candidates if os.path.splitext(path)[1].lower() not in wanted]
     found = list(dict.fromkeys(os.path.abspath(path) for path in found))
     if not found:
         raise ValueError(_nothing_found(owner, locations, include_subfolders, wanted, others))
@@ -156,9 +156,10 @@ def decode(owner, path, data):
             mode = _CONVERT.get(image.mode)
             array = np.asarray(image.convert(mode) if mode else image)
     except Exception as error:      # Pillow raises many types for a bad file
-        raise ImageReadError(f"{owner}: {path!r} is not a readable image ({type(error).__name__}: {error}). "
-                             f"Remove or replace the file, or set ReadFailureRule='skipfile' to skip such "
-                             f"files with a warning.") from None
+        reason = ("not in an image format Pillow knows" if type(error).__name__ == "UnidentifiedImageError"
+                  else f"{type(error).__name__}: {error}")
+        raise ImageReadError(f"{owner}: {path!r} is not a readable image ({reason}); remove or replace the "
+                             f"file.") from None
     if array.dtype.byteorder == ">":
         array = array.astype(array.dtype.newbyteorder("="))
     return array[:, :, None] if array.ndim == 2 else array

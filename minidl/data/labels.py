@@ -48,6 +48,17 @@ class Categorical(np.ndarray):
     def __array_finalize__(self, obj):
         self.order = list(getattr(obj, "order", []) or [])
 
+    # ndarray's pickling keeps the values only; the category order must travel too (to
+    # worker processes, which read datastores in the background).
+    def __reduce__(self):
+        constructor, arguments, state = super().__reduce__()
+        return constructor, arguments, (state, self.order)
+
+    def __setstate__(self, state):
+        values, order = state
+        super().__setstate__(values)
+        self.order = list(order)
+
     def _compare(self, other, equal):
         mine = np.asarray(self)
         theirs = other.view(np.ndarray) if isinstance(other, np.ndarray) else np.asarray(other)
@@ -220,6 +231,16 @@ def countEachLabel(labels):
     plain = np.asarray(values)
     counts = np.array([int(np.sum(plain == c)) for c in values.order], dtype=np.int64)
     return Table(Label=Categorical(np.array(values.order, dtype=plain.dtype), values.order), Count=counts)
+
+
+def check_class_count(owner, classes):
+    """A classifier needs two classes or more: a clear error for one (the commonest cause: an
+    imageDatastore labelled by folder names whose images all sit in one folder)."""
+    if len(classes) < 2:
+        found = f"only one class ({str(list(classes)[0])!r})" if len(classes) else "no classes"
+        raise ValueError(f"{owner}: the training labels have {found}; a classifier needs at least two. With "
+                         f"imageDatastore(..., LabelSource='foldernames') put each class's images in a "
+                         f"subfolder named after the class and pass the parent folder with IncludeSubfolders=True.")
 
 
 def _datastore_labels(owner, ds):

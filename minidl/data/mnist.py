@@ -6,11 +6,13 @@ dimensions d — then d big-endian uint32 sizes, then the values, row-major. MNI
 as they are distributed.
 """
 import gzip
+import math
 import os
+import zlib
 
 import numpy as np
 
-from ..options import received
+from ..options import path as path_argument, received
 
 _TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -18,42 +20,65 @@ _FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
 
 
 def readIDX(filename):
-    """The array stored in an IDX file (``.gz`` or not), with the file's dimensions and type.
+    """``A = readIDX(filename)``: the array stored in an IDX file (``.gz`` or not), with the
+    file's dimensions and value type.
 
-    A file that is not IDX, or is shorter or longer than its header says, raises ValueError
-    naming the file and the expected and found sizes.
+    The header is checked before any data is read: a file that is not IDX, or whose size
+    differs from what its header says (truncated, or followed by extra data), raises
+    ValueError naming the file and the expected and found sizes. Memory is allocated only
+    for data actually in the file, so a damaged or hostile header claiming 2³² values
+    costs nothing.
 
     Example::
 
         >>> import gzip, os, tempfile, numpy as np
-        >>> from minidl.data.mnist import readIDX
+        >>> from minidl import readIDX
         >>> path = os.path.join(tempfile.mkdtemp(), "labels-idx1-ubyte.gz")
         >>> with gzip.open(path, "wb") as f:
         ...     _ = f.write(bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 2, 1]))
         >>> readIDX(path)
         array([7, 2, 1], dtype=uint8)
     """
-    opener = gzip.open if str(filename).endswith(".gz") else open
+    filename = path_argument("readIDX", "filename", filename)
+    opener = gzip.open if filename.endswith(".gz") else open
     try:
         with opener(filename, "rb") as file:
-            data = file.read()
-    except (OSError, EOFError) as error:     # missing, unreadable, or a truncated .gz
+            head = file.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _TYPES:
+                raise ValueError(f"readIDX: {filename!r} is not an IDX file (it should start with two zero bytes "
+                                 f"and a type code in {sorted(_TYPES)}); received {received(head)} as its first "
+                                 f"bytes.")
+            dtype, ndim = np.dtype(_TYPES[head[2]]), head[3]
+            sizes = file.read(4 * ndim)
+            if len(sizes) < 4 * ndim:
+                raise ValueError(f"readIDX: {filename!r} is truncated inside its header ({4 + len(sizes)} bytes, "
+                                 f"the header needs {4 + 4 * ndim}).")
+            shape = tuple(int(v) for v in np.frombuffer(sizes, ">u4"))
+            expected = math.prod(shape) * dtype.itemsize        # Python ints: no overflow
+            wanted = expected + 1                               # one byte more reveals extra data
+            if opener is open:                                  # never ask for more than the file holds
+                wanted = min(wanted, os.fstat(file.fileno()).st_size - 4 - 4 * ndim)
+            data = _read_at_most(file, wanted)
+    except (OSError, EOFError, zlib.error) as error:            # missing, unreadable, or a damaged .gz
         raise ValueError(f"readIDX: cannot read {filename!r}: {error}") from None
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _TYPES:
-        raise ValueError(f"readIDX: {filename!r} is not an IDX file (it should start with two zero bytes and a "
-                         f"type code in {sorted(_TYPES)}); received {received(data[:4])} as its first bytes.")
-    dtype, ndim = np.dtype(_TYPES[data[2]]), data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise ValueError(f"readIDX: {filename!r} is truncated inside its header ({len(data)} bytes, the header "
-                         f"needs {header}).")
-    shape = tuple(int(v) for v in np.frombuffer(data, ">u4", ndim, 4))
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(data) != expected:
-        raise ValueError(f"readIDX: {filename!r} has {len(data)} bytes but its header ({'×'.join(map(str, shape))} "
-                         f"values of {dtype.itemsize} byte(s)) says {expected}; the file is "
+        found = f"{len(data)} bytes of values" if len(data) <= expected else "more bytes of values"
+        raise ValueError(f"readIDX: {filename!r} has {found} but its header ({'×'.join(map(str, shape))} values "
+                         f"of {dtype.itemsize} byte(s)) says {expected}; the file is "
                          f"{'truncated' if len(data) < expected else 'followed by extra data'}. Download it again.")
-    return np.frombuffer(data, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    return np.frombuffer(data, dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _read_at_most(file, count, chunk=1 << 20):
+    """Up to ``count`` bytes, read in chunks, so memory grows with the data actually there."""
+    parts, total = [], 0
+    while total < count:
+        part = file.read(min(chunk, count - total))
+        if not part:
+            break
+        parts.append(part)
+        total += len(part)
+    return b"".join(parts)
 
 
 def loadMNIST(folder, split="train"):
@@ -69,7 +94,7 @@ def loadMNIST(folder, split="train"):
     Example::
 
         >>> import os, tempfile, numpy as np
-        >>> from minidl.data.mnist import loadMNIST
+        >>> from minidl import loadMNIST
         >>> folder = tempfile.mkdtemp()
         >>> with open(os.path.join(folder, "t10k-images-idx3-ubyte"), "wb") as f:
         ...     _ = f.write(bytes([0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 28, 0, 0, 0, 28]) + bytes([255] * 784))
@@ -81,6 +106,7 @@ def loadMNIST(folder, split="train"):
     """
     from .labels import categorical
 
+    folder = path_argument("loadMNIST", "folder", folder)
     if split not in _FILES:
         raise ValueError(f"loadMNIST: split must be 'train' or 'test'; received {received(split)}.")
     paths = [_find(folder, name) for name in _FILES[split]]

@@ -122,3 +122,80 @@ def test_labels_are_settable_and_checked(labelled_folder):
         imds.Labels = ["a", "b"]
     explicit = imageDatastore(root / "cat", Labels=["x", "y", "x"])
     assert explicit._observations([1])[1].tolist() == ["y"]
+
+
+def test_one_class_is_a_clear_error_for_a_classifier(labelled_folder):
+    from minidl.data.labels import check_class_count
+    root, _ = labelled_folder
+    imds = imageDatastore(root / "cat", LabelSource="foldernames")       # every file in one folder
+    assert imds.Labels.categories() == ["cat"]
+    with pytest.raises(ValueError, match=r"^trainNetwork: the training labels have only one class \('cat'\); a "
+                                         r"classifier needs at least two\. .*IncludeSubfolders=True"):
+        check_class_count("trainNetwork", imds.Labels.categories())
+    check_class_count("trainNetwork", ["cat", "dog"])
+
+
+def test_locations_lists_wildcards_single_files_and_hidden_entries(labelled_folder, write_image):
+    root, arrays = labelled_folder
+    write_image(str(root / ".ipynb_checkpoints" / "x.png"), np.zeros((2, 2), np.uint8))
+    write_image(str(root / "dog" / ".hidden.png"), np.zeros((2, 2), np.uint8))
+    everything = imageDatastore(root, IncludeSubfolders=True)
+    assert len(everything.Files) == 6                               # hidden files and folders left out
+    listed = imageDatastore([root / "owl", str(root / "cat" / "1.png")])
+    assert listed.Files == [str(root / "owl" / "0.png"), str(root / "cat" / "1.png")]   # list order kept
+    wild = imageDatastore(str(root / "*" / "1.png"))
+    assert wild.Files == [str(root / "cat" / "1.png"), str(root / "dog" / "1.png")]
+    folders = imageDatastore(str(root / "[cd]*"), LabelSource="foldernames")
+    assert folders.Labels.tolist() == ["cat"] * 3 + ["dog"] * 2
+    assert imageDatastore([root / "owl", root / "owl" / "0.png"]).Files == [str(root / "owl" / "0.png")]
+    write_image(str(root / "upper" / "A.PNG"), np.zeros((2, 2), np.uint8))
+    assert len(imageDatastore(root / "upper").Files) == 1            # extensions match in any case
+
+
+def test_folder_order_is_by_folder_then_name(tmp_path, write_image):
+    for name in ("b/z.png", "b/a.png", "a/2.png", "a/10.png", "a/sub/0.png", "top.png"):
+        write_image(str(tmp_path / name), np.zeros((2, 2), np.uint8))
+    files = imageDatastore(tmp_path, IncludeSubfolders=True).Files
+    relative = [os.path.relpath(f, tmp_path) for f in files]
+    assert relative == ["top.png", "a/10.png", "a/2.png", "a/sub/0.png", "b/a.png", "b/z.png"]
+
+
+@pytest.mark.parametrize("name, mode, shape", [("g.bmp", "L", (5, 6, 1)), ("c.tif", "RGB", (5, 6, 3)),
+                                               ("c.jpg", "RGB", (5, 6, 3)), ("g.jpeg", "L", (5, 6, 1)),
+                                               ("a.png", "RGBA", (5, 6, 3)), ("p.gif", "P", (5, 6, 3))])
+def test_formats_and_colour_modes(tmp_path, name, mode, shape):
+    from PIL import Image
+    values = np.random.default_rng(0).integers(0, 256, (5, 6, 4)).astype(np.uint8)
+    values[..., 3] = 128                                          # half transparent: alpha is dropped
+    image = Image.fromarray(values, "RGBA")
+    image = image if mode == "RGBA" else image.convert(mode)
+    image.save(tmp_path / name)
+    result = readimage(imageDatastore(tmp_path / name), 1)
+    assert result.shape == shape and result.dtype == np.uint8
+    if name.endswith(("jpg", "jpeg")):                            # lossy: what the file holds, decoded apart
+        with Image.open(tmp_path / name) as stored:
+            expected = np.asarray(stored)
+    else:                                                         # lossless: the pixels written
+        expected = np.asarray(image.convert("RGB") if mode in ("RGBA", "P") else image)
+    np.testing.assert_array_equal(result, expected.reshape(shape))
+
+
+def test_sixteen_bit_png_keeps_its_values(tmp_path):
+    from PIL import Image
+    values = np.array([[0, 1000], [40000, 65535]], dtype=np.uint16)
+    Image.fromarray(values).save(tmp_path / "deep.png")
+    imds = imageDatastore(tmp_path / "deep.png")
+    result = readimage(imds, 1)
+    assert result.dtype.kind in "ui" and result[:, :, 0].tolist() == values.tolist()
+    np.testing.assert_array_equal(imds._observations([0])[0][:, :, 0, 0], values.astype(np.float32))
+
+
+def test_datastores_pickle_with_their_labels_for_worker_processes(labelled_folder):
+    import pickle
+    root, _ = labelled_folder
+    imds = imageDatastore(root, IncludeSubfolders=True, LabelSource="foldernames", ReadFailureRule="skipfile")
+    imds.Labels = np.array(["b", "a", "b", "c", "a", "b"])
+    copy = pickle.loads(pickle.dumps(shuffle(imds)))
+    assert copy.Labels.categories() == ["a", "b", "c"] and copy.ReadFailureRule == "skipfile"
+    X, Y = copy._observations([0, 1])
+    assert Y.categories() == ["a", "b", "c"] and X.shape == (4, 5, 1, 2)
