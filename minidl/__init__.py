@@ -60,6 +60,8 @@ if TYPE_CHECKING:
     from .data.array_datastore import ArrayDatastore, CombinedDatastore, arrayDatastore, combine
     from .data.digit_folder import digitDataset
     from .data.mnist import loadMNIST, readIDX
+    from .data.augmentation import augment, imageDataAugmenter
+    from .data.augmented_datastore import augmentedImageDatastore
 
 __all__ = ["imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchNormalizationLayer",
            "groupNormalizationLayer", "layerNormalizationLayer", "reluLayer", "leakyReluLayer",
@@ -93,7 +95,9 @@ __all__ = ["imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchN
            "ClassificationOutputLayer", "RegressionOutputLayer", "SoftmaxLayer", "AveragePooling2DLayer",
            "GlobalAveragePooling2DLayer", "MaxPooling2DLayer",
            # the current API (R2024a+)
-           "dlnetwork", "initialize", "forward", "trainnet", "minibatchpredict", "scores2label", "testnet"]
+           "dlnetwork", "initialize", "forward", "trainnet", "minibatchpredict", "scores2label", "testnet",
+           # issue 13: augmentation
+           "imageDataAugmenter", "augment", "augmentedImageDatastore"]
 
 
 def _public_imports():
