@@ -69,3 +69,20 @@ def test_a_corrupt_file_read_in_the_background_is_named(tmp_path):
     imds = minidl.imageDatastore(str(tmp_path), IncludeSubfolders=True, LabelSource="foldernames")
     with pytest.raises(Exception, match=r"007\.png"):
         train(imds, DispatchInBackground=True)
+
+
+def test_augmented_training_is_the_same_with_and_without_background_workers(tmp_path):
+    write_folder(tmp_path)
+    imds = minidl.imageDatastore(str(tmp_path), IncludeSubfolders=True, LabelSource="foldernames")
+    augmenter = minidl.imageDataAugmenter(RandXReflection=True, RandRotation=[-20, 20], RandXTranslation=[-2, 2])
+
+    def augmented():
+        return minidl.augmentedImageDatastore([8, 8], imds, DataAugmentation=augmenter)
+
+    serial, info = train(augmented(), ValidationData=augmented(), ValidationFrequency=2)
+    background, info_background = train(augmented(), ValidationData=augmented(), ValidationFrequency=2,
+                                         DispatchInBackground=True)
+    assert_same(serial, background)
+    np.testing.assert_array_equal(info.ValidationLoss, info_background.ValidationLoss)
+    plain, _ = train(imds, ValidationData=imds, ValidationFrequency=2)
+    assert not np.array_equal(plain.Layers[1].Weights, serial.Layers[1].Weights)   # augmentation did run
