@@ -88,7 +88,9 @@ def peak_memory(folder, quick):
     """(peak RSS in MB of a process training one epoch from ``folder``, RSS before training, peak
     of the memory allocated while training (tracemalloc: Python objects and NumPy arrays), MB)."""
     result = subprocess.run([sys.executable, __file__, "--memory-run", folder] + (["--quick"] if quick else []),
-                            capture_output=True, text=True, check=True)
+                            capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(f"the memory run on {folder} failed:\n{result.stderr[-3000:]}")
     return tuple(float(v) for v in result.stdout.split()[-3:])
 
 

@@ -20,7 +20,7 @@ from ..struct import Struct
 from . import checkpoint
 from .checkpoint import HISTORY
 from .interrupt import StopOnInterrupt
-from .data_source import (ArraySource, DatastoreSource, Ordered, background_workers, is_datastore,  # noqa: F401
+from .data_source import (ArraySource, DatastoreSource, Ordered, background_workers, is_datastore,
                           population_batches, responses)
 from .options import TrainingOptions
 from .progress import Progress, output_functions
@@ -115,10 +115,6 @@ class Trainer:
         if isinstance(self.output, ClassificationOutputLayer):
             return ClassificationTask(self.output, Y, self.owner)
         return RegressionTask(self.output, Y, self.owner, self.data_format)
-
-    def _task(self, Y):
-        self.task = self.make_task(Y)
-        return self.task
 
     def _source(self, X, Y, owner, task=None):
         """The data as a source (training/data_source.py); ``task`` None makes the task from Y."""
