@@ -23,6 +23,7 @@ bench: $(VENV)/.installed
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[bench]"
 	$(PY) benchmarks/network.py
 	$(PY) benchmarks/batchnorm.py
+	$(PY) benchmarks/datastore.py
 
 docs: $(VENV)/.installed
 	$(VENV)/bin/mkdocs build --strict

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from ..data.datastore import Datastore
 from ..layers.input import ImageInputLayer
 from ..layers.output import ClassificationOutputLayer, class_names
 from ..options import choice, integer, name_value_pairs, numeric_array, received, requested_outputs
@@ -78,6 +79,42 @@ def from_internal(Y, DataFormat="SSCB"):
     return np.ascontiguousarray(Y.transpose(order))
 
 
+class DatastoreView:
+    """A datastore seen as an array of observations in the internal layout: ``view[part]``
+    reads the observations at ``part`` (a slice or indices) through the datastore protocol
+    (H×W×C×N images or N×C features) and converts them as :func:`to_internal` does. The
+    inference functions index it one mini-batch at a time, so memory stays bounded by a
+    mini-batch and the outputs."""
+
+    def __init__(self, ds, input_layer, owner):
+        self.ds, self.input_layer, self.owner = ds, input_layer, owner
+        self.shape = (ds.numobservations(),)
+
+    def __getitem__(self, part):
+        return self.read(np.arange(self.shape[0])[part])[0]
+
+    def read(self, indices, **options):
+        """(X internal, the datastore's responses or None) of the observations at ``indices``
+        (``options`` go to the datastore's ``_observations``); fewer when the datastore skips
+        unreadable files (imageDatastore's ReadFailureRule)."""
+        X, Y = self.ds._observations(indices, **options)
+        X = to_internal(X, self.input_layer, "SSCB", owner=self.owner, allow_empty=True)
+        if X.shape[0] > len(indices):
+            raise ValueError(f"{self.owner}: the {type(self.ds).__name__} returned {X.shape[0]} observations when "
+                             f"asked for {len(indices)}; a datastore returns one per index (or fewer, skipping).")
+        return X, Y
+
+
+def internal_data(owner, X, input_layer, DataFormat="SSCB"):
+    """Inference data in the internal layout: an array (MATLAB layout, converted by
+    :func:`to_internal`) or a :class:`DatastoreView` of a datastore."""
+    if isinstance(X, Datastore):
+        if X.numobservations() == 0:
+            raise ValueError(f"{owner}: the datastore has no observations; give one with files (or rows) in it.")
+        return DatastoreView(X, input_layer, owner)
+    return to_internal(X, input_layer, DataFormat, owner, allow_empty=True)
+
+
 def _batches(count, size):
     return [slice(start, min(start + size, count)) for start in range(0, count, size)]
 
@@ -108,7 +145,7 @@ def checked_network(owner, net):
 def _prediction(owner, net, X, MiniBatchSize, DataFormat, ExecutionEnvironment="auto"):
     net = checked_network(owner, net)
     _check_environment(owner, ExecutionEnvironment)
-    X = to_internal(X, net.input_layer, DataFormat, owner, allow_empty=True)
+    X = internal_data(owner, X, net.input_layer, DataFormat)
     size = integer(owner, "MiniBatchSize", MiniBatchSize, maximum=math.inf)
     return from_internal(_in_batches(net.predict_internal, X, size), DataFormat)
 
@@ -116,6 +153,9 @@ def _prediction(owner, net, X, MiniBatchSize, DataFormat, ExecutionEnvironment="
 @name_value_pairs(2)
 def predict(net, X, MiniBatchSize=128, DataFormat="SSCB", ExecutionEnvironment="auto"):
     """``Y = predict(net, X)``: network outputs in MATLAB layout (N×K scores for classification).
+
+    X is an array or a datastore (read one mini-batch at a time; its responses, if any, are
+    not used), for ``classify``, ``activations`` and ``minibatchpredict`` alike.
 
     X with no observations (N = 0) gives an empty result of the right size (0×K), as NumPy
     slicing would.
@@ -260,7 +300,7 @@ def activations(net, X, layer, OutputAs="channels", MiniBatchSize=128, DataForma
         raise ValueError(f"activations: {names[index]!r} is an output layer and has no activations; "
                          f"use predict for the network output.")
     mode = choice("activations", "OutputAs", OutputAs, ("channels", "rows", "columns"))
-    X = to_internal(X, net.input_layer, DataFormat, owner="activations", allow_empty=True)
+    X = internal_data("activations", X, net.input_layer, DataFormat)
     size = integer("activations", "MiniBatchSize", MiniBatchSize, maximum=math.inf)
     Z = _in_batches(lambda part: net.activations_internal(part, index), X, size)
     if mode == "rows":

@@ -4,15 +4,15 @@ import math
 import numpy as np
 
 from ..options import integer, parse_name_value, received
-from .inference import _in_batches, checked_network, data_format, from_internal, to_internal
+from .inference import _in_batches, checked_network, data_format, from_internal, internal_data
 
 
 def minibatchpredict(net, X, *pairs, **options):
     """``scores = minibatchpredict(net, X, MiniBatchSize=128, Outputs=None)``: outputs in
     inference mode, computed in mini-batches.
 
-    ``net`` is a dlnetwork (or a SeriesNetwork/DAGNetwork). Images are H×W×C×N and features
-    N×C (``DataFormat`` as in predict); the result is N×K for vector outputs and H×W×C×N for
+    ``net`` is a dlnetwork (or a SeriesNetwork/DAGNetwork). X is an array or a datastore (read
+    one mini-batch at a time). Images are H×W×C×N and features N×C (``DataFormat`` as in predict); the result is N×K for vector outputs and H×W×C×N for
     image outputs. ``Outputs`` names a layer (or a list of layers, giving a tuple of arrays)
     whose output to return instead of the network's, as ``activations`` did.
 
@@ -37,7 +37,7 @@ def predictions(owner, net, X, MiniBatchSize=128, Outputs=None, DataFormat="SSCB
     compiled = checked_network(owner, net)
     fmt = data_format(owner, DataFormat)
     size = integer(owner, "MiniBatchSize", MiniBatchSize, maximum=math.inf)
-    X = to_internal(X, compiled.input_layer, fmt, owner=owner, allow_empty=True)
+    X = internal_data(owner, X, compiled.input_layer, fmt)
     if Outputs is None:
         return from_internal(_in_batches(compiled.predict_internal, X, size), fmt)
     names = [Outputs] if isinstance(Outputs, str) else Outputs

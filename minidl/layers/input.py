@@ -73,15 +73,24 @@ class _InputLayer(Layer):
 
     def statistics(self, X):
         """The statistics ``Normalization`` needs, of training data ``X`` (internal layout
-        N×C×H×W or N×C), as ``{property: value}`` in MATLAB shapes (float32)."""
+        N×C×H×W or N×C, or an iterable of its mini-batches), as ``{property: value}`` in
+        MATLAB shapes (float32). Mini-batches merge exactly (counts, means and the sums of
+        squared deviations M2 by Chan's formula), so data read from a datastore in
+        mini-batches gets the values its arrays get in the same mini-batches; nothing is read
+        when the Normalization needs no statistics."""
+        needs = _NEEDS[self.Normalization]
+        if not needs:
+            return {}
         element = self.NormalizationDimension == "element"
-        axes = (0,) if element else self._reduce_axes(X)
-        reducers = {"Mean": lambda: X.mean(axis=axes, dtype=np.float64),
-                    "StandardDeviation": lambda: X.std(axis=axes, dtype=np.float64),
-                    "Min": lambda: X.min(axis=axes), "Max": lambda: X.max(axis=axes)}
+        total = None
+        for part in ([X] if isinstance(X, np.ndarray) else X):
+            axes = (0,) if element else self._reduce_axes(part)
+            total = _merged(total, _moments(part, axes, "StandardDeviation" in needs))
+        reducers = {"Mean": lambda: total["mean"], "StandardDeviation": lambda: np.sqrt(total["m2"] / total["n"]),
+                    "Min": lambda: total["min"], "Max": lambda: total["max"]}
         values = {}
-        for name in _NEEDS[self.Normalization]:
-            value = np.asarray(reducers[name](), np.float32)
+        for name in needs:
+            value = np.asarray(reducers[name](), np.float32).squeeze(axis=axes)
             values[name] = self._to_matlab(value, element)
         return values
 
@@ -131,6 +140,25 @@ class _InputLayer(Layer):
 
     def _display_properties(self):
         return {"Name": self.Name, "InputSize": self.InputSize, "Normalization": self.Normalization}
+
+
+def _moments(part, axes, squares):
+    """Count, mean (float64), M2 = Σ(x − mean)² (if ``squares``), min and max of one mini-batch."""
+    mean = part.mean(axis=axes, dtype=np.float64, keepdims=True)
+    m2 = np.sum(np.square(part - mean), axis=axes, keepdims=True) if squares else None
+    return {"n": part.size // mean.size, "mean": mean, "m2": m2,
+            "min": part.min(axis=axes, keepdims=True), "max": part.max(axis=axes, keepdims=True)}
+
+
+def _merged(a, b):
+    """Chan's merge of two mini-batches' moments."""
+    if a is None:
+        return b
+    n = a["n"] + b["n"]
+    delta = b["mean"] - a["mean"]
+    m2 = None if a["m2"] is None else a["m2"] + b["m2"] + delta ** 2 * (a["n"] * b["n"] / n)
+    return {"n": n, "mean": a["mean"] + delta * (b["n"] / n), "m2": m2,
+            "min": np.minimum(a["min"], b["min"]), "max": np.maximum(a["max"], b["max"])}
 
 
 class ImageInputLayer(_InputLayer):

@@ -35,7 +35,7 @@ def write(trainer, s, solver):
              "iteration": s.iteration, "learn_rate": s.learn_rate, "best_loss": s.best_loss,
              "best_iteration": s.best_iteration, "patience": s.patience, "rng": trainer.rng.bit_generator.state,
              "mini_batch_size": options.MiniBatchSize, "statistics": options.BatchNormalizationStatistics,
-             "has_best_layers": trainer.best_layers is not None}
+             "has_best_layers": trainer.best_layers is not None, "read_seed": trainer.read_seed}
     if trainer.best_layers is not None:
         state["best_layers"] = layers_to_archive(trainer.best_layers, arrays, prefix="best.L")
     try:
@@ -143,6 +143,7 @@ def restore(trainer, s, solver, state, arrays):
     for key in scalars:
         _integer(scalars, key, 0, iteration)
     generator = _generator_state(trainer.rng, _field(state, "rng"))
+    read_seed = _read_seed(state)
     best_layers = _best_layers(state, arrays, trainer.net)
     # Everything checked: load it.
     _restore_solver(solver, scalars, solver_arrays)
@@ -150,7 +151,17 @@ def restore(trainer, s, solver, state, arrays):
     for key, value in values.items():
         s[key] = value
     trainer.rng.bit_generator.state = generator
+    trainer.read_seed = read_seed
     return best_layers
+
+
+def _read_seed(state):
+    """The seed of random datastore reads (training/data_source.py); None without one."""
+    value = state.get("read_seed")
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2 ** 63):
+        raise ValueError(f"{OWNER}: the checkpoint's 'read_seed' must be an integer in [0, 2^63) or empty; it holds "
+                         f"{value!r}. {DAMAGED}")
+    return value
 
 
 def _field(state, key):

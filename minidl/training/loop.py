@@ -7,8 +7,6 @@ batch-norm finalization ('population'), final validation.
 """
 import math
 import os
-import signal
-import threading
 import warnings
 
 import numpy as np
@@ -22,6 +20,9 @@ from ..options import parse_name_value
 from ..struct import Struct
 from . import checkpoint
 from .checkpoint import HISTORY
+from .interrupt import StopOnInterrupt
+from .data_source import (ArraySource, DatastoreSource, Ordered, background_workers, is_datastore,
+                          population_batches, responses)
 from .options import TrainingOptions
 from .progress import Progress, output_functions
 from .tasks import ClassificationTask, RegressionTask, check_count, check_data
@@ -58,12 +59,14 @@ def trainNetwork(*args, ResumeFrom=None, DataFormat="SSCB", CustomLayers=None):
         >>> len(info.TrainingLoss)
         8
     """
+    if args and is_datastore(args[0]):                  # trainNetwork(ds, layers, options): reads carry Y
+        args = (args[0], None, *args[1:])
     if len(args) > 4 and isinstance(args[4], str):     # MATLAB's 'Name', value pairs
         return trainNetwork(*args[:4], **parse_name_value("trainNetwork", args[4:], {}, dict(
             ResumeFrom=ResumeFrom, DataFormat=DataFormat, CustomLayers=CustomLayers)))
     if len(args) != 4:
-        raise TypeError(f"trainNetwork: call as trainNetwork(X, Y, layers, options); received "
-                        f"{len(args)} arguments.")
+        raise TypeError(f"trainNetwork: call as trainNetwork(X, Y, layers, options) or trainNetwork(ds, layers, "
+                        f"options); received {len(args)} arguments.")
     X, Y, layers, options = args
     refuse_dlnetwork("trainNetwork", layers)
     if not isinstance(options, TrainingOptions):
@@ -115,26 +118,40 @@ class Trainer:
             return ClassificationTask(self.output, Y, self.owner)
         return RegressionTask(self.output, Y, self.owner, self.data_format)
 
+    def _source(self, X, Y, owner, task=None):
+        """The data as a source (training/data_source.py); ``task`` None makes the task from Y."""
+        if is_datastore(X):
+            Y = responses(X, owner)
+        else:
+            X = to_internal(X, self.net.input_layer, self.data_format, owner=owner)
+            if task is None and isinstance(self.output, ClassificationOutputLayer):
+                check_count(X, Y, owner)   # labels are one per observation, whatever the layout
+        if task is None:
+            self.task = self.make_task(Y)
+        targets = self.task.targets if task is None else task.encode(Y, owner)
+        if is_datastore(X):
+            return DatastoreSource(X, targets, self.task.encode, self.net.input_layer, owner)
+        check_data(X, targets, owner)
+        return ArraySource(X, targets)
+
     def _prepare(self, X, Y, resume):
         net, options = self.net, self.options
-        X = to_internal(X, net.input_layer, self.data_format, owner=self.owner)
-        if isinstance(self.output, ClassificationOutputLayer):
-            check_count(X, Y, self.owner)   # labels are one per observation, whatever the layout
-        self.task = self.make_task(Y)
-        check_data(X, self.task.targets, self.owner)
+        data = self._source(X, Y, self.owner)
+        self.streaming = is_datastore(X)
         self.validation = None
         if options.ValidationData is not None:
             owner = f"{self.owner} (ValidationData)"
-            Xv = to_internal(options.ValidationData[0], net.input_layer, self.data_format, owner=owner)
-            Tv = self.task.encode(options.ValidationData[1], owner)
-            check_data(Xv, Tv, owner)
-            if (Xv.shape[0] == 1 and Xv.ndim == 2 and not self.moving
+            given = options.ValidationData
+            Xv, Yv = (given, None) if is_datastore(given) else given
+            self.validation = self._source(Xv, Yv, owner, self.task)
+            if (self.validation.count == 1 and len(net.input_layer.InputSize) == 1 and not self.moving
                     and net.has_state()):
                 raise ValueError(f"{owner}: one validation observation is too few: during 'population' "
                                  f"training batch normalization normalizes each validation mini-batch with "
                                  f"its own statistics, which needs at least 2 observations of feature data. "
                                  f"Give more validation data or BatchNormalizationStatistics='moving'.")
-            self.validation = (Xv, Tv)
+        random = data.random or (self.validation is not None and self.validation.random)
+        self.read_seed = int(self.rng.integers(2 ** 63)) if random else None   # data_source.py: random reads
         broken = net.non_finite()
         if broken:
             name, prop, kind = broken
@@ -147,19 +164,24 @@ class Trainer:
         statistics = getattr(net.input_layer, "statistics", None)
         if resume is None and statistics is not None and (
                 options.ResetInputNormalization or not net.input_layer.has_statistics()):
-            values = statistics(X)
+            with self._reader(data, population_batches(data.count, options.MiniBatchSize), 0) as reader:
+                values = statistics(reader.next()[0] for _ in reader.parts)
             if values:
                 messages.append("Initializing input data normalization.")
             for name, value in values.items():
                 setattr(net.input_layer, name, value)
         if self.moving and resume is None:
             net.start_moving_state()
-        return X, messages
+        return data, messages
 
     def train(self, X, Y, resume=None):
+        with background_workers(self.options.DispatchInBackground) as self.pool:
+            return self._train(X, Y, resume)
+
+    def _train(self, X, Y, resume):
         options = self.options
         X, messages = self._prepare(X, Y, resume)
-        count = self.count = X.shape[0]
+        count = self.count = X.count
         batch = min(options.MiniBatchSize, count)
         per_epoch = count // batch
         total = per_epoch * options.MaxEpochs
@@ -174,7 +196,7 @@ class Trainer:
         progress.start(messages)
         stop_at_start = self._output_functions(dict(State="start", Epoch=s.epoch, Iteration=s.iteration,
                                                     TimeSinceStart=0.0, BaseLearnRate=s.learn_rate))
-        with _StopOnInterrupt() as interrupt:
+        with StopOnInterrupt() as interrupt:
             try:
                 try:
                     interrupt.raising = True  # a second Ctrl-C stops at once, from here only
@@ -190,15 +212,17 @@ class Trainer:
         options = self.options
         while s.epoch <= options.MaxEpochs:
             if s.step == 0 and (options.Shuffle == "every-epoch" or (options.Shuffle == "once" and s.epoch == 1)):
-                s.order = self.rng.permutation(X.shape[0])
-            while s.step < per_epoch:
-                reason = self._iteration(X, s, solver, progress, batch, total)
-                if reason is None and interrupt.presses:
-                    reason = STOPPED_MANUALLY
-                if reason is not None:
-                    return reason
-                if self._checkpoint_due(s, "iteration"):
-                    checkpoint.write(self, s, solver)
+                s.order = self.rng.permutation(X.count)
+            parts = [s.order[k * batch:(k + 1) * batch] for k in range(s.step, per_epoch)]
+            with self._reader(X, parts, 1, s.epoch, first=s.step) as reader:
+                while s.step < per_epoch:
+                    reason = self._iteration(reader, s, solver, progress, batch, total)
+                    if reason is None and interrupt.presses:
+                        reason = STOPPED_MANUALLY
+                    if reason is not None:
+                        return reason
+                    if self._checkpoint_due(s, "iteration"):
+                        checkpoint.write(self, s, solver)
             if options.LearnRateSchedule == "piecewise" and s.epoch % options.LearnRateDropPeriod == 0:
                 s.learn_rate *= options.LearnRateDropFactor
             s.epoch, s.step = s.epoch + 1, 0
@@ -206,18 +230,17 @@ class Trainer:
                 checkpoint.write(self, s, solver)
         return "Max epochs completed"
 
-    def _iteration(self, X, s, solver, progress, batch, total):
+    def _iteration(self, reader, s, solver, progress, batch, total):
         """One MATLAB iteration; returns a stop reason, or None to go on.
 
         The iteration is undone (the layers get back the arrays they had before it, the
         counters and history their values) when the loss, a learnable or a state value is
         not finite, or when a second Ctrl-C lands in it: a returned network is never
         half-updated and never holds NaN or Inf."""
-        indices = s.order[s.step * batch:(s.step + 1) * batch]
         before = (self.net.values(), s.step, s.iteration, self.record)
         try:
             with np.errstate(**QUIET):
-                broken, loss, metric = self._update(X[indices], self.task.targets[indices], s, solver)
+                broken, loss, metric = self._update(*reader.next(), s, solver)
             if broken is None:
                 s.step, s.iteration = s.step + 1, s.iteration + 1
                 record = self.record = dict(
@@ -244,7 +267,7 @@ class Trainer:
         if self.validation is not None and (s.iteration == 1 or s.iteration == total
                                             or s.iteration % self.options.ValidationFrequency == 0):
             reason = self._validate_during_training(s, record)
-        progress.iteration(record)
+        progress.iteration(record, reader.rate() if self.streaming else None)
         return self._output_functions(record) or reason
 
     def _update(self, X, T, s, solver):
@@ -323,7 +346,7 @@ class Trainer:
     def _population_pass(self, X, s, batch, reason, interrupt):
         """One more training-mode pass, in the last shuffle's order (MATLAB's dispatcher);
         returns (stop reason, whether the network has its statistics)."""
-        net, batches = self.net, population_batches(X.shape[0], batch)
+        net, batches = self.net, population_batches(X.count, batch)
         before, presses, done = net.values(), interrupt.presses, []
 
         def until_interrupted():
@@ -333,8 +356,8 @@ class Trainer:
                 if interrupt.presses > presses:
                     return
 
-        with np.errstate(**QUIET):
-            net.commit_population_state(X[s.order], until_interrupted())
+        with np.errstate(**QUIET), self._reader(X, [s.order[part] for part in batches], 3) as reader:
+            net.commit_population_state(Ordered(reader), until_interrupted())
         culprit = net.non_finite()
         if culprit:
             net.set_values(before)
@@ -349,9 +372,14 @@ class Trainer:
             problem = (f"'population' statistics pass stopped manually after {len(done)} of {len(batches)} "
                        f"mini-batches")
             warnings.warn(f"trainNetwork: {problem}: the batch-normalization statistics come from {observations} of "
-                          f"{X.shape[0]} training observations.", RuntimeWarning, stacklevel=5)
+                          f"{X.count} training observations.", RuntimeWarning, stacklevel=5)
             return f"{reason}; {problem}", True
         return reason, True
+
+    def _reader(self, data, parts, *tag, first=0):
+        """A reader of ``parts``; random datastores get one seed per mini-batch (data_source.py)."""
+        seeds = None if self.read_seed is None else [(self.read_seed, *tag, first + k) for k in range(len(parts))]
+        return data.reader(parts, self.pool, seeds)
 
     def validate(self, batch_statistics=False):
         """(loss, metric) over every validation observation ('truncateLast' mini-batches).
@@ -359,15 +387,18 @@ class Trainer:
         While 'population' training runs, batch-norm layers normalize each validation
         mini-batch with its own statistics, as MATLAB does; afterwards they use the final ones.
         """
-        X, T = self.validation
-        total_loss, scores_all = 0.0, []
-        size = min(self.options.MiniBatchSize, X.shape[0])
-        with np.errstate(**QUIET):
-            for part in population_batches(X.shape[0], size):
-                scores = self.net.predict_internal(X[part], batch_statistics=batch_statistics)
-                total_loss += self.output.forwardLoss(scores, T[part]) * (part.stop - part.start)
+        data = self.validation
+        total_loss, scores_all, targets = 0.0, [], []
+        parts = population_batches(data.count, min(self.options.MiniBatchSize, data.count))
+        with np.errstate(**QUIET), self._reader(data, parts, 2, self.record["Iteration"] if self.record else 0) as reader:
+            for _ in parts:
+                X, T = reader.next()
+                scores = self.net.predict_internal(X, batch_statistics=batch_statistics)
+                total_loss += self.output.forwardLoss(scores, T) * T.shape[0]
                 scores_all.append(scores)
-            return total_loss / X.shape[0], self.task.measure(np.concatenate(scores_all), T)
+                targets.append(T)
+            T = np.concatenate(targets)
+            return total_loss / T.shape[0], self.task.measure(np.concatenate(scores_all), T)
 
     def _output_functions(self, record):
         return output_functions(self.options.OutputFcn, record, self.task.metric)
@@ -379,40 +410,3 @@ class Trainer:
             return False
         counter = s.iteration if unit == "iteration" else s.epoch - 1
         return counter > 0 and counter % options.CheckpointFrequency == 0
-
-
-def population_batches(count, size):
-    """'truncateLast' mini-batches; a last batch of one observation joins the one before,
-    so that batch normalization always sees at least two observations when it can."""
-    starts = list(range(0, count, size))
-    if len(starts) > 1 and count - starts[-1] == 1:
-        starts.pop()
-    ends = starts[1:] + [count]
-    return [slice(s, e) for s, e in zip(starts, ends)]
-
-
-class _StopOnInterrupt:
-    """Ctrl-C (SIGINT) while training runs. The first asks training to stop after the current
-    iteration; a second one, while ``raising`` is set (during the iterations), interrupts at
-    once: KeyboardInterrupt, after which the interrupted iteration is undone. Later presses,
-    and every press while the network is finalized, are only counted (``presses``): they cut
-    the 'population' pass short, never the return of the network. Only the main thread can
-    install the handler; a process that ignores SIGINT keeps ignoring it."""
-
-    def __enter__(self):
-        self.presses, self.raising, self.previous = 0, False, None
-        if (threading.current_thread() is threading.main_thread()
-                and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN):
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        self.presses += 1
-        if self.presses == 2 and self.raising:
-            self.raising = False
-            raise KeyboardInterrupt
-
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-        return False

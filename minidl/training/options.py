@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from ..data.datastore import Datastore
 from ..layers.display import matlab_value
 from ..options import OptionError, choice, parse_name_value
 from .losses import metric_names
@@ -21,10 +22,13 @@ _COMMON = {
     # trainnet (R2024a+): metrics recorded and shown besides the loss, and the one that
     # OutputNetwork 'best-validation' would optimize ('loss' only, here).
     "Metrics": None, "ObjectiveMetricName": "loss",
-    # Accepted so that MATLAB code runs unchanged; they do not apply to in-memory arrays on the
-    # CPU (no sequences, no datastores, no parallel workers), so they have no effect.
+    # Read datastores on background threads (training/data_source.py); PreprocessingEnvironment
+    # 'background' is the newer spelling of DispatchInBackground=true.
+    "DispatchInBackground": False, "PreprocessingEnvironment": "serial",
+    # Accepted so that MATLAB code runs unchanged; they do not apply here (no sequences, no
+    # parallel workers), so they have no effect.
     "SequenceLength": "longest", "SequencePaddingValue": 0, "SequencePaddingDirection": "right",
-    "DispatchInBackground": False, "WorkerLoad": None, "PreprocessingEnvironment": "serial",
+    "WorkerLoad": None,
 }
 _SOLVER_SPECIFIC = {
     "sgdm": {"Momentum": 0.9},
@@ -59,6 +63,8 @@ class TrainingOptions:
 
 
 def _display(value):
+    if isinstance(value, Datastore):
+        return f"[1×1 {type(value).__name__}]"
     if isinstance(value, tuple) and len(value) == 2 and hasattr(value[0], "shape"):
         return f"{{{'×'.join(map(str, np.shape(value[0])))} array, {len(value[1])} labels}}"
     if isinstance(value, float) and math.isinf(value):
@@ -72,7 +78,9 @@ def trainingOptions(solverName, *pairs, **options):
     Defaults follow MATLAB: InitialLearnRate 0.01 (sgdm) or 0.001 (adam, rmsprop),
     Momentum 0.9, MiniBatchSize 128, MaxEpochs 30, L2Regularization 1e-4, Shuffle 'once',
     ValidationFrequency 50, Verbose true, VerboseFrequency 50,
-    BatchNormalizationStatistics 'population'. ``ValidationData`` is a tuple ``(X, Y)``.
+    BatchNormalizationStatistics 'population'. ``ValidationData`` is a tuple ``(X, Y)`` or a
+    datastore. ``DispatchInBackground`` (default false) reads datastores on background threads
+    while training computes (docs/streaming.md).
 
     Example::
 
@@ -142,10 +150,16 @@ def _validated(v):
     v["ValidationFrequency"] = _number("ValidationFrequency", v["ValidationFrequency"], 1, integer=True)
     v["ValidationPatience"] = _number("ValidationPatience", v["ValidationPatience"], 1, integer=True,
                                       allow_inf=True)
-    for name in ("Verbose", "ResetInputNormalization"):
+    v["PreprocessingEnvironment"] = choice("trainingOptions", "PreprocessingEnvironment",
+                                           v["PreprocessingEnvironment"], ("serial", "background", "parallel"))
+    if v["PreprocessingEnvironment"] == "parallel":
+        raise OptionError("trainingOptions: PreprocessingEnvironment 'parallel' is not supported; use 'background' "
+                          "(background threads read the datastore) or 'serial'.")
+    for name in ("Verbose", "ResetInputNormalization", "DispatchInBackground"):
         if not isinstance(v[name], (bool, np.bool_, int, float)) or v[name] not in (0, 1):
             raise OptionError(f"trainingOptions: {name} must be true or false (or 1 or 0); received {v[name]!r}.")
         v[name] = bool(v[name])
+    v["DispatchInBackground"] = v["DispatchInBackground"] or v["PreprocessingEnvironment"] == "background"
     v["VerboseFrequency"] = _number("VerboseFrequency", v["VerboseFrequency"], 1, integer=True)
     v["Plots"] = choice("trainingOptions", "Plots", v["Plots"], ("none", "training-progress"))
     v["OutputNetwork"] = choice("trainingOptions", "OutputNetwork", v["OutputNetwork"],
@@ -191,9 +205,11 @@ def _validated(v):
                           f"({', '.join(repr(m) for m in v['Metrics']) or 'none given'}); received {objective!r}.")
     v["ObjectiveMetricName"] = objective.lower()
     validation = v["ValidationData"]
-    if validation is not None and not (isinstance(validation, (tuple, list)) and len(validation) == 2):
+    if validation is not None and not isinstance(validation, Datastore) and not (
+            isinstance(validation, (tuple, list)) and len(validation) == 2):
         raise OptionError("trainingOptions: ValidationData must be a pair (X, Y) of predictors and "
-                          f"labels/responses; received a {type(validation).__name__}.")
+                          f"labels/responses, or a datastore whose reads carry both; received a "
+                          f"{type(validation).__name__}.")
     if not isinstance(v["CheckpointPath"], str):
         raise OptionError(f"trainingOptions: CheckpointPath must be a folder path string; "
                           f"received {v['CheckpointPath']!r}.")

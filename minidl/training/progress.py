@@ -138,13 +138,13 @@ class Progress:
         return (iteration == 1 or iteration % options.VerboseFrequency == 0
                 or (self.has_validation and iteration % options.ValidationFrequency == 0))
 
-    def iteration(self, record, force=False):
+    def iteration(self, record, reading=None, force=False):
+        """One iteration's row (when due), bar step and plot point. ``reading``, when training
+        reads a datastore: (observations per second delivered, fraction of the time spent
+        waiting for them), shown in the bar."""
         self._plot("update", record)
         self._bar("update", 1)
-        self._bar("set_postfix_str",
-                  f"epoch {record['Epoch']}, loss {format_loss(record['TrainingLoss'])}, "
-                  f"{self.metric.lower()[:3]} {self.format_metric(record['TrainingMetric'])}, "
-                  f"lr {format_rate(record['BaseLearnRate'])}")
+        self._bar("set_postfix_str", bar_postfix(record, self.metric, self.format_metric, reading))
         if self.verbose and (force or self.due(record["Iteration"])) and record["Iteration"] != self.last_printed:
             self._write(self.table.row(self._cells(record)))
             self.last_printed = record["Iteration"]
@@ -182,6 +182,21 @@ class Progress:
         if record["Iteration"] != self.last_printed or (validated and not self.last_printed_validated):
             self._write(self.table.row(self._cells(record)))
             self.last_printed = record["Iteration"]
+
+
+def bar_postfix(record, metric, format_metric, reading=None):
+    """The tqdm bar's text: epoch, loss, metric, learning rate and, reading a datastore, its
+    throughput and the share of time training waited for data.
+
+    >>> bar_postfix(dict(Epoch=1, TrainingLoss=0.5, TrainingMetric=75.0, BaseLearnRate=0.01), "Accuracy",
+    ...             format_accuracy, (1234.4, 0.031))
+    'epoch 1, loss 0.5000, acc 75.00%, lr 0.0100, read 1234 obs/s, waiting 3%'
+    """
+    text = (f"epoch {record['Epoch']}, loss {format_loss(record['TrainingLoss'])}, "
+            f"{metric.lower()[:3]} {format_metric(record['TrainingMetric'])}, lr {format_rate(record['BaseLearnRate'])}")
+    if reading is not None:
+        text += f", read {reading[0]:.0f} obs/s, waiting {reading[1]:.0%}"
+    return text
 
 
 def _warn(text):

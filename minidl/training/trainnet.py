@@ -20,6 +20,7 @@ from ..graph.inference import FORMATS
 from ..graph.minibatch import predictions
 from ..options import OptionError, integer, parse_name_value, received
 from ..threads import computing
+from .data_source import is_datastore, responses
 from .loop import Trainer
 from .losses import CLASSIFICATION, LOSSES, METRIC_LABELS, METRICS, make_loss, metric
 from ..table import Table
@@ -159,9 +160,11 @@ def trainnet(*args, DataFormat="SSCB"):
         >>> type(net).__name__, len(info.TrainingLoss), len(info.TrainingAccuracy)
         ('dlnetwork', 8, 8)
     """
+    if args and is_datastore(args[0]):       # trainnet(ds, net_or_layers, lossFcn, options): reads carry T
+        args = (args[0], None, *args[1:])
     if len(args) != 5:
-        raise TypeError(f"trainnet: call as trainnet(X, T, net_or_layers, lossFcn, options); received "
-                        f"{len(args)} arguments.")
+        raise TypeError(f"trainnet: call as trainnet(X, T, net_or_layers, lossFcn, options) or trainnet(ds, "
+                        f"net_or_layers, lossFcn, options); received {len(args)} arguments.")
     X, T, given, lossFcn, options = args
     if not isinstance(options, TrainingOptions):
         raise TypeError(f"trainnet: options must come from trainingOptions(...); received {received(options)}.")
@@ -212,8 +215,9 @@ def _check_network(given):
                          f"regression), or train these layers with trainNetwork(X, Y, layers, options).")
 
 
-def testnet(net, X, T, metrics, *pairs, **options):
-    """``values = testnet(net, X, T, metrics)``: metrics of a dlnetwork's predictions
+def testnet(net, X, *args, **options):
+    """``values = testnet(net, X, T, metrics)`` or ``testnet(net, ds, metrics)`` (a datastore
+    whose reads carry the targets): metrics of a dlnetwork's predictions
     (inference mode) against targets T. ``metrics`` is a name or a list of names: "accuracy",
     "rmse", "fscore", "precision", "recall", or a loss ("crossentropy", "mse", ...). One name
     gives a float, several an array. Labels map to classes as in trainnet (the trained
@@ -228,6 +232,11 @@ def testnet(net, X, T, metrics, *pairs, **options):
         66.6667
     """
     net = checked_dlnetwork("testnet", net)
+    if is_datastore(X):
+        args = (responses(X, "testnet"), *args)
+    if len(args) < 2:
+        raise TypeError("testnet: call as testnet(net, X, T, metrics) or testnet(net, ds, metrics).")
+    T, metrics, pairs = args[0], args[1], args[2:]
     values = parse_name_value("testnet", pairs, options, {"MiniBatchSize": 128, "DataFormat": "SSCB"})
     integer("testnet", "MiniBatchSize", values["MiniBatchSize"], maximum=math.inf)
     names = [metrics] if isinstance(metrics, str) else metrics
