@@ -89,7 +89,7 @@ def run(withBatchNorm, seed, data):
 
 def main():
     started = time.perf_counter()
-    XTrain, YTrain, XTest, YTest, source = load_data(quick_sizes=None)
+    XTrain, YTrain, XTest, YTest, source = load_data(quick_sizes=(5000, 500))   # quick: 500 test images
     data = (XTrain, YTrain, XTest, YTest)
     print(f"data: {source}; {STEPS} steps of {BATCH}, SGD lr {LEARN_RATE}, seeds {SEEDS}")
     results = {}
