@@ -9,8 +9,9 @@ validation), with and without its batch-norm layers, from the same seed, and wat
   2. the same network without batch norm, but with its inputs rescaled to [0, 1],
   3. at a 30x larger learning rate, 0.3.
 
-Then we look inside the trained batch-norm network: histograms of every channel just
-before (conv_k) and just after (batchnorm_k) each batch-norm layer.
+Then we look inside the trained networks, on 500 random validation images of all ten
+digits: histograms of every channel just before (conv_k) and just after (batchnorm_k) each
+batch-norm layer, and at the same convolutions of the network trained without batch norm.
 
 Figures: docs/figures/bn_training_curves.png and docs/figures/bn_activation_histograms.png.
 """
@@ -60,6 +61,7 @@ def digitNetwork(withBatchNorm=True, inputNormalization="zerocenter"):
 
 # MATLAB trains 4 epochs; 2 (116 iterations of 128 images) are enough to see the difference.
 maxEpochs = 2 if not QUICK else 1
+validationFrequency = 20 if not QUICK else 4
 runs = [  # (label, learning rate, batch norm?, input normalization)
     ("BN, lr 0.01 (MATLAB's example)", 0.01, True, "zerocenter"),
     ("no BN, lr 0.01", 0.01, False, "zerocenter"),
@@ -74,6 +76,8 @@ for label, learnRate, withBatchNorm, inputNormalization in runs:
         InitialLearnRate=learnRate,
         MaxEpochs=maxEpochs,
         Shuffle="every-epoch",
+        ValidationData=(XValidation, YValidation),
+        ValidationFrequency=validationFrequency,
         Verbose=False)
     start = time.perf_counter()
     # A diverging run can reach a NaN or Inf loss; trainNetwork then stops early with a
@@ -139,11 +143,18 @@ for r, style, color in zip(results, styles, colors):
     axLoss.plot(iterations, smooth(info.TrainingLoss), color=color, ls=style, lw=1.8, label=legend)
     axAccuracy.plot(iterations, info.TrainingAccuracy, color=color, alpha=0.2, lw=0.8)
     axAccuracy.plot(iterations, smooth(info.TrainingAccuracy), color=color, ls=style, lw=1.8, label=legend)
+    # Validation accuracy (with batch norm: batch statistics during training, the trained
+    # statistics for the final point, as in MATLAB): markers on the same axis.
+    validation = np.asarray(info.ValidationAccuracy, dtype=float)
+    measured = np.flatnonzero(np.isfinite(validation))
+    axAccuracy.plot(measured + 1, validation[measured], color=color, ls="none", marker="o", ms=4)
+    axAccuracy.plot([iterations[-1]], [100 * r["accuracy"]], color=color, marker="*", ms=11, ls="none")
 axLoss.set_yscale("log")
 axLoss.set_xlabel("iteration")
 axLoss.set_ylabel("training loss (cross-entropy, log scale)")
 axAccuracy.set_xlabel("iteration")
-axAccuracy.set_ylabel("training mini-batch accuracy (%)")
+axAccuracy.set_ylabel("accuracy (%): lines training mini-batches,\n"
+                      "dots validation during training, stars final validation")
 axAccuracy.set_ylim(0, 100)
 axAccuracy.legend(loc="lower right", fontsize=8)
 fig.suptitle("MATLAB's digit network with and without batch normalization (same seed; "
@@ -156,40 +167,53 @@ plt.close(fig)
 # Activations of the trained batch-norm network (run 1) on validation images, channel by
 # channel, just before each batch-norm layer (the convolution's output) and just after it.
 # activations() runs in prediction mode, so batch norm uses its TrainedMean/TrainedVariance.
-net = results[0]["net"]
-XSample = XValidation[..., :500]
-print("\nInside the trained batch-norm network (500 validation images), per channel:")
-print(f"  {'layer':12s} {'channel means':>24s}  {'channel std devs':>24s}")
-fig, axes = plt.subplots(3, 2, figsize=(11, 9))
+# The validation set is sorted by label, so the sample is drawn at random from all of it:
+# every digit is in it (its first 500 images would be zeros and ones only).
+net, plainNet = results[0]["net"], results[2]["net"]   # BN at lr 0.01; no BN, [0, 1] inputs, lr 0.01
+sample = np.random.default_rng(0).choice(YValidation.size, size=min(500, YValidation.size), replace=False)
+XSample = XValidation[..., np.sort(sample)]
+digitsInSample = np.unique(np.asarray(YValidation)[sample])
+print(f"\nInside the trained networks ({sample.size} random validation images, digits "
+      f"{', '.join(map(str, digitsInSample))}), per channel:")
+print(f"  {'network':9s} {'layer':12s} {'channel means':>24s}  {'channel std devs':>24s}")
+panels = [("BN", net, "conv_{}", "BN network, before batch norm"),
+          ("BN", net, "batchnorm_{}", "BN network, after batch norm"),
+          ("no BN", plainNet, "conv_{}", "network without BN ([0, 1] inputs)")]
+fig, axes = plt.subplots(3, 3, figsize=(15, 9))
 for k in range(3):
     bn = next(layer for layer in net.Layers if layer.Name == f"batchnorm_{k + 1}")
-    for column, name in enumerate((f"conv_{k + 1}", f"batchnorm_{k + 1}")):
-        A = activations(net, XSample, name)               # H x W x C x N
+    for column, (which, model, pattern, description) in enumerate(panels):
+        name = pattern.format(k + 1)
+        A = activations(model, XSample, name)             # H x W x C x N
         numChannels = A.shape[2]
         perChannel = np.moveaxis(A, 2, 0).reshape(numChannels, -1).astype(np.float64)
         means, stds = perChannel.mean(axis=1), perChannel.std(axis=1)
-        print(f"  {name:12s} {means.min():10.2f} .. {means.max():10.2f}  {stds.min():10.2f} .. {stds.max():10.2f}")
+        print(f"  {which:9s} {name:12s} {means.min():10.2f} .. {means.max():10.2f}  "
+              f"{stds.min():10.2f} .. {stds.max():10.2f}")
         ax = axes[k, column]
+        # The x range is the 0.5–99.5 percentile range of all channels together, so a few
+        # extreme values do not squeeze the rest; values outside it are not drawn, and the
+        # lines stop at the range's ends (baseline=None: no vertical "wall" down to zero).
         low, high = np.percentile(perChannel, [0.5, 99.5])
         edges = np.linspace(low, high, 60)
         colormap = plt.get_cmap("viridis")
         for c in range(numChannels):
             counts, _ = np.histogram(perChannel[c], bins=edges, density=True)
-            ax.stairs(counts, edges, color=colormap(c / max(1, numChannels - 1)), alpha=0.8)
+            ax.stairs(counts, edges, color=colormap(c / max(1, numChannels - 1)), alpha=0.8, baseline=None)
         ax.set_yscale("log")
-        ax.set_title(f"{name}: {numChannels} channels, "
-                     + ("before batch norm" if column == 0 else "after batch norm"), fontsize=9)
+        ax.set_title(f"{description}: {name}, {numChannels} channels", fontsize=9)
     # After batch norm, channel c has mean ~ Offset(c) and std ~ Scale(c): the layer picks them.
     offset, scale = bn.Offset.ravel(), bn.Scale.ravel()
     print(f"  {'':12s} learned Offset {offset.min():6.2f} .. {offset.max():5.2f}, "
           f"Scale {scale.min():5.2f} .. {scale.max():5.2f}")
 for ax in axes[-1]:
     ax.set_xlabel("activation value")
-for ax in axes[:, 0]:
-    ax.set_ylabel("density (log)")
-fig.suptitle("Per-channel activation histograms of the trained network (one line per channel):\n"
-             "before batch norm the channels have very different centres and widths; after it, "
-             "mean Offset and std Scale", fontsize=10)
+for ax in axes.ravel():
+    ax.set_ylabel("density (log scale)", fontsize=8)
+fig.suptitle(f"Per-channel activation histograms on {sample.size} validation images of all 10 digits (one line "
+             "per channel; x range: 0.5–99.5 percentiles).\nBefore batch norm the channels have very different "
+             "centres and widths; after it, mean ≈ Offset and std ≈ Scale. Right: the network trained without BN.",
+             fontsize=10)
 fig.tight_layout()
 fig.savefig(FIGURES / "bn_activation_histograms.png", dpi=120)
 plt.close(fig)

@@ -27,6 +27,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display needed: the figure goes to a PNG file
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 
 from minidl import (batchNormalizationLayer, classificationLayer, classify, convolution2dLayer,
@@ -160,10 +161,14 @@ for setting, subfig in zip(settings, fig.subfigures(1, 2, wspace=0.04)):
             if k == 1:
                 ax.set_yscale("log")  # the variances of batchnorm_1 are in the hundreds or more
             ax.set_title(f"{name}: {label}", fontsize=9)
+            ax.set_ylabel(f"{label} (log scale)" if k == 1 else label, fontsize=8)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # channels are whole numbers
             if row == 2:
                 ax.set_xlabel("channel")
     axes[0, 0].legend(fontsize=8)
-    subfig.suptitle(f"{setting['title']}\n({setting['iterations']} iterations)", fontsize=10)
+    accuracies = ", ".join(f"'{mode}' {setting['results'][mode]['accuracy']:.3f}" for mode in ("moving", "population"))
+    subfig.suptitle(f"{setting['title']}\n({setting['iterations']} iterations; validation accuracy {accuracies})",
+                    fontsize=10)
 fig.suptitle("BatchNormalizationStatistics: 'moving' (running estimates) vs 'population' "
              "(one exact pass with the final weights); same seed, same learned weights", fontsize=11)
 path = FIGURES / "bn_statistics.png"

@@ -25,7 +25,7 @@ import minidl._rng
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-PAGES = sorted(DOCS.glob("*.md"))
+PAGES = sorted(DOCS.glob("*.md")) + sorted((DOCS / "learn").glob("*.md"))   # the reference pages, then the Learn unit
 
 # An opening fence at any indentation, ```python plus an optional tag, then the body
 # up to a closing fence with the same indentation.
