@@ -80,12 +80,13 @@ def parpool(numWorkers=None, Address=None):
     if address is not None and not isinstance(address, str):
         raise TypeError(f"parpool: Address must be a Ray cluster address string such as '10.0.0.5:6379'; "
                         f"received {received(address)}.")
+    if address is not None:
+        _check_reachable(address)
     if _current is not None:
         _current.delete()
     started = False
     if not ray.is_initialized():
         if address is not None:
-            _check_reachable(address)
             try:
                 ray.init(address=address, include_dashboard=False, log_to_driver=False)
             except Exception as error:   # Ray raises ConnectionError, RuntimeError or its own types
