@@ -59,21 +59,23 @@ class Pool:
         return f"Pool(NumWorkers={self.NumWorkers}, Threads={self.Threads}, Address={where!r})"
 
 
-def parpool(numWorkers=None, Address=None):
+def parpool(numWorkers=None, Address=None, Threads=None):
     """``pool = parpool(numWorkers, Address=None)``: start a pool of Ray workers (MATLAB's
     ``parpool``). Without ``Address`` (and without ``RAY_ADDRESS``) a local Ray cluster starts
     with one worker per physical core by default; with one, minidl connects to that cluster
     (``"host:port"`` of ``ray start --head``, ``"ray://host:10001"``, or ``"auto"``). Each worker
-    computes with ``max(1, cores // numWorkers)`` threads (Ray CPUs it reserves). A pool that
+    computes with ``Threads`` threads (a minidl extension; default ``max(1, cores // numWorkers)``
+    locally, 1 on a cluster), and reserves as many of Ray's CPUs. A pool that
     is already open is deleted first, as MATLAB refuses a second one.
 
-    Example::
+    A cluster nobody answers at is named at once (Ray itself would wait for minutes)::
 
         >>> import minidl
-        >>> pool = minidl.parpool(2)                # doctest: +SKIP
-        >>> pool.NumWorkers, minidl.gcp() is pool   # doctest: +SKIP
-        (2, True)
-        >>> pool.delete()                           # doctest: +SKIP
+        >>> minidl.parpool(2, Address="127.0.0.1:9")
+        Traceback (most recent call last):
+        ConnectionError: parpool: cannot reach the Ray cluster at '127.0.0.1:9' (...). Start it with ...
+
+    docs/parallel.md shows a local pool and training on it.
     """
     ray = _ray()
     address = Address if Address is not None else os.environ.get("RAY_ADDRESS") or None
@@ -101,6 +103,11 @@ def parpool(numWorkers=None, Address=None):
         raise ValueError(f"parpool: numWorkers must be at most the {cpus} CPUs of the Ray cluster (one per worker); "
                          f"received {count}.")
     threads = max(1, min(physical_cores(), cpus) // count) if address is None else 1
+    if Threads is not None:
+        threads = integer("parpool", "Threads", Threads)
+        if threads * count > cpus:
+            raise ValueError(f"parpool: numWorkers × Threads must be at most the {cpus} CPUs of the Ray cluster; "
+                             f"received {count} × {threads}.")
     from .worker import actor_class
     actor = actor_class(ray).options(num_cpus=threads)
     workers = [actor.remote(threads) for _ in range(count)]

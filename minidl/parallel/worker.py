@@ -9,6 +9,7 @@ exactly what the dead one would have returned.
 """
 import math
 import os
+import time
 
 import numpy as np
 
@@ -23,6 +24,12 @@ class Worker:
     def __init__(self, threads):
         maxNumCompThreads(threads)
         self.token, self.net, self.X, self.T = None, None, None, None
+        self.seconds = 0.0      # time spent computing, for benchmarks/parallel.py
+
+    def compute_seconds(self):
+        """Seconds spent computing since the last call (then reset)."""
+        seconds, self.seconds = self.seconds, 0.0
+        return seconds
 
     def ready(self):
         return os.getpid()
@@ -41,11 +48,13 @@ class Worker:
         import ray
         net = self._load(setup, ray)
         net.set_values(values)
+        start = time.perf_counter()
         with computing(), np.errstate(**QUIET):
             loss, scores, trace = net.forward_loss(self.X[indices], self.T[indices])
-            if not math.isfinite(loss):
-                return loss, None, None, None
-            return loss, np.array(scores), net.backward(trace), partial_statistics(net, trace[0])
+            result = (loss, None, None, None) if not math.isfinite(loss) else (
+                loss, np.array(scores), net.backward(trace), partial_statistics(net, trace[0]))
+        self.seconds += time.perf_counter() - start
+        return result
 
     def statistics(self, setup, values, indices):
         """Partial statistics of one training-mode forward over ``indices`` ('population' pass)."""

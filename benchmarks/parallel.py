@@ -1,0 +1,117 @@
+"""Parallel training benchmark: throughput of ExecutionEnvironment 'parallel' with 1 and 2
+Ray workers (1 thread each) on the residual network of benchmarks/network.py, against
+single-process training with 1 thread, and per iteration the split between the workers'
+computing and everything else (communication, object store, merge, solver step).
+
+    /usr/local/bin/quiet python benchmarks/parallel.py      # writes its section of docs/benchmarks.md
+
+The Ray cluster is started by this script, so its processes are this script's
+descendants (quiet pauses only other python processes). Each configuration trains
+'moving' statistics with sgdm for WARMUP + TIMED iterations of MiniBatchSize 128;
+an OutputFcn stamps the time of each iteration, the first WARMUP are left out (JIT
+loading, the workers' first copy of the network and data).
+"""
+import argparse
+import datetime
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import ray  # noqa: E402
+
+import minidl  # noqa: E402
+from minidl.parallel.pool import local_cluster  # noqa: E402
+
+from _report import cpu_name, load_average, write_section  # noqa: E402
+from network import load_data, minidl_network  # noqa: E402
+
+SECTION = "benchmarks/parallel.py"
+BATCHES, WARMUP, TIMED = (128, 256), 6, 30
+
+
+def train(X, Y, batch, environment, pool=None):
+    """(seconds per iteration, workers' compute seconds per iteration or None)."""
+    stamps, compute = [], []
+
+    def tick(record):
+        if record["State"] == "iteration":
+            stamps.append(time.perf_counter())
+            if pool is not None and record["Iteration"] in (WARMUP, WARMUP + TIMED):
+                compute.append(ray.get([w.compute_seconds.remote() for w in pool.workers]))
+                stamps[-1] = time.perf_counter()
+        return record["State"] == "iteration" and record["Iteration"] >= WARMUP + TIMED
+
+    minidl.rng(0)
+    options = minidl.trainingOptions("sgdm", MaxEpochs=100, MiniBatchSize=batch, Shuffle="every-epoch",
+                                     BatchNormalizationStatistics="moving", Verbose=False,
+                                     ExecutionEnvironment=environment, OutputFcn=tick)
+    minidl.trainNetwork(X, Y, minidl_network("residual"), options)
+    per_iteration = (stamps[WARMUP + TIMED - 1] - stamps[WARMUP - 1]) / TIMED
+    workers = max(compute[-1]) / TIMED if compute else None
+    return per_iteration, workers
+
+
+def message_bytes(X, Y):
+    """Bytes per iteration: learnables + state to the workers, gradients + statistics back."""
+    minidl.rng(0)
+    options = minidl.trainingOptions("sgdm", MaxEpochs=1, MiniBatchSize=128, Verbose=False)
+    net, _ = minidl.trainNetwork(X, Y, minidl_network("residual"), options)
+    learnables = sum(np.asarray(getattr(layer, name)).nbytes for layer in net.Layers for name in layer.learnables)
+    state = sum(np.asarray(getattr(layer, name)).nbytes for layer in net.Layers for name in layer.state_names)
+    statistics = sum(3 * 8 * np.asarray(layer.TrainedMean).size for layer in net.Layers if layer.state_names)
+    return learnables, state, statistics
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
+    args = parser.parse_args()
+    Xall, Yall, _ = load_data()
+    some = np.random.default_rng(0).permutation(Yall.size)[:2048]
+    X, Y = np.ascontiguousarray(Xall[..., some]), Yall[some]
+    minidl.maxNumCompThreads(1)
+    single = {batch: train(X, Y, batch, "cpu")[0] for batch in BATCHES}
+    ray.init(**local_cluster(2))
+    rows = {}
+    for workers in (1, 2):
+        pool = minidl.parpool(workers, Threads=1)
+        for batch in BATCHES:
+            rows[workers, batch] = train(X, Y, batch, "parallel", pool)
+        pool.delete()
+    ray.shutdown()
+    learnables, state, statistics = message_bytes(X, Y)
+    lines = ["## Parallel training (Ray workers)", "",
+             f"`benchmarks/parallel.py`, {datetime.date.today()}, {cpu_name()}, {os.cpu_count()} logical CPUs, "
+             f"load average before the run {load_average()}. Residual network of `benchmarks/network.py`, "
+             f"MiniBatchSize 128 and 256 (the global mini-batch, split equally), sgdm, 'moving' statistics; "
+             f"{TIMED} timed iterations after {WARMUP} warm-up ones. Every worker and the single process "
+             f"compute with 1 thread. *Workers computing* is the slowest worker's forward + backward; "
+             f"*other* is the rest of the iteration (Ray calls, object store, merging gradients and "
+             f"statistics, solver step on the driver).", "",
+             "| MiniBatchSize | configuration | ms / iteration | images / s | speed-up vs 1 worker | "
+             "workers computing (ms) | other (ms) |",
+             "|---|---|---|---|---|---|---|"]
+    for batch in BATCHES:
+        base = rows[1, batch][0]
+        lines.append(f"| {batch} | single process, 1 thread | {1e3 * single[batch]:.1f} | {batch / single[batch]:.0f} | "
+                     f"{base / single[batch]:.2f} | – | – |")
+        for workers in (1, 2):
+            seconds, compute = rows[workers, batch]
+            lines.append(f"| {batch} | {workers} worker{'s' if workers > 1 else ''} × 1 thread | {1e3 * seconds:.1f} | "
+                         f"{batch / seconds:.0f} | {base / seconds:.2f} | {1e3 * compute:.1f} | "
+                         f"{1e3 * (seconds - compute):.1f} |")
+    lines += ["", f"Bytes per iteration and worker: learnables {learnables:,} + batch-norm state {state:,} sent; "
+                  f"gradients {learnables:,} + partial statistics {statistics:,} (count, mean, M2 per channel) "
+                  f"returned, plus the share's indices and scores.", ""]
+    write_section(args.output, SECTION, lines)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
