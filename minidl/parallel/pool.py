@@ -84,9 +84,9 @@ def parpool(numWorkers=None, Address=None, Threads=None):
                         f"received {received(address)}.")
     if address is not None:
         _check_reachable(address)
-    if _current is not None:
-        _current.delete()
-    started = False
+    count = None if numWorkers is None else integer("parpool", "numWorkers", numWorkers)
+    threads = None if Threads is None else integer("parpool", "Threads", Threads)
+    started = _current is not None and _current._started_ray   # a replaced pool hands its cluster on
     if not ray.is_initialized():
         if address is not None:
             try:
@@ -98,16 +98,15 @@ def parpool(numWorkers=None, Address=None, Threads=None):
             ray.init(**local_cluster(physical_cores()))
         started = True
     cpus = int(ray.cluster_resources().get("CPU", 1))
-    count = cpus if numWorkers is None else integer("parpool", "numWorkers", numWorkers)
-    if count > cpus:
-        raise ValueError(f"parpool: numWorkers must be at most the {cpus} CPUs of the Ray cluster (one per worker); "
-                         f"received {count}.")
-    threads = max(1, min(physical_cores(), cpus) // count) if address is None else 1
-    if Threads is not None:
-        threads = integer("parpool", "Threads", Threads)
-        if threads * count > cpus:
-            raise ValueError(f"parpool: numWorkers × Threads must be at most the {cpus} CPUs of the Ray cluster; "
-                             f"received {count} × {threads}.")
+    count = cpus if count is None else count
+    if threads is None:
+        threads = max(1, min(physical_cores(), cpus) // count) if address is None else 1
+    if count * threads > cpus:
+        raise ValueError(f"parpool: numWorkers × Threads must be at most the {cpus} CPUs of the Ray cluster (Ray "
+                         f"reserves Threads CPUs per worker); received {count} × {threads}.")
+    if _current is not None:
+        _current._started_ray = False
+        _current.delete()
     from .worker import actor_class
     actor = actor_class(ray).options(num_cpus=threads)
     workers = [actor.remote(threads) for _ in range(count)]

@@ -120,10 +120,15 @@ def test_a_parallel_run_is_deterministic(pool, statistics):
         np.testing.assert_array_equal(x, y)
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(pool):
+    return train(bn_layers())
+
+
 @pytest.mark.parametrize("how", ["ray.kill", "os._exit"])
-def test_a_worker_killed_mid_epoch_is_restarted_with_the_same_result(pool, how):
+def test_a_worker_killed_mid_epoch_is_restarted_with_the_same_result(pool, uninterrupted, how):
     import ray
-    uninterrupted, info = train(bn_layers())
+    uninterrupted, info = uninterrupted
     killed = []
 
     def kill(record):
@@ -213,3 +218,16 @@ def test_an_unreachable_cluster_is_named():
         minidl.parpool(2, Address="127.0.0.1:9")
     with pytest.raises(ValueError, match="Address must be 'host:port'"):
         minidl.parpool(2, Address="nowhere")
+
+
+def test_a_pool_larger_than_the_cluster_is_refused_and_the_open_one_kept(pool):
+    import ray
+    with pytest.raises(ValueError, match=r"numWorkers × Threads must be at most the 2 CPUs .* received 3 × 1"):
+        minidl.parpool(3)
+    with pytest.raises(ValueError, match=r"received 2 × 2"):
+        minidl.parpool(2, Threads=2)
+    with pytest.raises(OptionError, match="parpool: numWorkers must be a positive integer"):
+        minidl.parpool(0)
+    with pytest.raises(TypeError, match="parpool: Address must be a Ray cluster address string"):
+        minidl.parpool(2, Address=6379)
+    assert minidl.gcp("nocreate") is pool and len(ray.get([w.ready.remote() for w in pool.workers])) == 2
