@@ -3,11 +3,13 @@ Ray workers (1 thread each) on the residual network of benchmarks/network.py, ag
 single-process training with 1 thread, and per iteration the split between the workers'
 computing and everything else (communication, object store, merge, solver step).
 
-    /usr/local/bin/quiet python benchmarks/parallel.py      # writes its section of docs/benchmarks.md
+    python benchmarks/quiet_session.py python benchmarks/parallel.py   # writes its section of docs/benchmarks.md
 
-The Ray cluster is started by this script, so its processes are this script's
-descendants (quiet pauses only other python processes). Each configuration trains
-'moving' statistics with sgdm for WARMUP + TIMED iterations of MiniBatchSize 128;
+quiet_session.py pauses every other python process while the benchmark runs, as
+/usr/local/bin/quiet does, but spares every process that inherits its environment marker,
+so all of the Ray processes this script starts (quiet spares the command's descendants
+only; under it, Ray's start-up once timed out). Each configuration trains 'moving'
+statistics with sgdm for WARMUP + TIMED iterations of MiniBatchSize 128, then 256;
 an OutputFcn stamps the time of each iteration, the first WARMUP are left out (JIT
 loading, the workers' first copy of the network and data).
 """
