@@ -34,29 +34,33 @@ from _report import cpu_name, load_average, write_section  # noqa: E402
 from network import load_data, minidl_network  # noqa: E402
 
 SECTION = "benchmarks/parallel.py"
-BATCHES, WARMUP, TIMED = (128, 256), 6, 30
+BATCHES, WARMUP, TIMED, REPEATS = (128, 256), 6, 30, 2
 
 
-def train(X, Y, batch, environment, pool=None):
-    """(seconds per iteration, workers' compute seconds per iteration or None)."""
+def train(X, Y, batch, environment, pool=None, load=None):
+    """Median seconds per iteration, and with a pool the median of the slowest worker's
+    computing per iteration. Medians: the machine is shared, and a preempted iteration
+    should not count."""
     stamps, compute = [], []
 
     def tick(record):
         if record["State"] == "iteration":
-            stamps.append(time.perf_counter())
             if pool is not None and record["Iteration"] in (WARMUP, WARMUP + TIMED):
                 compute.append(ray.get([w.compute_seconds.remote() for w in pool.workers]))
-                stamps[-1] = time.perf_counter()
+            stamps.append(time.perf_counter())
         return record["State"] == "iteration" and record["Iteration"] >= WARMUP + TIMED
 
     minidl.rng(0)
     options = minidl.trainingOptions("sgdm", MaxEpochs=100, MiniBatchSize=batch, Shuffle="every-epoch",
-                                     BatchNormalizationStatistics="moving", Verbose=False,
+                                     BatchNormalizationStatistics="moving", Verbose=False, WorkerLoad=load,
                                      ExecutionEnvironment=environment, OutputFcn=tick)
     minidl.trainNetwork(X, Y, minidl_network("residual"), options)
-    per_iteration = (stamps[WARMUP + TIMED - 1] - stamps[WARMUP - 1]) / TIMED
-    workers = max(compute[-1]) / TIMED if compute else None
-    return per_iteration, workers
+    per_iteration = np.diff(stamps[WARMUP - 1:WARMUP + TIMED])
+    if not compute:
+        return float(np.median(per_iteration)), None
+    calls = [seconds for seconds in compute[-1] if seconds]        # a worker without a share made no call
+    slowest = np.max(np.array(calls)[:, -TIMED:], axis=0)
+    return float(np.median(per_iteration)), float(np.median(slowest))
 
 
 def message_bytes(X, Y):
@@ -78,21 +82,26 @@ def main():
     some = np.random.default_rng(0).permutation(Yall.size)[:2048]
     X, Y = np.ascontiguousarray(Xall[..., some]), Yall[some]
     minidl.maxNumCompThreads(1)
-    single = {batch: train(X, Y, batch, "cpu")[0] for batch in BATCHES}
     ray.init(**local_cluster(2))
-    rows = {}
-    for workers in (1, 2):
-        pool = minidl.parpool(workers, Threads=1)
+    pool = minidl.parpool(2, Threads=1)
+    single, rows = {}, {}
+    for _ in range(REPEATS):     # alternated, so that a slow spell of the machine hits all alike
         for batch in BATCHES:
-            rows[workers, batch] = train(X, Y, batch, "parallel", pool)
-        pool.delete()
+            single.setdefault(batch, []).append(train(X, Y, batch, "cpu")[0])
+            for workers, load in ((1, [1, 0]), (2, [1, 1])):
+                rows.setdefault((workers, batch), []).append(train(X, Y, batch, "parallel", pool, load))
+    pool.delete()
     ray.shutdown()
+    single = {batch: min(times) for batch, times in single.items()}
+    rows = {key: min(results) for key, results in rows.items()}
     learnables, state, statistics = message_bytes(X, Y)
     lines = ["## Parallel training (Ray workers)", "",
              f"`benchmarks/parallel.py`, {datetime.date.today()}, {cpu_name()}, {os.cpu_count()} logical CPUs, "
              f"load average before the run {load_average()}. Residual network of `benchmarks/network.py`, "
              f"MiniBatchSize 128 and 256 (the global mini-batch, split equally), sgdm, 'moving' statistics; "
-             f"{TIMED} timed iterations after {WARMUP} warm-up ones. Every worker and the single process "
+             f"{TIMED} timed iterations after {WARMUP} warm-up ones; the median iteration of each run, "
+             f"the best of {REPEATS} alternated runs. The 1-worker runs use the same 2-worker pool with "
+             f"WorkerLoad [1, 0] (the second worker gets no share and is not called). Every worker and the single process "
              f"compute with 1 thread. *Workers computing* is the slowest worker's forward + backward; "
              f"*other* is the rest of the iteration (Ray calls, object store, merging gradients and "
              f"statistics, solver step on the driver).", "",

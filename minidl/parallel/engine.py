@@ -25,7 +25,9 @@ import numpy as np
 from ..kernels.batchnorm import chan_merge
 from .pool import _ray, gcp
 
-RETRIES = 5   # consecutive failures of one worker's call before training gives up
+INLINE_BYTES = 90_000   # Ray's max_direct_call_object_size is 100 kB; the dict's pickle adds some
+RETRIES = 5   # deaths of one worker during one call before training gives up
+RESTART_SECONDS = 300   # the longest wait for Ray to restart a worker
 
 
 class ParallelEngine:
@@ -56,7 +58,7 @@ class ParallelEngine:
         return list(zip(np.concatenate([[0], ends[:-1]]), ends))
 
     def forward_loss(self, indices, T):
-        values = self.ray.put(self.net.values())
+        values = self.shared(self.net.values())
         jobs = [(w, (self.setup, values, indices[a:b])) for w, (a, b) in enumerate(self.shares(len(indices))) if b > a]
         results = self.call("compute", jobs)
         weights = [len(args[2]) / len(indices) for _, args in jobs]
@@ -82,7 +84,7 @@ class ParallelEngine:
     def commit_population_state(self, X, order, batches):
         """'population': whole mini-batches on the workers, one per worker per round, their
         statistics merged in mini-batch order."""
-        values, workers = self.ray.put(self.net.values()), self.pool.NumWorkers
+        values, workers = self.shared(self.net.values()), self.pool.NumWorkers
         totals, batches = None, iter(batches)
         while True:
             parts = [part for _, part in zip(range(workers), batches)]
@@ -94,6 +96,13 @@ class ParallelEngine:
         layers = self.stateful_layers()
         for name, total in totals or []:
             _set(layers[name], layers[name].population_state(total))
+
+    def shared(self, values):
+        """The learnables and state as every worker receives them: inside the call when small
+        (Ray sends arguments under 100 kB with the call, sparing a trip to the object store),
+        else put into the object store once for all workers."""
+        size = sum(value.nbytes for value in values.values() if isinstance(value, np.ndarray))
+        return values if size < INLINE_BYTES else self.ray.put(values)
 
     def stateful_layers(self):
         return {layer.Name: layer for step, _, _ in self.net.plan("train").steps
@@ -109,16 +118,22 @@ class ParallelEngine:
         results = []
         try:
             for k, (w, args) in enumerate(jobs):
-                for attempt in range(RETRIES + 1):
+                deaths, deadline = 0, time.monotonic() + RESTART_SECONDS
+                while True:
                     try:
                         results.append(ray.get(references[k]))
                         break
-                    except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as error:
-                        if attempt == RETRIES:
-                            raise RuntimeError(f"parallel training: worker {w + 1} of the pool failed {RETRIES + 1} "
-                                               f"times in a row ({error}); training stops. Check the Ray cluster "
-                                               f"(ray status) and start a new pool with parpool.") from error
-                        time.sleep(0.2 * attempt)   # Ray is restarting the worker's process
+                    except ray.exceptions.RayActorError as error:
+                        # ActorUnavailableError: Ray is restarting the worker (a process start and the
+                        # imports, seconds on a busy machine); ActorDiedError and the like: it died.
+                        restarting = isinstance(error, ray.exceptions.ActorUnavailableError)
+                        deaths += not restarting
+                        if deaths > RETRIES or time.monotonic() > deadline:
+                            raise RuntimeError(f"parallel training: worker {w + 1} of the pool failed ({error}) "
+                                               f"{deaths} times, or did not come back within {RESTART_SECONDS} s; "
+                                               f"training stops. Check the Ray cluster (ray status) and start a "
+                                               f"new pool with parpool.") from error
+                        time.sleep(0.5)
                         references[k] = getattr(workers[w], method).remote(*args)
                     except ray.exceptions.RayTaskError as error:
                         raise error.as_instanceof_cause() from None

@@ -24,11 +24,11 @@ class Worker:
     def __init__(self, threads):
         maxNumCompThreads(threads)
         self.token, self.net, self.X, self.T = None, None, None, None
-        self.seconds = 0.0      # time spent computing, for benchmarks/parallel.py
+        self.seconds = []      # time each compute call spent computing, for benchmarks/parallel.py
 
     def compute_seconds(self):
-        """Seconds spent computing since the last call (then reset)."""
-        seconds, self.seconds = self.seconds, 0.0
+        """Seconds each ``compute`` call since the last ``compute_seconds`` spent computing."""
+        seconds, self.seconds = self.seconds, []
         return seconds
 
     def ready(self):
@@ -53,7 +53,7 @@ class Worker:
             loss, scores, trace = net.forward_loss(self.X[indices], self.T[indices])
             result = (loss, None, None, None) if not math.isfinite(loss) else (
                 loss, np.array(scores), net.backward(trace), partial_statistics(net, trace[0]))
-        self.seconds += time.perf_counter() - start
+        self.seconds.append(time.perf_counter() - start)
         return result
 
     def statistics(self, setup, values, indices):
