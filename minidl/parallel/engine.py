@@ -139,7 +139,10 @@ class ParallelEngine:
                         raise error.as_instanceof_cause() from None
         except BaseException:
             for reference in references[len(results):]:
-                ray.cancel(reference)
+                try:
+                    ray.cancel(reference)
+                except Exception:   # best effort: the results are dropped whether or not it stops
+                    pass
             raise
         return results
 

@@ -46,7 +46,7 @@ class Pool:
     def delete(self):
         global _current
         ray = _ray()
-        for worker in self.workers:
+        for worker in self.workers if ray.is_initialized() else ():   # after ray.shutdown() they are gone
             ray.kill(worker, no_restart=True)
         self.workers = []
         if _current is self:
