@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from .training.trainnet import testnet, trainnet
     from .training.options import trainingOptions
     from .training.profile import profileNetwork
+    from .parallel.pool import gcp, parpool
     from . import datasets
     from .data import digits, splitEachLabel
     from .data.charts import confusionchart
@@ -97,7 +98,9 @@ __all__ = ["imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchN
            # the current API (R2024a+)
            "dlnetwork", "initialize", "forward", "trainnet", "minibatchpredict", "scores2label", "testnet",
            # issue 13: augmentation
-           "imageDataAugmenter", "augment", "augmentedImageDatastore"]
+           "imageDataAugmenter", "augment", "augmentedImageDatastore",
+           # issue 14: data-parallel training on Ray
+           "parpool", "gcp"]
 
 
 def _public_imports():

@@ -5,7 +5,7 @@ import pathlib
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "minidl"
 # Lower number = lower level. A module may import from its own level or below.
 LEVELS = {"kernels": 0, "_rng": 0, "options": 0, "struct": 0, "table": 0, "layers": 1, "data": 1, "graph": 2, "training": 3,
-          "io": 3, "datasets": 4, "__init__": 5}
+          "io": 3, "parallel": 3, "datasets": 4, "__init__": 5}
 
 
 def imported_subpackages(path):

@@ -198,6 +198,13 @@ class Reader:
         self.observations += X[0].shape[0]
         return X
 
+    def skip(self):
+        """The next mini-batch's indices, without reading it (the parallel engine's workers
+        read their shares themselves)."""
+        part = self.parts[self.taken]
+        self.taken += 1
+        return part
+
     def rate(self):
         """(observations per second delivered, fraction of the time spent waiting for data)."""
         elapsed = max(time.perf_counter() - self.started, 1e-9)

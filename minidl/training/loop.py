@@ -28,6 +28,7 @@ from .progress import Progress, output_functions
 from .tasks import ClassificationTask, RegressionTask, check_count, check_data
 from ..threads import computing
 from .solvers import make_solver, update_learnables
+from .engine import make_engine
 
 
 def trainNetwork(*args, ResumeFrom=None, DataFormat="SSCB", CustomLayers=None):
@@ -160,7 +161,7 @@ class Trainer:
                              f"in {where} network; training needs finite values. "
                              + ("Resume from an earlier checkpoint." if resume else
                                 f"Check the layer's {prop} (or its initializer) and give finite values."))
-        messages = ["Training on single CPU."]
+        messages = [self.engine.message]
         statistics = getattr(net.input_layer, "statistics", None)
         if resume is None and statistics is not None and (
                 options.ResetInputNormalization or not net.input_layer.has_statistics()):
@@ -180,7 +181,9 @@ class Trainer:
 
     def _train(self, X, Y, resume):
         options = self.options
+        self.engine = make_engine(self)
         X, messages = self._prepare(X, Y, resume)
+        self.engine.start(X)
         count = self.count = X.count
         batch = min(options.MiniBatchSize, count)
         per_epoch = count // batch
@@ -240,7 +243,7 @@ class Trainer:
         before = (self.net.values(), s.step, s.iteration, self.record)
         try:
             with np.errstate(**QUIET):
-                broken, loss, metric = self._update(*reader.next(), s, solver)
+                broken, loss, metric = self._update(*self.engine.batch(reader), s, solver)
             if broken is None:
                 s.step, s.iteration = s.step + 1, s.iteration + 1
                 record = self.record = dict(
@@ -273,14 +276,14 @@ class Trainer:
     def _update(self, X, T, s, solver):
         """Forward, loss, backward, solver step, 'moving' state: (what became non-finite or
         None, loss, metric)."""
-        net = self.net
-        loss, scores, trace = net.forward_loss(X, T)
+        net, engine = self.net, self.engine
+        loss, scores, trace = engine.forward_loss(X, T)
         if not math.isfinite(loss):
             return f"Training loss is {loss} at iteration {s.iteration + 1}", loss, None
         metric = self.task.measure(scores, T)
-        update_learnables(net, net.backward(trace), solver, self.options, s.learn_rate)
+        update_learnables(net, engine.gradients(trace), solver, self.options, s.learn_rate)
         if self.moving:
-            net.commit_state(trace)
+            engine.commit_state(trace)
         culprit = net.non_finite()
         if culprit:
             name, prop, kind = culprit
@@ -357,7 +360,7 @@ class Trainer:
                     return
 
         with np.errstate(**QUIET), self._reader(X, [s.order[part] for part in batches], 3) as reader:
-            net.commit_population_state(Ordered(reader), until_interrupted())
+            self.engine.commit_population_state(reader, s.order, until_interrupted())
         culprit = net.non_finite()
         if culprit:
             net.set_values(before)

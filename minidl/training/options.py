@@ -25,10 +25,11 @@ _COMMON = {
     # Read datastores on background threads (training/data_source.py); PreprocessingEnvironment
     # 'background' is the newer spelling of DispatchInBackground=true.
     "DispatchInBackground": False, "PreprocessingEnvironment": "serial",
-    # Accepted so that MATLAB code runs unchanged; they do not apply here (no sequences, no
-    # parallel workers), so they have no effect.
-    "SequenceLength": "longest", "SequencePaddingValue": 0, "SequencePaddingDirection": "right",
+    # ExecutionEnvironment 'parallel' (minidl.parallel): shares of the mini-batch per worker.
     "WorkerLoad": None,
+    # Accepted so that MATLAB code runs unchanged; they do not apply here (no sequences),
+    # so they have no effect.
+    "SequenceLength": "longest", "SequencePaddingValue": 0, "SequencePaddingDirection": "right",
 }
 _SOLVER_SPECIFIC = {
     "sgdm": {"Momentum": 0.9},
@@ -132,6 +133,19 @@ def _number(name, value, low=-math.inf, high=math.inf, low_open=False, high_open
     return float(value)
 
 
+def _worker_load(load):
+    """WorkerLoad (ExecutionEnvironment 'parallel'): relative shares of the mini-batch, one
+    non-negative number per worker, not all zero (its length is checked against the pool)."""
+    if load is None or (np.ndim(load) == 1 and np.size(load) == 0):
+        return None
+    values = np.asarray(load, dtype=object).reshape(-1) if np.ndim(load) <= 1 else None
+    if values is None or not all(isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+                                 and math.isfinite(x) and x >= 0 for x in values) or not sum(values) > 0:
+        raise OptionError(f"trainingOptions: WorkerLoad must be a vector of non-negative finite numbers, one per "
+                          f"parallel worker, not all zero (relative shares of MiniBatchSize); received {load!r}.")
+    return [float(x) for x in values]
+
+
 def _validated(v):
     v["InitialLearnRate"] = _number("InitialLearnRate", v["InitialLearnRate"], 0, low_open=True)
     v["LearnRateSchedule"] = choice("trainingOptions", "LearnRateSchedule", v["LearnRateSchedule"],
@@ -178,9 +192,10 @@ def _validated(v):
                                           v["CheckpointFrequencyUnit"], ("epoch", "iteration"))
     v["ExecutionEnvironment"] = choice("trainingOptions", "ExecutionEnvironment", v["ExecutionEnvironment"],
                                        ("auto", "cpu", "gpu", "multi-gpu", "parallel"))
-    if v["ExecutionEnvironment"] not in ("auto", "cpu"):
+    if v["ExecutionEnvironment"] not in ("auto", "cpu", "parallel"):
         raise OptionError(f"trainingOptions: ExecutionEnvironment {v['ExecutionEnvironment']!r} is not "
-                          f"supported; minidl trains on the CPU. Use 'auto' or 'cpu'.")
+                          f"supported; minidl trains on the CPU. Use 'auto', 'cpu' or 'parallel' (a Ray pool).")
+    v["WorkerLoad"] = _worker_load(v["WorkerLoad"])
     if "Momentum" in v:
         v["Momentum"] = _number("Momentum", v["Momentum"], 0, 1)
     if "GradientDecayFactor" in v:

@@ -1,0 +1,128 @@
+"""Parallel training benchmark: throughput of ExecutionEnvironment 'parallel' with 1 and 2
+Ray workers (1 thread each) on the residual network of benchmarks/network.py, against
+single-process training with 1 thread, and per iteration the split between the workers'
+computing and everything else (communication, object store, merge, solver step).
+
+    python benchmarks/quiet_session.py python benchmarks/parallel.py   # writes its section of docs/benchmarks.md
+
+quiet_session.py pauses every other python process while the benchmark runs, as
+/usr/local/bin/quiet does, but spares every process that inherits its environment marker,
+so all of the Ray processes this script starts (quiet spares the command's descendants
+only; under it, Ray's start-up once timed out). Each configuration trains 'moving'
+statistics with sgdm for WARMUP + TIMED iterations of MiniBatchSize 128, then 256;
+an OutputFcn stamps the time of each iteration, the first WARMUP are left out (JIT
+loading, the workers' first copy of the network and data).
+"""
+import argparse
+import datetime
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import ray  # noqa: E402
+
+import minidl  # noqa: E402
+from minidl.parallel.pool import local_cluster  # noqa: E402
+
+from _report import cpu_name, load_average, write_section  # noqa: E402
+from network import load_data, minidl_network  # noqa: E402
+
+SECTION = "benchmarks/parallel.py"
+BATCHES, WARMUP, TIMED, REPEATS = (128, 256), 6, 30, 2
+
+
+def train(X, Y, batch, environment, pool=None, load=None):
+    """Median seconds per iteration, and with a pool the median of the slowest worker's
+    computing per iteration. Medians: the machine is shared, and a preempted iteration
+    should not count."""
+    stamps, compute = [], []
+
+    def tick(record):
+        if record["State"] == "iteration":
+            if pool is not None and record["Iteration"] in (WARMUP, WARMUP + TIMED):
+                compute.append(ray.get([w.compute_seconds.remote() for w in pool.workers]))
+            stamps.append(time.perf_counter())
+        return record["State"] == "iteration" and record["Iteration"] >= WARMUP + TIMED
+
+    minidl.rng(0)
+    options = minidl.trainingOptions("sgdm", MaxEpochs=100, MiniBatchSize=batch, Shuffle="every-epoch",
+                                     BatchNormalizationStatistics="moving", Verbose=False, WorkerLoad=load,
+                                     ExecutionEnvironment=environment, OutputFcn=tick)
+    minidl.trainNetwork(X, Y, minidl_network("residual"), options)
+    per_iteration = np.diff(stamps[WARMUP - 1:WARMUP + TIMED])
+    if not compute:
+        return float(np.median(per_iteration)), None
+    calls = [seconds for seconds in compute[-1] if seconds]        # a worker without a share made no call
+    slowest = np.max(np.array(calls)[:, -TIMED:], axis=0)
+    return float(np.median(per_iteration)), float(np.median(slowest))
+
+
+def message_bytes(X, Y):
+    """Bytes per iteration: learnables + state to the workers, gradients + statistics back."""
+    minidl.rng(0)
+    options = minidl.trainingOptions("sgdm", MaxEpochs=1, MiniBatchSize=128, Verbose=False)
+    net, _ = minidl.trainNetwork(X, Y, minidl_network("residual"), options)
+    learnables = sum(np.asarray(getattr(layer, name)).nbytes for layer in net.Layers for name in layer.learnables)
+    state = sum(np.asarray(getattr(layer, name)).nbytes for layer in net.Layers for name in layer.state_names)
+    statistics = sum(3 * 8 * np.asarray(layer.TrainedMean).size for layer in net.Layers if layer.state_names)
+    return learnables, state, statistics
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
+    args = parser.parse_args()
+    Xall, Yall, _ = load_data()
+    some = np.random.default_rng(0).permutation(Yall.size)[:2048]
+    X, Y = np.ascontiguousarray(Xall[..., some]), Yall[some]
+    minidl.maxNumCompThreads(1)
+    ray.init(**local_cluster(2))
+    pool = minidl.parpool(2, Threads=1)
+    single, rows = {}, {}
+    for _ in range(REPEATS):     # alternated, so that a slow spell of the machine hits all alike
+        for batch in BATCHES:
+            single.setdefault(batch, []).append(train(X, Y, batch, "cpu")[0])
+            for workers, load in ((1, [1, 0]), (2, [1, 1])):
+                rows.setdefault((workers, batch), []).append(train(X, Y, batch, "parallel", pool, load))
+    pool.delete()
+    ray.shutdown()
+    single = {batch: min(times) for batch, times in single.items()}
+    rows = {key: min(results) for key, results in rows.items()}
+    learnables, state, statistics = message_bytes(X, Y)
+    lines = ["## Parallel training (Ray workers)", "",
+             f"`benchmarks/parallel.py`, {datetime.date.today()}, {cpu_name()}, {os.cpu_count()} logical CPUs, "
+             f"load average before the run {load_average()}. Residual network of `benchmarks/network.py`, "
+             f"MiniBatchSize 128 and 256 (the global mini-batch, split equally), sgdm, 'moving' statistics; "
+             f"{TIMED} timed iterations after {WARMUP} warm-up ones; the median iteration of each run, "
+             f"the best of {REPEATS} alternated runs. The 1-worker runs use the same 2-worker pool with "
+             f"WorkerLoad [1, 0] (the second worker gets no share and is not called). Every worker and the single process "
+             f"compute with 1 thread. *Workers computing* is the slowest worker's forward + backward; "
+             f"*other* is the rest of the iteration (Ray calls, object store, merging gradients and "
+             f"statistics, solver step on the driver).", "",
+             "| MiniBatchSize | configuration | ms / iteration | images / s | speed-up vs 1 worker | "
+             "workers computing (ms) | other (ms) |",
+             "|---|---|---|---|---|---|---|"]
+    for batch in BATCHES:
+        base = rows[1, batch][0]
+        lines.append(f"| {batch} | single process, 1 thread | {1e3 * single[batch]:.1f} | {batch / single[batch]:.0f} | "
+                     f"{base / single[batch]:.2f} | – | – |")
+        for workers in (1, 2):
+            seconds, compute = rows[workers, batch]
+            lines.append(f"| {batch} | {workers} worker{'s' if workers > 1 else ''} × 1 thread | {1e3 * seconds:.1f} | "
+                         f"{batch / seconds:.0f} | {base / seconds:.2f} | {1e3 * compute:.1f} | "
+                         f"{1e3 * (seconds - compute):.1f} |")
+    lines += ["", f"Bytes per iteration and worker: learnables {learnables:,} + batch-norm state {state:,} sent; "
+                  f"gradients {learnables:,} + partial statistics {statistics:,} (count, mean, M2 per channel) "
+                  f"returned, plus the share's indices and scores.", ""]
+    write_section(args.output, SECTION, lines)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""``ExecutionEnvironment="parallel"``: the engine that runs an iteration's forward, loss and
+backward on the workers of the current pool (:func:`minidl.parallel.pool.gcp`).
+
+One iteration, with N the global ``MiniBatchSize`` and n_w worker w's share
+(``WorkerLoad``, default equal; shares are consecutive runs of the shuffled batch):
+
+- the driver puts the learnables and state in Ray's object store once; each worker
+  computes the mean loss L_w and the gradients g_w of its share;
+- the driver combines them in worker order, ``L = Σ_w n_w L_w / N`` and
+  ``g = Σ_w (n_w / N) g_w`` (float64 sums), so a run is deterministic for a given worker
+  count and seed; the Trainer then applies L2, the threshold and the solver as ever;
+- batch normalization normalizes each share with the share's own statistics (as MATLAB
+  and PyTorch's DistributedDataParallel do); the per-channel (count, mean, M2) of the
+  shares are merged with Chan's formula (kernels.batchnorm.chan_merge), so the 'moving'
+  update sees the statistics of the whole mini-batch;
+- the 'population' pass sends whole mini-batches to the workers (one each per round) and
+  merges their statistics in mini-batch order: the result equals the single-process one.
+"""
+import time
+import uuid
+from types import SimpleNamespace
+
+import numpy as np
+
+from ..kernels.batchnorm import chan_merge
+from ..training.data_source import ArraySource
+from .pool import _ray, gcp
+
+INLINE_BYTES = 90_000   # Ray's max_direct_call_object_size is 100 kB; the dict's pickle adds some
+RETRIES = 5   # deaths of one worker during one call before training gives up
+RESTART_SECONDS = 300   # the longest wait for Ray to restart a worker
+
+
+class ParallelEngine:
+    def __init__(self, trainer):
+        self.net, self.ray, self.owner = trainer.net, _ray(), trainer.owner
+        self.pool = gcp()
+        count = self.pool.NumWorkers
+        load = trainer.options.WorkerLoad or [1.0] * count
+        if len(load) != count:
+            raise ValueError(f"{trainer.owner}: WorkerLoad must give one share per worker of the parallel pool "
+                             f"({count}); received {len(load)} values.")
+        self.load = np.asarray(load, np.float64) / np.sum(load)
+        self.message = f"Training on parallel pool with {count} workers."
+
+    def start(self, source):
+        if not isinstance(source, ArraySource):
+            raise ValueError(f"{self.owner}: ExecutionEnvironment 'parallel' trains from in-memory arrays; a "
+                             f"datastore is not supported in parallel mode yet. Read it into arrays (readall), "
+                             f"or train with ExecutionEnvironment 'auto'.")
+        ray = self.ray
+        self.targets = source.targets
+        self.setup = [uuid.uuid4().hex, ray.put(self.net), ray.put(source.X), ray.put(source.targets)]
+
+    # ---- one iteration ----------------------------------------------------------------------
+    def batch(self, reader):
+        """The next mini-batch's indices (the workers hold the data) and targets."""
+        indices = reader.skip()
+        return indices, self.targets[indices]
+
+    def shares(self, count):
+        """Bounds of each worker's share of ``count`` observations: ⌊N·Σ_{v≤w} load_v⌉."""
+        ends = np.rint(np.cumsum(self.load) * count).astype(int)
+        ends[-1] = count
+        return list(zip(np.concatenate([[0], ends[:-1]]), ends))
+
+    def forward_loss(self, indices, T):
+        values = self.shared(self.net.values())
+        jobs = [(w, (self.setup, values, indices[a:b])) for w, (a, b) in enumerate(self.shares(len(indices))) if b > a]
+        results = self.call("compute", jobs)
+        weights = [len(args[2]) / len(indices) for _, args in jobs]
+        loss = float(sum(weight * float(result[0]) for weight, result in zip(weights, results)))
+        if not np.isfinite(loss):
+            return loss, None, None
+        scores = np.concatenate([result[1] for result in results])
+        gradients = [{name: _weighted_sum([r[2][layer][name] for r in results], weights) for name in layer_grads}
+                     for layer, layer_grads in enumerate(results[0][2])]
+        return loss, scores, (gradients, merge([result[3] for result in results]))
+
+    @staticmethod
+    def gradients(trace):
+        return trace[0]
+
+    def commit_state(self, trace):
+        """'moving': each layer's update from the statistics of the whole mini-batch."""
+        layers = self.stateful_layers()
+        for name, (count, mean, m2) in trace[1].items():
+            layer = layers[name]
+            _set(layer, layer.moving_state(SimpleNamespace(count=count, mean=mean, var=m2 / np.maximum(count, 1))))
+
+    def commit_population_state(self, reader, order, batches):
+        """'population': whole mini-batches on the workers, one per worker per round, their
+        statistics merged in mini-batch order."""
+        values, workers = self.shared(self.net.values()), self.pool.NumWorkers
+        totals, batches = None, iter(batches)
+        while True:
+            parts = [part for _, part in zip(range(workers), batches)]
+            if not parts:
+                break
+            results = self.call("statistics", [(w, (self.setup, values, order[part])) for w, part in enumerate(parts)])
+            totals = merge(results if totals is None else [totals] + results)
+            totals = list(totals.items())
+        layers = self.stateful_layers()
+        for name, total in totals or []:
+            _set(layers[name], layers[name].population_state(total))
+
+    def shared(self, values):
+        """The learnables and state as every worker receives them: inside the call when small
+        (Ray sends arguments under 100 kB with the call, sparing a trip to the object store),
+        else put into the object store once for all workers."""
+        size = sum(value.nbytes for value in values.values() if isinstance(value, np.ndarray))
+        return values if size < INLINE_BYTES else self.ray.put(values)
+
+    def stateful_layers(self):
+        return {layer.Name: layer for step, _, _ in self.net.plan("train").steps
+                for layer in step.layers if layer.state_names}
+
+    # ---- calls to the workers ---------------------------------------------------------------
+    def call(self, method, jobs):
+        """Run ``method`` on each ``(worker index, args)``; results in the jobs' order. A
+        worker that dies is restarted by Ray and its call sent again; Ctrl-C cancels the calls."""
+        ray = self.ray
+        workers = self.pool.workers
+        references = [getattr(workers[w], method).remote(*args) for w, args in jobs]
+        results = []
+        try:
+            for k, (w, args) in enumerate(jobs):
+                deaths, deadline = 0, time.monotonic() + RESTART_SECONDS
+                while True:
+                    try:
+                        results.append(ray.get(references[k]))
+                        break
+                    except ray.exceptions.RayActorError as error:
+                        # ActorUnavailableError: Ray is restarting the worker (a process start and the
+                        # imports, seconds on a busy machine); ActorDiedError and the like: it died.
+                        restarting = isinstance(error, ray.exceptions.ActorUnavailableError)
+                        deaths += not restarting
+                        if deaths > RETRIES or time.monotonic() > deadline:
+                            raise RuntimeError(f"parallel training: worker {w + 1} of the pool failed ({error}) "
+                                               f"{deaths} times, or did not come back within {RESTART_SECONDS} s; "
+                                               f"training stops. Check the Ray cluster (ray status) and start a "
+                                               f"new pool with parpool.") from error
+                        time.sleep(0.5)
+                        references[k] = getattr(workers[w], method).remote(*args)
+                    except ray.exceptions.RayTaskError as error:
+                        raise error.as_instanceof_cause() from None
+        except BaseException:
+            for reference in references[len(results):]:
+                try:
+                    ray.cancel(reference)
+                except Exception:   # best effort: the results are dropped whether or not it stops
+                    pass
+            raise
+        return results
+
+
+def merge(partials):
+    """``{layer name: (count, mean, M2)}`` from the workers' partial statistics, merged in
+    the workers' order with Chan's formula."""
+    totals = {}
+    for partial in partials:
+        for name, total in partial:
+            if not (isinstance(total, tuple) and len(total) == 3):
+                raise TypeError(f"parallel training: layer {name!r} keeps state that is not per-channel "
+                                f"(count, mean, M2) statistics, which minidl cannot merge across workers; train "
+                                f"it with ExecutionEnvironment 'cpu'.")
+            totals[name] = total if name not in totals else chan_merge(*totals[name], *total)
+    return totals
+
+
+def _weighted_sum(arrays, weights):
+    total = np.zeros(arrays[0].shape, np.float64)
+    for array, weight in zip(arrays, weights):
+        total += weight * array
+    return total.astype(arrays[0].dtype)
+
+
+def _set(layer, values):
+    for name, value in values.items():
+        setattr(layer, name, value)
