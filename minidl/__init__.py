@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from .training.trainnet import testnet, trainnet
     from .training.options import trainingOptions
     from .training.profile import profileNetwork
+    from .training.probe import trainingProbe
     from . import datasets
     from .data import digits, splitEachLabel
     from .data.charts import confusionchart
@@ -84,7 +85,9 @@ __all__ = ["imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchN
            "ClassificationOutputLayer", "RegressionOutputLayer", "SoftmaxLayer", "AveragePooling2DLayer",
            "GlobalAveragePooling2DLayer", "MaxPooling2DLayer",
            # the current API (R2024a+)
-           "dlnetwork", "initialize", "forward", "trainnet", "minibatchpredict", "scores2label", "testnet"]
+           "dlnetwork", "initialize", "forward", "trainnet", "minibatchpredict", "scores2label", "testnet",
+           # issue 15: the training probe
+           "trainingProbe"]
 
 
 def _public_imports():

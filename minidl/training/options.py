@@ -4,8 +4,9 @@ import math
 import numpy as np
 
 from ..layers.display import matlab_value
-from ..options import OptionError, choice, parse_name_value
+from ..options import OptionError, choice, parse_name_value, received
 from .losses import metric_names
+from .probe import TrainingProbe
 
 SOLVERS = ("sgdm", "adam", "rmsprop")
 
@@ -21,6 +22,8 @@ _COMMON = {
     # trainnet (R2024a+): metrics recorded and shown besides the loss, and the one that
     # OutputNetwork 'best-validation' would optimize ('loss' only, here).
     "Metrics": None, "ObjectiveMetricName": "loss",
+    # minidl: a trainingProbe records per-layer statistics during training (info.Probe).
+    "Probe": None,
     # Accepted so that MATLAB code runs unchanged; they do not apply to in-memory arrays on the
     # CPU (no sequences, no datastores, no parallel workers), so they have no effect.
     "SequenceLength": "longest", "SequencePaddingValue": 0, "SequencePaddingDirection": "right",
@@ -194,6 +197,9 @@ def _validated(v):
     if validation is not None and not (isinstance(validation, (tuple, list)) and len(validation) == 2):
         raise OptionError("trainingOptions: ValidationData must be a pair (X, Y) of predictors and "
                           f"labels/responses; received a {type(validation).__name__}.")
+    if v["Probe"] is not None and not isinstance(v["Probe"], TrainingProbe):
+        raise OptionError(f"trainingOptions: Probe must come from trainingProbe(...) or be None; received "
+                          f"{received(v['Probe'])}.")
     if not isinstance(v["CheckpointPath"], str):
         raise OptionError(f"trainingOptions: CheckpointPath must be a folder path string; "
                           f"received {v['CheckpointPath']!r}.")
