@@ -32,6 +32,19 @@ GRADER = '''def grade(check):
     print("PASSED")
     return True'''
 
+BN_HEAD = '''class MyBatchNorm(Layer):
+    Learnable = ("Scale", "Offset")        # MATLAB: properties (Learnable)
+
+    def __init__(self, numChannels, name, Epsilon=1e-5):
+        self.Name = name
+        self.Epsilon = Epsilon
+        self.Scale = np.ones((numChannels, 1))
+        self.Offset = np.zeros((numChannels, 1))
+
+    def forward(self, X):
+        """X is C×N. Return (Z, memory)."""
+'''
+
 BATCHNORM = [
     ("md", """# Exercise 1: batch normalization, forward and backward
 
@@ -55,18 +68,7 @@ dL/dx_cn = (γ_c / sqrt(σ²_c + ε)) · (g_cn − mean_n(g_c) − x̂_cn · mea
 `forward` (training) uses the mini-batch statistics and returns `(Z, memory)`: whatever
 `backward` needs. To keep the exercise short, `predict` uses the batch statistics too (a
 real layer keeps running statistics for inference: `batchNormalizationLayer`)."""),
-    ("task", '''class MyBatchNorm(Layer):
-    Learnable = ("Scale", "Offset")        # MATLAB: properties (Learnable)
-
-    def __init__(self, numChannels, name, Epsilon=1e-5):
-        self.Name = name
-        self.Epsilon = Epsilon
-        self.Scale = np.ones((numChannels, 1))
-        self.Offset = np.zeros((numChannels, 1))
-
-    def forward(self, X):
-        """X is C×N. Return (Z, memory)."""
-        # TODO: the mean and biased variance of each channel (row), x̂, then Z = Scale·x̂ + Offset
+    ("task", BN_HEAD + '''        # TODO: the mean and biased variance of each channel (row), x̂, then Z = Scale·x̂ + Offset
         raise NotImplementedError("MyBatchNorm.forward")
 
     def predict(self, X):
@@ -76,18 +78,7 @@ real layer keeps running statistics for inference: `batchNormalizationLayer`).""
         """Return (dLdX, dLdScale, dLdOffset), each the size of what it differentiates."""
         # TODO: the three formulas above
         raise NotImplementedError("MyBatchNorm.backward")''',
-     '''class MyBatchNorm(Layer):
-    Learnable = ("Scale", "Offset")        # MATLAB: properties (Learnable)
-
-    def __init__(self, numChannels, name, Epsilon=1e-5):
-        self.Name = name
-        self.Epsilon = Epsilon
-        self.Scale = np.ones((numChannels, 1))
-        self.Offset = np.zeros((numChannels, 1))
-
-    def forward(self, X):
-        """X is C×N. Return (Z, memory)."""
-        mu = X.mean(axis=1, keepdims=True)
+     BN_HEAD + '''        mu = X.mean(axis=1, keepdims=True)
         var = ((X - mu) ** 2).mean(axis=1, keepdims=True)
         inv_std = 1 / np.sqrt(var + self.Epsilon)
         Xhat = (X - mu) * inv_std
@@ -147,7 +138,7 @@ import matplotlib
 matplotlib.use("Agg")          # figures are shown inline by Jupyter, saved elsewhere'''),
     ("code", GRADER),
     ("code", '''X, Y = digitTrain4DArrayData()[:2]
-n = 300 if QUICK else 5000
+n = 200 if QUICK else 5000
 X, Y = X[..., :n], Y[:n]
 
 def network(batch_norm):
@@ -195,13 +186,14 @@ learning rate is too large for that learnable; much lower, it barely learns.""")
     W_before = np.asarray(W_before, np.float64)
     return np.linalg.norm(np.asarray(W_after, np.float64) - W_before) / np.linalg.norm(W_before)'''),
     ("code", '''def check_update_ratio():
-    def trained(iterations, probe=None):     # the first `iterations` mini-batches, in order
+    update_ratio(np.ones(2), np.full(2, 2.0))      # a stub fails here, before the two trainings
+    def trained(iterations, probe=None):     # the first `iterations` mini-batches of 20, in order
         minidl.rng(0)
-        options = trainingOptions("sgdm", InitialLearnRate=0.05, MaxEpochs=1, MiniBatchSize=50, Shuffle="never",
+        options = trainingOptions("sgdm", InitialLearnRate=0.05, MaxEpochs=1, MiniBatchSize=20, Shuffle="never",
                                   Verbose=False, Probe=probe)
-        return trainNetwork(X[..., :50 * iterations], Y[:50 * iterations], network(True), options)
-    W_before = trained(5).Layers[1].Weights
-    net, info = trained(6, trainingProbe(Layers="conv1", Frequency=1))
+        return trainNetwork(X[..., :20 * iterations], Y[:20 * iterations], network(True), options)
+    W_before = trained(2).Layers[1].Weights
+    net, info = trained(3, trainingProbe(Layers="conv1", Frequency=1))
     recorded = info.Probe.Learnables["conv1/Weights"].UpdateRatio[-1]
     mine = update_ratio(W_before, net.Layers[1].Weights)
     print(f"probe {recorded:.6g}, yours {mine:.6g}")

@@ -123,7 +123,7 @@ class ProbeRecorder:
     ``commit`` once the iteration's update is kept (an undone iteration is never committed)."""
 
     def __init__(self, probe, net, owner):
-        self.probe, self.seconds = probe, 0.0
+        self.probe, self.seconds, self._steps = probe, 0.0, {}
         names = [layer.Name for _, layer, _ in self._nodes(net)]
         if probe.Layers == "all":
             self.layers = names
@@ -173,8 +173,8 @@ class ProbeRecorder:
         outputs, memories, works, rows, learnables = {}, {}, {}, {}, {}
         for index, layer, inputs in nodes:
             works[index] = {"need_dx": True}
-            outputs[index], memories[index] = LayerStep(layer).forward([outputs[s] for s in inputs] or [X],
-                                                                       works[index])
+            outputs[index], memories[index] = self._step(layer).forward([outputs[s] for s in inputs] or [X],
+                                                                        works[index])
             if layer.Name in wanted:
                 rows[layer.Name] = list(_summary(outputs[index], percentiles, bins))
         _, _, dLdY = plan.loss.loss(outputs[plan.result], T)
@@ -188,7 +188,7 @@ class ProbeRecorder:
                 rows[layer.Name] += [rms, counts, edges]
             if not inputs:
                 continue
-            dX, (grads,) = LayerStep(layer).backward(dZ, memories[index], works[index])
+            dX, (grads,) = self._step(layer).backward(dZ, memories[index], works[index])
             if layer.Name in wanted:
                 learnables.update({(index, name): (f"{layer.Name}/{name}", _rms(grad)) for name, grad in grads.items()})
             for source, d in zip(inputs, dX if len(inputs) > 1 else (dX,)):
@@ -197,6 +197,13 @@ class ProbeRecorder:
             if len(row) == 6:      # no gradient reached this layer
                 row += [math.nan, np.zeros(bins, np.int64), np.full(bins + 1, math.nan)]
         return rows, dict(sorted(learnables.items(), key=lambda item: item[0][0]))    # in layer order
+
+    def _step(self, layer):
+        """The layer as a plan step of its own (kept: inspecting its signature costs)."""
+        step = self._steps.get(id(layer))
+        if step is None or step.layer is not layer:
+            step = self._steps[id(layer)] = LayerStep(layer)
+        return step
 
     def commit(self, pending, net):
         """Keep a measured iteration, with the update ratios of the step just taken."""
