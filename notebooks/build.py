@@ -106,7 +106,7 @@ Once it passes, it trains like any layer. The training probe (see notebook 2) sh
 output has mean 0 and standard deviation 1 per channel before the scale and offset learn."""),
     ("code", '''if passed:
     X, Y = digitTrain4DArrayData()[:2]
-    n = 500 if QUICK else 5000
+    n = 200 if QUICK else 5000
     features = X[..., :n].reshape(-1, n).T        # N×784
     layers = [featureInputLayer(784), fullyConnectedLayer(64, Name="fc1"), MyBatchNorm(64, "mybn"),
               reluLayer(), fullyConnectedLayer(10), softmaxLayer(), classificationLayer()]
@@ -133,12 +133,10 @@ PROBE = [
 activation statistics and histograms, the RMS of the gradients, and the update-to-weight
 ratio ‖ΔW‖/‖W‖ of every learnable (docs/learn/probe.md). Here: the same network with and
 without batch normalization, on the built-in digits scaled to [0, 1]."""),
-    ("code", SETUP + '''
-import matplotlib
-matplotlib.use("Agg")          # figures are shown inline by Jupyter, saved elsewhere'''),
+    ("code", SETUP),
     ("code", GRADER),
     ("code", '''X, Y = digitTrain4DArrayData()[:2]
-n = 200 if QUICK else 5000
+n = 100 if QUICK else 5000
 X, Y = X[..., :n], Y[:n]
 
 def network(batch_norm):
@@ -234,7 +232,7 @@ it by hand and check that predictions do not change."""),
     ("code", SETUP),
     ("code", GRADER),
     ("code", '''X, Y = digitTrain4DArrayData()[:2]
-n = 500 if QUICK else 5000
+n = 200 if QUICK else 5000
 X, Y = X[..., :n], Y[:n]
 minidl.rng(0)
 layers = [imageInputLayer([28, 28, 1]), convolution2dLayer(3, 8, Padding="same", Name="conv"),
@@ -264,11 +262,11 @@ print(conv.Weights.shape, conv.Bias.shape, bn.Scale.shape, bn.TrainedMean.shape)
               convolution2dLayer(3, 8, Padding="same", Name="conv", Weights=W, Bias=b),
               *net.Layers[3:]]              # no batch normalization layer any more
     folded_net = assembleNetwork(folded)
-    before, after = predict(net, X[..., :200]), predict(folded_net, X[..., :200])
+    before, after = predict(net, X), predict(folded_net, X)
     difference = np.abs(before - after).max()
     print(f"largest difference of the predicted probabilities: {difference:.2e}")
     assert difference < 1e-5, "the folded network predicts differently"
-    assert np.array_equal(classify(net, X[..., :200]), classify(folded_net, X[..., :200]))
+    assert np.array_equal(classify(net, X), classify(folded_net, X))
     print(f"layers before: {len(net.Layers)}, after: {len(folded_net.Layers)}")
 
 grade(check_fold)'''),
