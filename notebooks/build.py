@@ -136,7 +136,7 @@ without batch normalization, on the built-in digits scaled to [0, 1]."""),
     ("code", SETUP),
     ("code", GRADER),
     ("code", '''X, Y = digitTrain4DArrayData()[:2]
-n = 100 if QUICK else 5000
+n = 100 if QUICK else 1000
 X, Y = X[..., :n], Y[:n]
 
 def network(batch_norm):
@@ -150,11 +150,11 @@ def network(batch_norm):
 
 def train(batch_norm, epochs):
     minidl.rng(0)
-    options = trainingOptions("sgdm", InitialLearnRate=0.05, MaxEpochs=epochs, MiniBatchSize=50,
+    options = trainingOptions("sgdm", InitialLearnRate=0.01, MaxEpochs=epochs, MiniBatchSize=50,
                               Verbose=False, Probe=trainingProbe(Frequency=2))
     return trainNetwork(X, Y, network(batch_norm), options)
 
-epochs = 1 if QUICK else 3
+epochs = 1           # 20 iterations; try 3 epochs, and InitialLearnRate=0.05 (see question 3)
 net_bn, info_bn = train(True, epochs)
 net_plain, info_plain = train(False, epochs)
 print(info_bn.Probe)
@@ -187,7 +187,7 @@ learning rate is too large for that learnable; much lower, it barely learns.""")
     update_ratio(np.ones(2), np.full(2, 2.0))      # a stub fails here, before the two trainings
     def trained(iterations, probe=None):     # the first `iterations` mini-batches of 20, in order
         minidl.rng(0)
-        options = trainingOptions("sgdm", InitialLearnRate=0.05, MaxEpochs=1, MiniBatchSize=20, Shuffle="never",
+        options = trainingOptions("sgdm", InitialLearnRate=0.01, MaxEpochs=1, MiniBatchSize=20, Shuffle="never",
                                   Verbose=False, Probe=probe)
         return trainNetwork(X[..., :20 * iterations], Y[:20 * iterations], network(True), options)
     W_before = trained(2).Layers[1].Weights
@@ -215,7 +215,9 @@ grade(check_rms)'''),
 1. Compare the spread of `conv2` with and without batch normalization over training. What
    does `bn2` keep fixed, and what does it leave free?
 2. In the ratio plot, which learnables update fastest relative to their size? Why do the
-   batch-norm offsets start with no ratio at all (NaN)?"""),
+   batch-norm offsets start with no ratio at all (NaN)?
+3. Train both networks again with `InitialLearnRate=0.05`. Which one fails now, and what do
+   the histograms of `bn2` and `relu2` show? (Hint: dead ReLUs.)"""),
 ]
 
 FOLD = [
