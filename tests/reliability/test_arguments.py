@@ -119,7 +119,8 @@ OWNERS = sorted({case.owner for case in sweep.layer_cases()} | {
     "analyzeNetwork", "checkLayer", "save", "load", "rng", "maxNumCompThreads", "digits", "splitEachLabel",
     "profileNetwork", "SeriesNetwork", "DAGNetwork", "exportONNXNetwork", "importONNXNetwork", "importNetworkFromONNX",
     "categorical", "categories", "countEachLabel", "confusionmat", "confusionchart",
-    "dlnetwork", "initialize", "forward", "trainnet", "minibatchpredict", "scores2label", "testnet"})
+    "dlnetwork", "initialize", "forward", "trainnet", "minibatchpredict", "scores2label", "testnet",
+    "trainingProbe"})
 
 
 def test_the_sweep_covers_every_public_callable():
