@@ -266,3 +266,24 @@ def test_bad_probe_values_in_training_are_named():
     with pytest.raises(ValueError, match=r"trainNetwork: trainingProbe Layers \['nope', 'out'\]"):
         trainNetwork(X.astype(np.float32), Y, _mlp_layers(params), options)
     assert "Probe: trainingProbe(Layers='all', Frequency=1" in str(trainingOptions("sgdm", Probe=trainingProbe()))
+
+
+def test_an_iteration_undone_after_its_record_is_dropped(monkeypatch):
+    """A second Ctrl-C after the update (here: while the iteration's record is written) undoes
+    the iteration; the probe drops it too."""
+    import minidl.training.loop as loop
+    calls = []
+
+    def elapsed(self):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return 0.0
+
+    monkeypatch.setattr(loop.Progress, "elapsed", elapsed)
+    params, X, Y = _mlp_data()
+    _, info = trainNetwork(X.astype(np.float32), Y, _mlp_layers(params),
+                           trainingOptions("sgdm", MaxEpochs=1, MiniBatchSize=8, Verbose=False, Probe=trainingProbe()))
+    assert info.StopReason.startswith("Stopped manually")
+    assert len(info.TrainingLoss) == len(info.Probe.Iteration) == len(info.Probe.Learnables["fc1/Weights"].RMS)
+    assert len(info.Probe.Activations["bn"].Mean) == len(info.TrainingLoss) < 4

@@ -315,7 +315,7 @@ class Trainer:
         info.OutputNetworkIteration = output_iteration
         info.StopReason = reason
         if self.probe is not None:
-            info.Probe = self.probe.result()
+            info.Probe = self.probe.result(s.iteration)
         progress.finish(record, reason)
         self._output_functions(dict(record or {}, State="done", TimeSinceStart=progress.elapsed()))
         return net, info

@@ -220,8 +220,13 @@ class ProbeRecorder:
                 (_rms(old), grad_rms, change / norm if norm > 0 else math.nan))
         self.seconds += time.perf_counter() - start
 
-    def result(self):
-        """The :class:`ProbeRecording` of everything committed."""
+    def result(self, last_iteration):
+        """The :class:`ProbeRecording` of the committed iterations up to ``last_iteration`` (an
+        iteration undone after its commit, by a second Ctrl-C, is dropped)."""
+        while self.iterations and self.iterations[-1] > last_iteration:
+            self.iterations.pop()
+            for rows in (*self.activations.values(), *self.learnables.values()):
+                rows.pop()
         from .probe_plot import ProbeRecording
         fields = ("Mean", "Std", "RMS", "Percentiles", "Histogram", "BinEdges",
                   "GradientRMS", "GradientHistogram", "GradientBinEdges")
