@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from .training.options import trainingOptions
     from .training.profile import profileNetwork
     from .parallel.pool import gcp, parpool
+    from .training.probe import trainingProbe
     from . import datasets
     from .data import digits, splitEachLabel
     from .data.charts import confusionchart
@@ -100,7 +101,9 @@ __all__ = ["imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchN
            # issue 13: augmentation
            "imageDataAugmenter", "augment", "augmentedImageDatastore",
            # issue 14: data-parallel training on Ray
-           "parpool", "gcp"]
+           "parpool", "gcp",
+           # issue 15: the training probe
+           "trainingProbe"]
 
 
 def _public_imports():

@@ -41,6 +41,9 @@ class ParallelEngine:
             raise ValueError(f"{trainer.owner}: WorkerLoad must give one share per worker of the parallel pool "
                              f"({count}); received {len(load)} values.")
         self.load = np.asarray(load, np.float64) / np.sum(load)
+        if getattr(trainer.options, "Probe", None) is not None:
+            raise ValueError(f"{trainer.owner}: a trainingProbe records what one process computes; it is not "
+                             f"available with ExecutionEnvironment 'parallel'. Probe a run with 'auto'.")
         self.message = f"Training on parallel pool with {count} workers."
 
     def start(self, source):

@@ -193,6 +193,8 @@ class Trainer:
                    history={k: [] for k in HISTORY}, best_loss=math.inf, best_iteration=0,
                    patience=0, order=np.arange(count))
         self.record, self.best_layers = None, None
+        probe = getattr(options, "Probe", None)
+        self.probe = probe.start(self.net, self.owner) if probe is not None else None
         if resume is not None:
             self.best_layers = checkpoint.restore(self, s, solver, *resume)
         progress = Progress(options, self.validation is not None, total, metric=self.task.metric)
@@ -277,6 +279,7 @@ class Trainer:
         """Forward, loss, backward, solver step, 'moving' state: (what became non-finite or
         None, loss, metric)."""
         net, engine = self.net, self.engine
+        probed = self.probe.measure(net, X, T, s.iteration + 1) if self.probe is not None else None
         loss, scores, trace = engine.forward_loss(X, T)
         if not math.isfinite(loss):
             return f"Training loss is {loss} at iteration {s.iteration + 1}", loss, None
@@ -288,6 +291,8 @@ class Trainer:
         if culprit:
             name, prop, kind = culprit
             return f"{prop} of layer {name!r} became {kind} at iteration {s.iteration + 1}", loss, metric
+        if probed is not None:
+            self.probe.commit(probed, net)
         return None, loss, metric
 
     def _undo(self, s, before):
@@ -342,6 +347,8 @@ class Trainer:
                 self.validate() if finalized else (math.nan, math.nan))
         info.OutputNetworkIteration = output_iteration
         info.StopReason = reason
+        if self.probe is not None:
+            info.Probe = self.probe.result(s.iteration)
         progress.finish(record, reason)
         self._output_functions(dict(record or {}, State="done", TimeSinceStart=progress.elapsed()))
         return net, info

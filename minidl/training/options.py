@@ -5,8 +5,9 @@ import numpy as np
 
 from ..data.datastore import Datastore
 from ..layers.display import matlab_value
-from ..options import OptionError, choice, parse_name_value
+from ..options import OptionError, choice, parse_name_value, received
 from .losses import metric_names
+from .probe import TrainingProbe
 
 SOLVERS = ("sgdm", "adam", "rmsprop")
 
@@ -27,6 +28,8 @@ _COMMON = {
     "DispatchInBackground": False, "PreprocessingEnvironment": "serial",
     # ExecutionEnvironment 'parallel' (minidl.parallel): shares of the mini-batch per worker.
     "WorkerLoad": None,
+    # minidl: a trainingProbe records per-layer statistics during training (info.Probe).
+    "Probe": None,
     # Accepted so that MATLAB code runs unchanged; they do not apply here (no sequences),
     # so they have no effect.
     "SequenceLength": "longest", "SequencePaddingValue": 0, "SequencePaddingDirection": "right",
@@ -225,6 +228,9 @@ def _validated(v):
         raise OptionError("trainingOptions: ValidationData must be a pair (X, Y) of predictors and "
                           f"labels/responses, or a datastore whose reads carry both; received a "
                           f"{type(validation).__name__}.")
+    if v["Probe"] is not None and not isinstance(v["Probe"], TrainingProbe):
+        raise OptionError(f"trainingOptions: Probe must come from trainingProbe(...) or be None; received "
+                          f"{received(v['Probe'])}.")
     if not isinstance(v["CheckpointPath"], str):
         raise OptionError(f"trainingOptions: CheckpointPath must be a folder path string; "
                           f"received {v['CheckpointPath']!r}.")

@@ -307,6 +307,10 @@ def function_cases(fx):
         (0, "net_or_layers"): layers_graph_or_net, (1, "X"): train_data, (2, "Y"): labels,
         ("MiniBatchSize",): count_any, ("NumIterations",): count}, extra={"X": data_values((3,), 8)},
         aliases={"net_or_layers": ("layers",), "Y": ("labels", "responses")})
+    c += slots("trainingProbe", m.trainingProbe, [], {}, {
+        ("Layers",): lambda v: None, ("Frequency",): count,
+        ("NumBins",): lambda v: None if int_like(v, 1, 10_000) else False,
+        ("Percentiles",): lambda v: None})   # names and levels: accepted or refused clearly
     c += current_api_cases(fx)
     for owner in ("SeriesNetwork", "DAGNetwork"):
         c += slots(owner, getattr(m, owner), [None, None], {}, {(0, "lgraph"): never},

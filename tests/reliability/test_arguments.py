@@ -122,7 +122,8 @@ OWNERS = sorted({case.owner for case in sweep.layer_cases()} | {
     "dlnetwork", "initialize", "forward", "trainnet", "minibatchpredict", "scores2label", "testnet",
     # issue 13: datastores (cases in datastore_sweep.py)
     "imageDatastore", "readimage", "read", "hasdata", "reset", "readall", "preview", "subset", "shuffle",
-    "partition", "numpartitions", "arrayDatastore", "combine", "digitDataset", "readIDX", "loadMNIST"})
+    "partition", "numpartitions", "arrayDatastore", "combine", "digitDataset", "readIDX", "loadMNIST",
+    "trainingProbe"})
 
 
 def test_the_sweep_covers_every_public_callable():
