@@ -18,17 +18,16 @@ from ..graph.network import build_network
 from ..layers.output import ClassificationOutputLayer
 from ..options import parse_name_value
 from ..struct import Struct
+from ..threads import computing
 from . import checkpoint
 from .checkpoint import HISTORY
+from .data_source import ArraySource, DatastoreSource, background_workers, is_datastore, population_batches, responses
+from .engine import make_engine
 from .interrupt import StopOnInterrupt
-from .data_source import (ArraySource, DatastoreSource, Ordered, background_workers, is_datastore,
-                          population_batches, responses)
 from .options import TrainingOptions
 from .progress import Progress, output_functions
-from .tasks import ClassificationTask, RegressionTask, check_count, check_data
-from ..threads import computing
 from .solvers import make_solver, update_learnables
-from .engine import make_engine
+from .tasks import ClassificationTask, RegressionTask, check_count, check_data
 
 
 def trainNetwork(*args, ResumeFrom=None, DataFormat="SSCB", CustomLayers=None):
@@ -193,8 +192,7 @@ class Trainer:
                    history={k: [] for k in HISTORY}, best_loss=math.inf, best_iteration=0,
                    patience=0, order=np.arange(count))
         self.record, self.best_layers = None, None
-        probe = getattr(options, "Probe", None)
-        self.probe = probe.start(self.net, self.owner) if probe is not None else None
+        self.probe = getattr(options, "Probe", None) and options.Probe.start(self.net, self.owner)
         if resume is not None:
             self.best_layers = checkpoint.restore(self, s, solver, *resume)
         progress = Progress(options, self.validation is not None, total, metric=self.task.metric)
