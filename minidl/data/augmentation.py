@@ -198,8 +198,8 @@ def imageDataAugmenter(*pairs, **options):
         ...
         minidl.options.OptionError: imageDataAugmenter: RandScale cannot be combined with RandXScale or RandYScale (MATLAB refuses it too); give either RandScale, or RandXScale/RandYScale.
     """
-    given = parse_name_value("imageDataAugmenter", pairs, options, dict.fromkeys(DEFAULTS))
-    values = {name: _default(name) if value is None else value for name, value in given.items()}
+    given = parse_name_value("imageDataAugmenter", pairs, options, dict.fromkeys(DEFAULTS, _UNSET))
+    values = {name: _default(name) if value is _UNSET else value for name, value in given.items()}
     values["FillValue"] = _fill_value(values["FillValue"])
     for name in ("RandXReflection", "RandYReflection"):
         values[name] = flag("imageDataAugmenter", name, values[name])
@@ -211,6 +211,9 @@ def imageDataAugmenter(*pairs, **options):
         raise OptionError("imageDataAugmenter: RandScale cannot be combined with RandXScale or RandYScale (MATLAB "
                           "refuses it too); give either RandScale, or RandXScale/RandYScale.")
     return augmenter
+
+
+_UNSET = object()     # an option not given (None given is a wrong value, as in MATLAB)
 
 
 def _default(name):

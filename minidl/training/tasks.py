@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..graph.inference import FORMATS
+from ..data.labels import check_class_count
 from ..graph.network import misported_outputs
 
 
@@ -15,6 +16,7 @@ class ClassificationTask:
         self.output = output
         given = None if isinstance(output.Classes, str) else np.asarray(output.Classes)
         self.classes, labels = encode_labels(Y, owner, given)
+        check_class_count(owner, self.classes)
         output.Classes = self.classes
         if len(self.classes) != output.OutputSize:
             raise ValueError(f"{owner}: the data has {len(self.classes)} classes but the network outputs "

@@ -45,4 +45,17 @@ def datastore_cases(fx, slots):
                aliases={"filename": ("file",)})
     c += slots("loadMNIST", m.loadMNIST, [fx.folder, "train"], {}, {
         (0, "folder"): lambda v: None if isinstance(v, str) else False, (1, "split"): lambda v: None})
+    # issue 13: augmentation
+    images = np.zeros((4, 4, 1, 3), np.float32)
+    either = lambda v: None    # noqa: E731   (valid or a clear error: the oracle does not decide)
+    c += slots("imageDataAugmenter", m.imageDataAugmenter, [], {}, {
+        ("RandXReflection",): boolean, ("RandYReflection",): boolean, ("RandRotation",): either,
+        ("RandScale",): either, ("RandXTranslation",): either, ("RandYShear",): either, ("FillValue",): either})
+    c += slots("augment", m.augment, [m.imageDataAugmenter(RandRotation=[-10, 10]), images[..., 0]], {}, {
+        (0, "augmenter"): lambda v: None if isinstance(v, type(m.imageDataAugmenter())) else False,
+        (1, "images"): either}, aliases={"images": ("image",), "augmenter": ("first argument",)})
+    c += slots("augmentedImageDatastore", m.augmentedImageDatastore, [[4, 4], images], {}, {
+        (0, "outputSize"): either, (1, "X"): either,
+        ("ColorPreprocessing",): one_of("none", "gray2rgb", "rgb2gray"),
+        ("OutputSizeMode",): one_of("resize", "centercrop", "randcrop")}, aliases={"X": ("imds", "images")})
     return c

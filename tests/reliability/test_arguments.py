@@ -123,7 +123,7 @@ OWNERS = sorted({case.owner for case in sweep.layer_cases()} | {
     # issue 13: datastores (cases in datastore_sweep.py)
     "imageDatastore", "readimage", "read", "hasdata", "reset", "readall", "preview", "subset", "shuffle",
     "partition", "numpartitions", "arrayDatastore", "combine", "digitDataset", "readIDX", "loadMNIST",
-    "trainingProbe"})
+    "imageDataAugmenter", "augment", "augmentedImageDatastore", "trainingProbe"})
 
 
 def test_the_sweep_covers_every_public_callable():

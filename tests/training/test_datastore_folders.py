@@ -86,3 +86,21 @@ def test_augmented_training_is_the_same_with_and_without_background_workers(tmp_
     np.testing.assert_array_equal(info.ValidationLoss, info_background.ValidationLoss)
     plain, _ = train(imds, ValidationData=imds, ValidationFrequency=2)
     assert not np.array_equal(plain.Layers[1].Weights, serial.Layers[1].Weights)   # augmentation did run
+
+
+def test_a_folder_of_one_class_is_a_clear_error_when_training(tmp_path):
+    """imageDatastore(..., LabelSource='foldernames') over one subfolder: trainNetwork names
+    the cause (one class) and the fix, instead of a size mismatch."""
+    import numpy as np
+    from PIL import Image
+
+    import minidl
+    (tmp_path / "cat").mkdir()
+    for i in range(4):
+        Image.fromarray(np.full((4, 4), 40 * i, np.uint8)).save(tmp_path / "cat" / f"{i}.png")
+    imds = minidl.imageDatastore(str(tmp_path), IncludeSubfolders=True, LabelSource="foldernames")
+    layers = [minidl.imageInputLayer([4, 4, 1]), minidl.fullyConnectedLayer(2), minidl.softmaxLayer(),
+              minidl.classificationLayer()]
+    options = minidl.trainingOptions("sgdm", MaxEpochs=1, MiniBatchSize=2, Verbose=False)
+    with pytest.raises(ValueError, match=r"trainNetwork: the training labels have only one class \('cat'\)"):
+        minidl.trainNetwork(imds, layers, options)
