@@ -19,7 +19,8 @@ EXAMPLES = {
 @pytest.mark.parametrize("script", sorted(EXAMPLES))
 def test_teaching_example_runs_and_writes_its_figures(script, tmp_path):
     figures = tmp_path / "figures"  # the example must create the folder itself
-    env = dict(os.environ, MINIDL_QUICK="1", MINIDL_FIGURES_DIR=str(figures), MPLBACKEND="Agg")
+    env = dict(os.environ, MINIDL_QUICK="1", MINIDL_FIGURES_DIR=str(figures), MPLBACKEND="Agg",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     result = subprocess.run([sys.executable, str(ROOT / "examples" / script)], env=env, cwd=ROOT,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
