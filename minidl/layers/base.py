@@ -326,6 +326,14 @@ def initializer(owner, name, value, allowed):
     return value if callable(value) else choice(owner, name, value, allowed)
 
 
+def weight_and_bias_options(owner, layer, WeightsInitializer, BiasInitializer, **factor_values):
+    """Set a weights-and-bias layer's initializers and its learn-rate and L2 factors (the
+    options convolution, transposed convolution and fully connected layers share)."""
+    layer.WeightsInitializer = initializer(owner, "WeightsInitializer", WeightsInitializer, WEIGHTS_INITIALIZERS)
+    layer.BiasInitializer = initializer(owner, "BiasInitializer", BiasInitializer, CONSTANT_INITIALIZERS)
+    factors(owner, layer, **factor_values)
+
+
 def initial_weights(owner, initializer, rng, shape, fan_in, fan_out):
     """Weights from MATLAB's initializer names or a function handle ``f(shape) -> array``."""
     if callable(initializer):

@@ -5,9 +5,9 @@ import numpy as np
 
 from ..kernels import conv as kernels
 from ..options import integer, numeric_array
-from .base import (CONSTANT_INITIALIZERS, WEIGHTS_INITIALIZERS, FusedLayers, Layer, Memory, _fmt, as_padding, as_pair,
-                   auto_or_count, buffer, check_channels, factors, initial_constant, initial_weights, initializer,
-                   layer_options, learnable_array, output_hw, require_image, resolve_padding)
+from .base import (FusedLayers, Layer, Memory, _fmt, as_padding, as_pair, auto_or_count, buffer, check_channels,
+                   initial_constant, initial_weights, layer_options, learnable_array, output_hw,
+                   require_image, resolve_padding, weight_and_bias_options)
 
 
 class Convolution2DLayer(Layer):
@@ -43,10 +43,9 @@ class Convolution2DLayer(Layer):
         self.Padding = as_padding(owner, Padding)
         self.PaddingMode = "same" if self.Padding == "same" else "manual"
         self.NumChannels = auto_or_count(owner, "NumChannels", NumChannels)
-        self.WeightsInitializer = initializer(owner, "WeightsInitializer", WeightsInitializer, WEIGHTS_INITIALIZERS)
-        self.BiasInitializer = initializer(owner, "BiasInitializer", BiasInitializer, CONSTANT_INITIALIZERS)
-        factors(owner, self, WeightLearnRateFactor=WeightLearnRateFactor, BiasLearnRateFactor=BiasLearnRateFactor,
-                WeightL2Factor=WeightL2Factor, BiasL2Factor=BiasL2Factor)
+        weight_and_bias_options(owner, self, WeightsInitializer, BiasInitializer,
+                                WeightLearnRateFactor=WeightLearnRateFactor, BiasLearnRateFactor=BiasLearnRateFactor,
+                                WeightL2Factor=WeightL2Factor, BiasL2Factor=BiasL2Factor)
         kh, kw = self.FilterSize
         channels = None if self.NumChannels == "auto" else self.NumChannels
         if Weights is not None and channels is None:

@@ -4,8 +4,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..options import integer
-from .base import (CONSTANT_INITIALIZERS, WEIGHTS_INITIALIZERS, Layer, Memory, auto_or_count, buffer, factors,
-                   initial_constant, initial_weights, initializer, layer_options, learnable_array)
+from .base import (Layer, Memory, auto_or_count, buffer, initial_constant, initial_weights, layer_options,
+                   learnable_array, weight_and_bias_options)
 
 
 def flatten_matlab(X):
@@ -37,10 +37,9 @@ class FullyConnectedLayer(Layer):
         owner = "fullyConnectedLayer"
         self.OutputSize = integer(owner, "OutputSize", OutputSize)
         self.InputSize = auto_or_count(owner, "InputSize", InputSize)
-        self.WeightsInitializer = initializer(owner, "WeightsInitializer", WeightsInitializer, WEIGHTS_INITIALIZERS)
-        self.BiasInitializer = initializer(owner, "BiasInitializer", BiasInitializer, CONSTANT_INITIALIZERS)
-        factors(owner, self, WeightLearnRateFactor=WeightLearnRateFactor, BiasLearnRateFactor=BiasLearnRateFactor,
-                WeightL2Factor=WeightL2Factor, BiasL2Factor=BiasL2Factor)
+        weight_and_bias_options(owner, self, WeightsInitializer, BiasInitializer,
+                                WeightLearnRateFactor=WeightLearnRateFactor, BiasLearnRateFactor=BiasLearnRateFactor,
+                                WeightL2Factor=WeightL2Factor, BiasL2Factor=BiasL2Factor)
         self.Weights = learnable_array("fullyConnectedLayer", "Weights", Weights)
         if self.Weights is not None:
             if self.Weights.ndim != 2 or self.Weights.shape[0] != self.OutputSize:

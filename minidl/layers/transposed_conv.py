@@ -3,9 +3,8 @@ import numpy as np
 
 from ..kernels import conv as kernels
 from ..options import integer
-from .base import (CONSTANT_INITIALIZERS, WEIGHTS_INITIALIZERS, Layer, Memory, as_padding, as_pair, auto_or_count,
-                   check_channels, factors, initial_constant, initial_weights, initializer, layer_options,
-                   learnable_array, require_image)
+from .base import (Layer, Memory, as_padding, as_pair, auto_or_count, check_channels, initial_constant,
+                   initial_weights, layer_options, learnable_array, require_image, weight_and_bias_options)
 
 
 class TransposedConvolution2DLayer(Layer):
@@ -40,10 +39,9 @@ class TransposedConvolution2DLayer(Layer):
         self.Cropping = as_padding(owner, Cropping, "Cropping")
         self.CroppingMode = "same" if self.Cropping == "same" else "manual"
         self.NumChannels = auto_or_count(owner, "NumChannels", NumChannels)
-        self.WeightsInitializer = initializer(owner, "WeightsInitializer", WeightsInitializer, WEIGHTS_INITIALIZERS)
-        self.BiasInitializer = initializer(owner, "BiasInitializer", BiasInitializer, CONSTANT_INITIALIZERS)
-        factors(owner, self, WeightLearnRateFactor=WeightLearnRateFactor, BiasLearnRateFactor=BiasLearnRateFactor,
-                WeightL2Factor=WeightL2Factor, BiasL2Factor=BiasL2Factor)
+        weight_and_bias_options(owner, self, WeightsInitializer, BiasInitializer,
+                                WeightLearnRateFactor=WeightLearnRateFactor, BiasLearnRateFactor=BiasLearnRateFactor,
+                                WeightL2Factor=WeightL2Factor, BiasL2Factor=BiasL2Factor)
         kh, kw = self.FilterSize
         self.Weights = learnable_array(owner, "Weights", Weights)
         if self.Weights is not None:
