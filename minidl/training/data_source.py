@@ -143,7 +143,7 @@ class DatastoreSource:
                              f"labels/responses; they must match.")
 
     def batch(self, part, seed=None):
-        indices = np.arange(self.count)[part]
+        indices = np.arange(part.start, part.stop) if isinstance(part, slice) else np.asarray(part)
         X, Y = self.view.read(indices, **({"generator": np.random.default_rng(seed)} if self.random else {}))
         if X.shape[0] == len(indices):
             T = self.targets[indices]
