@@ -152,7 +152,8 @@ def _merge(na, ma, m2a, nb, mb, m2b):
 # ---------------------------------------------------------------- NCHW kernels
 #
 # Chunks, fixed by the shape: runs are cut into P pieces of S = min(HW, CHUNK)
-# positions, and R = max(1, CHUNK // HW) images make an image block. Chunk
+# positions, and the N images are cut into equal blocks of R images: as few blocks as
+# keep R*HW <= CHUNK (where HW <= CHUNK), so that threads get equal work. Chunk
 # k = b*P + j of channel c holds images [b*R, b*R + R) at positions [j*S, j*S + S).
 # Tasks (image block, group of G channels, piece) read memory in order; G only
 # decides who computes which chunks, never how, so it may follow the thread count.
@@ -162,7 +163,9 @@ def _merge(na, ma, m2a, nb, mb, m2b):
 def _chunking(N, HW):
     """(S, P, R, number of image blocks)."""
     S = min(HW, CHUNK)
-    R = max(1, CHUNK // HW)
+    most = max(1, CHUNK // HW)
+    blocks = (N + most - 1) // most
+    R = (N + blocks - 1) // blocks
     return S, (HW + S - 1) // S, R, (N + R - 1) // R
 
 

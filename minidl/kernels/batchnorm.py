@@ -26,8 +26,9 @@ the backward reads x and dy once for the two sums, then reads both and writes dx
 inference reads x and writes y. Arithmetic is float64 whatever the data type.
 
 Determinism: every reduction is split by the shape alone into chunks (images: up
-to ``CHUNK`` elements of one channel, whole runs of R = CHUNK // (H*W) images, or
-pieces of a run longer than CHUNK; features: blocks of ``max(1, BLOCK // C)``
+to ``CHUNK`` elements of one channel: whole runs of R images, the N images cut into
+B = ceil(N / max(1, CHUNK // (H*W))) blocks of equal size R = ceil(N / B), or pieces of a
+run longer than CHUNK; features: blocks of ``max(1, BLOCK // C)``
 rows). Each chunk gives a partial (count, mean, M2) from sums shifted by its first
 element x0 (see _moments_nchw: stable, never E[x^2] - E[x]^2), and the partials
 are merged in chunk order with Chan's formula::
@@ -76,11 +77,10 @@ def _group(N, C, HW):
     """Channels per reduction task: as many as keep the runs read in memory order,
     while leaving at least four tasks per thread. Schedule only: results do not
     depend on it."""
-    R = max(1, lanes.CHUNK // HW)
-    P = -(-HW // min(HW, lanes.CHUNK))
+    _, P, _, blocks = lanes._chunking(N, HW)
     G = max(1, min(C, SPAN // HW)) if P == 1 and HW <= lanes.SMALL_RUN else C
     tasks = 4 * get_num_threads()
-    while G > 1 and -(-N // R) * P * -(-C // G) < tasks:
+    while G > 1 and blocks * P * -(-C // G) < tasks:
         G = -(-G // 2)
     return G
 
