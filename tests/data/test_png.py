@@ -5,12 +5,9 @@ and hostile files: each a clear error naming the file, or skipped under 'skipfil
 import io
 import os
 import struct
-import subprocess
-import sys
 import textwrap
 import tracemalloc
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,7 +19,6 @@ from minidl.kernels import reference_png
 from minidl.kernels.png_unfilter import unfilter
 
 Image = pytest.importorskip("PIL.Image")
-ROOT = Path(__file__).resolve().parents[2]
 CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}      # bytes per pixel of 8-bit colour types
 
 
@@ -134,11 +130,8 @@ _NO_JIT = textwrap.dedent("""
 
 
 def test_unfilter_kernel_equals_its_twin_without_jit():
-    env = dict(os.environ, NUMBA_DISABLE_JIT="1", PYTHONPATH=str(ROOT))
-    result = subprocess.run([sys.executable, "-c", _NO_JIT], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == "ok"
+    from tests.kernels.kernel_cases import run_python
+    assert run_python(_NO_JIT, NUMBA_DISABLE_JIT="1").strip() == "ok"
 
 
 # ---------------------------------------------------------------- same pixels as Pillow
