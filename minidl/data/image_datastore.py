@@ -166,7 +166,6 @@ class ImageDatastore(Datastore):
         if reference is None:
             reference = self._shared["reference"] = (self._files[images[0][0]], _numeric(self._files[images[0][0]],
                                                                                      images[0][1]).shape)
-        X = np.empty(reference[1] + (len(images),), dtype=np.float32)
         arrays = [image for _, image in images]
         if not all(type(image) is np.ndarray and image.shape == reference[1] and image.dtype.kind in "biuf"
                    for image in arrays):        # rare: say which file differs and how
@@ -174,7 +173,9 @@ class ImageDatastore(Datastore):
             for (i, _), image in zip(images, arrays):
                 if image.shape != reference[1]:
                     raise ValueError(_size_message(self._files[i], image.shape, reference))
-        np.stack(arrays, axis=-1, out=X)        # one call for the mini-batch, converting to float32
+        # One copy for the mini-batch, converting to float32, observation-major: the H×W×C×N
+        # result is a view, which the training's N×C×H×W layout reads without another copy.
+        X = np.stack(arrays, out=np.empty((len(arrays),) + reference[1], np.float32)).transpose(1, 2, 3, 0)
         taken = np.array([i for i, _ in images], dtype=np.int64)
         return X, (self._labels[taken] if self.labeled() else None), taken
 

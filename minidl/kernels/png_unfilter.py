@@ -35,7 +35,8 @@ def _paeth(a, b, c):
 
 @kernel(nogil=True)
 def _unfilter_image(raw, start, height, stride, bpp, out, first):
-    """Image at raw[start:], into out[first:]; -1, or the first row with a bad filter type."""
+    """Image at raw[start:], into out[first:]; -1, or the first row with a bad filter type.
+    One loop per filter type, so that the common types (None, Sub, Up) run branch-free."""
     for y in range(height):
         kind = raw[start + y * (stride + 1)]
         source = start + y * (stride + 1) + 1
@@ -43,20 +44,26 @@ def _unfilter_image(raw, start, height, stride, bpp, out, first):
         above = row - stride
         if kind > 4:
             return y
-        for x in range(stride):
-            value = np.int64(raw[source + x])
-            a = np.int64(out[row + x - bpp]) if x >= bpp else 0
-            b = np.int64(out[above + x]) if y > 0 else 0
-            if kind == 1:
-                value += a
-            elif kind == 2:
-                value += b
-            elif kind == 3:
-                value += (a + b) >> 1
-            elif kind == 4:
-                c = np.int64(out[above + x - bpp]) if x >= bpp and y > 0 else 0
-                value += _paeth(a, b, c)
-            out[row + x] = value & 255
+        if kind == 0 or (kind == 2 and y == 0):     # Up on the first row: b = 0, as None
+            for x in range(stride):
+                out[row + x] = raw[source + x]
+        elif kind == 1:
+            for x in range(min(bpp, stride)):
+                out[row + x] = raw[source + x]
+            for x in range(bpp, stride):
+                out[row + x] = (np.int64(raw[source + x]) + out[row + x - bpp]) & 255
+        elif kind == 2:
+            for x in range(stride):
+                out[row + x] = (np.int64(raw[source + x]) + out[above + x]) & 255
+        else:
+            for x in range(stride):
+                a = np.int64(out[row + x - bpp]) if x >= bpp else 0
+                b = np.int64(out[above + x]) if y > 0 else 0
+                if kind == 3:
+                    out[row + x] = (np.int64(raw[source + x]) + ((a + b) >> 1)) & 255
+                else:
+                    c = np.int64(out[above + x - bpp]) if x >= bpp and y > 0 else 0
+                    out[row + x] = (np.int64(raw[source + x]) + _paeth(a, b, c)) & 255
     return -1
 
 
