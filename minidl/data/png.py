@@ -24,6 +24,7 @@ from ..kernels.png_unfilter import unfilter
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CHUNK = struct.Struct(">I4s")
+_CRC = struct.Struct(">I")
 _HEADER = struct.Struct(">IIBBBBB")
 _BYTES_PER_PIXEL = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}    # 8-bit samples, by colour type
 _KEPT = {0: 1, 2: 3, 4: 1, 6: 3}                     # channels kept (alpha dropped); palette: 3
@@ -64,9 +65,9 @@ def parse(data, max_pixels=None):
         if length > _LIMIT or end > len(data):
             raise PngError(f"the file is truncated: its {kind.decode('latin-1')!r} chunk at byte {position} "
                            f"declares {length} bytes, the file ends at byte {len(data)}")
-        body = view[position + 8:end - 4]
         if not kind[0] & 32:            # a critical chunk (upper-case first letter): checked
-            if zlib.crc32(view[position + 4:end - 4]) != int.from_bytes(view[end - 4:end], "big"):
+            body = view[position + 8:end - 4]
+            if zlib.crc32(view[position + 4:end - 4]) != _CRC.unpack_from(data, end - 4)[0]:
                 raise PngError(f"bad CRC in its {kind.decode('latin-1')!r} chunk at byte {position}")
             if kind == b"IHDR" and header is None and position == len(SIGNATURE) and length == 13:
                 header = _HEADER.unpack(body)
@@ -102,15 +103,30 @@ def _fast(header, max_pixels):
 def inflate(png):
     """The filtered rows of ``png`` (bytes): exactly height·(1 + stride) of them."""
     expected = png.height * (1 + png.stride)
-    stream = zlib.decompressobj()
-    try:    # at most expected + 1 bytes: enough to tell "too little", never a bomb's worth
-        rows = stream.decompress(b"".join(png.compressed), expected + 1)
-    except zlib.error as error:
-        raise PngError(f"its compressed image data is corrupt (zlib: {error})") from None
+    compressed = png.compressed[0] if len(png.compressed) == 1 else b"".join(png.compressed)
+    if len(compressed) <= _SMALL:       # deflate expands at most 1032×: a few MB at worst
+        try:
+            rows = zlib.decompress(compressed)
+        except zlib.error:
+            rows = _inflate_bounded(compressed, expected)   # says what is wrong, as below
+    else:
+        rows = _inflate_bounded(compressed, expected)
     if len(rows) < expected:
         raise PngError(f"its image data ends after {len(rows)} of the {expected} bytes its declared "
                        f"{png.width}×{png.height} size needs")
     return rows[:expected] if len(rows) > expected else rows    # extra data is ignored, as libpng does
+
+
+_SMALL = 4096
+
+
+def _inflate_bounded(compressed, expected):
+    """At most expected + 1 bytes of the inflated data: enough to tell "too little", never a
+    bomb's worth, whatever the compressed data claims."""
+    try:
+        return zlib.decompressobj().decompress(compressed, expected + 1)
+    except zlib.error as error:
+        raise PngError(f"its compressed image data is corrupt (zlib: {error})") from None
 
 
 def decode(pngs):
@@ -124,21 +140,23 @@ def decode(pngs):
             results[k] = error
     if not rows:
         return results
-    heights = np.array([pngs[k].height for k, _ in rows], np.int64)
-    strides = np.array([pngs[k].stride for k, _ in rows], np.int64)
-    bpps = np.array([_BYTES_PER_PIXEL[pngs[k].colour] for k, _ in rows], np.int64)
+    shapes = [(pngs[k].height, pngs[k].width, _BYTES_PER_PIXEL[pngs[k].colour]) for k, _ in rows]
+    heights, widths, bpps = np.array(shapes, np.int64).T.copy()
+    strides = widths * bpps
     sizes = heights * strides
     starts = np.concatenate(([0], np.cumsum(sizes + heights)[:-1]))
     out_starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
     out = np.empty(int(sizes.sum()), np.uint8)
     raw = np.frombuffer(b"".join(data for _, data in rows), np.uint8)
     bad_rows = unfilter(raw, starts, heights, strides, bpps, out, out_starts)
-    for j, (k, _) in enumerate(rows):
-        png, first, bpp = pngs[k], int(out_starts[j]), int(bpps[j])
-        if bad_rows[j] >= 0:
-            kind = raw[starts[j] + bad_rows[j] * (png.stride + 1)]
-            results[k] = PngError(f"row {bad_rows[j] + 1} has filter type {kind}, which PNG does not have (0–4)")
-            continue
-        image = out[first:first + int(sizes[j])].reshape(png.height, png.width, bpp)
-        results[k] = png.palette[image[:, :, 0]] if png.colour == 3 else image[:, :, :_KEPT[png.colour]]
+    for (k, _), shape, first, size, bad, start in zip(rows, shapes, out_starts.tolist(), sizes.tolist(),
+                                                    bad_rows.tolist(), starts.tolist()):
+        png = pngs[k]
+        if bad >= 0:
+            kind = raw[start + bad * (1 + size // shape[0])]
+            results[k] = PngError(f"row {bad + 1} has filter type {kind}, which PNG does not have (0–4)")
+        elif png.colour == 3:
+            results[k] = png.palette[out[first:first + size].reshape(shape[:2])]
+        else:
+            results[k] = out[first:first + size].reshape(shape)[:, :, :_KEPT[png.colour]]
     return results
