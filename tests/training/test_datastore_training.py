@@ -17,8 +17,7 @@ from minidl.data.datastore import Datastore
 from minidl.training import data_source
 from minidl.training.progress import bar_postfix, format_accuracy
 
-FREE_CPUS = data_source.reader_threads
-     # two_reader_threads (conftest.py) replaces it in the tests
+FREE_CPUS = data_source.reader_threads      # the policy; conftest.py's two_reader_threads replaces it
 
 
 class MemoryStore(Datastore):
