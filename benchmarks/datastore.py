@@ -11,7 +11,8 @@ array, and peak memory while training from a large folder.
   training thread, and from the folder with ``DispatchInBackground=True``. An OutputFcn
   stamps the end of each epoch; epoch 1 is a warm-up, the time is the median of the others.
   Three rounds (one with --quick), each timing the array, the folder and the folder in the
-  background back to back; the ratios are the medians of the rounds' paired ratios.
+  background back to back, in an order that rotates; the ratios are the medians of the
+  rounds' paired ratios.
 - Peak memory: the peak resident set size (ru_maxrss) of a fresh process that trains one
   epoch from a folder of 10,000 and of 60,000 PNG files (the 60,000 are the 10,000 hard-linked
   six times under other names, so every file is a separate path read and decoded), with the
@@ -128,15 +129,19 @@ def main():
         imds = minidl.subset(imds, np.arange(1, 10001, 10))
         X, Y = X[..., ::10], Y[::10]
     # Paired: each round times the three ways back to back, so that a change of the machine's
-    # load between rounds moves the array's time and the folder's together.
+    # load between rounds moves the array's time and the folder's together; the order rotates
+    # from round to round, so that no way is always the first or the last.
     rounds = 1 if args.quick else 3
-    runs = {"array": [], "serial": [], "background": []}
-    for _ in range(rounds):
-        runs["array"].append(np.median(epoch_times((X, Y), epochs, count=count)))
-        runs["serial"].append(np.median(epoch_times(imds, epochs, count=count)))
-        runs["background"].append(np.median(epoch_times(imds, epochs, True, count=count)))
+    ways = {"array": lambda: epoch_times((X, Y), epochs, count=count),
+            "serial": lambda: epoch_times(imds, epochs, count=count),
+            "background": lambda: epoch_times(imds, epochs, True, count=count)}
+    runs = {name: [] for name in ways}
+    for r in range(rounds):
+        for name in list(ways)[r % 3:] + list(ways)[:r % 3]:
+            runs[name].append(np.median(ways[name]()))
     array, serial, background = (np.median(runs[name]) for name in ("array", "serial", "background"))
-    serial_ratio, background_ratio = (np.median(np.divide(runs[name], runs["array"])) for name in ("serial", "background"))
+    serial_ratio, background_ratio = (np.median(np.divide(runs[name], runs["array"]))
+                                      for name in ("serial", "background"))
     small, small_before, small_traced = peak_memory(base, args.quick)
     large, large_before, large_traced = peak_memory(folder_of(60000, base), args.quick)
     n = "1,000" if args.quick else "10,000"
@@ -145,8 +150,8 @@ def main():
         "",
         f"MATLAB's example CNN, MiniBatchSize 128, one epoch of {n} 28×28 digit images; "
         f"{os.cpu_count()} CPUs ({cpu_name()}), load average before the run {load_average()}. "
-        f"{rounds} round(s), each timing the three ways back to back; the table gives the median "
-        f"epoch and the median of the rounds' ratios.",
+        f"{rounds} round(s), each timing the three ways back to back (the order rotating); the table gives "
+        f"the median epoch and the median of the rounds' ratios.",
         "",
         "| data | s per epoch | × array |",
         "|---|---|---|",

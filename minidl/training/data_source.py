@@ -169,14 +169,15 @@ class DatastoreSource:
         else:
             raise ValueError(f"{self.owner}: the {type(self.ds).__name__} returned {X.shape[0]} of {len(indices)} "
                              f"observations and no responses to match them.")
-        finite = np.isfinite(X).reshape(len(indices), -1).all(axis=1)
-        if not finite.all():
-            bad = indices[~finite][:3]
-            files = getattr(self.ds, "Files", None)
-            where = (", ".join(repr(files[i]) for i in bad) if files is not None and len(files) == self.count
-                     else "observations " + ", ".join(str(i + 1) for i in bad))
-            raise ValueError(f"{self.owner}: NaN or Inf values in {where} of the datastore; remove or replace "
-                             f"them (or fix the ReadFcn) before training.")
+        if not np.isfinite(X.sum()):     # one cheap pass; Inf or NaN when a value is (or on overflow)
+            finite = np.isfinite(X).reshape(X.shape[0], -1).all(axis=1)
+            if not finite.all():
+                bad = indices[~finite][:3]
+                files = getattr(self.ds, "Files", None)
+                where = (", ".join(repr(files[i]) for i in bad) if files is not None and len(files) == self.count
+                         else "observations " + ", ".join(str(i + 1) for i in bad))
+                raise ValueError(f"{self.owner}: NaN or Inf values in {where} of the datastore; remove or replace "
+                                 f"them (or fix the ReadFcn) before training.")
         return X, T
 
     def reader(self, parts, pool=None, seeds=None):
