@@ -98,18 +98,19 @@ class ImageDatastore(Datastore):
 
     def _image(self, i):
         """The image of file i (0-based), as stored; ImageReadError if it cannot be read."""
-        image = self._images([i])[0]
+        [image] = self._images([i])
         if isinstance(image, ImageReadError):
             raise image
         return image
 
     def _images(self, indices):
         """The images of the files at ``indices``, as stored, each an array or the
-        ImageReadError that says why it cannot be read."""
+        ImageReadError that says why it cannot be read. A ReadFcn is called one file at a
+        time as they are taken, so never on the files after one that stops the read."""
         if self._read_fcn is None:
             return read_images("imageDatastore", [self._files[i] for i in indices], self._sizes[indices],
                                self._mtimes[indices])
-        return [self._user_image(i) for i in indices]
+        return (self._user_image(i) for i in indices)
 
     def _user_image(self, i):
         path = self._files[i]

@@ -194,11 +194,18 @@ def unreadable(owner, path, reason):
     return ImageReadError(f"{owner}: {path!r} is not a readable image ({reason}); remove or replace the file.")
 
 
+_GROUP = 512       # files decoded together: a mini-batch or more
+
+
 def read_images(owner, paths, sizes, mtimes):
     """The images of the files ``paths`` (as :func:`decode` gives them), each checked against
     its recorded size and modification time; an unreadable file's entry is the
     ImageReadError saying why. Common PNG files take the fast path (minidl/data/png.py,
-    one kernel call for all of them), the other files Pillow."""
+    one kernel call for each group of files), the other files Pillow."""
+    if len(paths) > _GROUP:     # readall of a large folder: the transient buffers stay small
+        return [image for start in range(0, len(paths), _GROUP)
+                for image in read_images(owner, paths[start:start + _GROUP], sizes[start:start + _GROUP],
+                                         mtimes[start:start + _GROUP])]
     results, fast, found = [None] * len(paths), [], []
     limit = pillow(owner).MAX_IMAGE_PIXELS     # over it Pillow warns or refuses, as it does today
     for k, (path, size, mtime) in enumerate(zip(paths, np.asarray(sizes).tolist(), np.asarray(mtimes).tolist())):

@@ -8,6 +8,7 @@ import struct
 import textwrap
 import tracemalloc
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -285,3 +286,42 @@ def test_image_over_pillows_limit_is_pillows_decompression_bomb_error(tmp_path, 
     path.write_bytes(GOOD)                      # 12 pixels: over twice the limit
     [result] = read_images("imageDatastore", [str(path)], [len(GOOD)], [os.stat(path).st_mtime_ns])
     assert isinstance(result, ValueError) and "DecompressionBombError" in str(result) and repr(str(path)) in str(result)
+
+
+def test_files_are_decoded_in_groups_with_the_same_results(tmp_path, monkeypatch):
+    from minidl.data import image_files
+    rng = np.random.default_rng(5)
+    contents = [png_file(rng.integers(0, 256, (3, 4, 1)).astype(np.uint8), 0) for _ in range(4)]
+    contents.insert(2, HOSTILE["bad IDAT CRC"][0])
+    jpeg = io.BytesIO()
+    Image.fromarray(np.full((3, 4), 99, np.uint8)).save(jpeg, "JPEG")
+    contents.append(jpeg.getvalue())
+    paths = [str(tmp_path / f"{k}.png") for k in range(len(contents))]
+    for path, content in zip(paths, contents):
+        Path(path).write_bytes(content)
+    signatures = image_files.file_signatures(paths)
+    whole = read_images("test", paths, *signatures)
+    monkeypatch.setattr(image_files, "_GROUP", 2)
+    grouped = read_images("test", paths, *signatures)
+    assert [type(image) for image in whole] == [type(image) for image in grouped] == \
+        [np.ndarray] * 2 + [image_files.ImageReadError] + [np.ndarray] * 3
+    for k in (0, 1, 3, 4, 5):
+        np.testing.assert_array_equal(grouped[k], pillow_image(contents[k]))
+        np.testing.assert_array_equal(whole[k], grouped[k])
+
+
+def test_a_read_fcn_is_not_called_after_the_file_that_stops_the_read(tmp_path):
+    for k in range(3):
+        (tmp_path / f"{k}.png").write_bytes(GOOD)
+    calls = []
+
+    def reader(name):
+        calls.append(os.path.basename(name))
+        if name.endswith("1.png"):
+            raise OSError("device not ready")
+        return np.zeros((2, 2))
+
+    imds = imageDatastore(tmp_path, ReadFcn=reader)
+    with pytest.raises(ValueError, match=r"ReadFcn failed on .*1\.png' \(OSError: device not ready\)"):
+        imds._observations([0, 1, 2])
+    assert calls == ["0.png", "1.png"]
