@@ -157,6 +157,8 @@ def decode(pngs):
             results[k] = PngError(f"row {bad + 1} has filter type {kind}, which PNG does not have (0–4)")
         elif png.colour == 3:
             results[k] = png.palette[out[first:first + size].reshape(shape[:2])]
-        else:
-            results[k] = out[first:first + size].reshape(shape)[:, :, :_KEPT[png.colour]]
+        elif _KEPT[png.colour] == shape[2]:
+            results[k] = out[first:first + size].reshape(shape)
+        else:                   # alpha dropped: a contiguous array, as Pillow's
+            results[k] = np.ascontiguousarray(out[first:first + size].reshape(shape)[:, :, :_KEPT[png.colour]])
     return results

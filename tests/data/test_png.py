@@ -325,3 +325,10 @@ def test_a_read_fcn_is_not_called_after_the_file_that_stops_the_read(tmp_path):
     with pytest.raises(ValueError, match=r"ReadFcn failed on .*1\.png' \(OSError: device not ready\)"):
         imds._observations([0, 1, 2])
     assert calls == ["0.png", "1.png"]
+
+
+@pytest.mark.parametrize("colour", [0, 2, 3, 4, 6])
+def test_images_are_c_contiguous_as_pillows_are(colour):
+    pixels = np.random.default_rng(colour).integers(0, 256, (4, 5, CHANNELS[colour])).astype(np.uint8)
+    palette = np.arange(768).reshape(256, 3) % 256 if colour == 3 else None
+    assert fast_image(png_file(pixels, colour, palette=palette)).flags.c_contiguous
