@@ -11,9 +11,11 @@ PLTE, IDAT, IEND) is checked and ancillary chunks (text, gamma, ...) are skipped
 
 A broken file is a :class:`PngError` saying what is wrong: truncated, a bad CRC, no IDAT
 or IEND chunk, corrupt compressed data, less image data than the declared size needs, a
-filter type that does not exist. Nothing is allocated from the declared size alone: zlib
-inflates at most the declared size plus one byte, growing its buffer as data actually
-comes, so a few bytes claiming a 10⁵×10⁵ image cost no more memory than they hold.
+filter type that does not exist. Nothing is allocated from the declared size alone:
+image data of up to 4 KiB is inflated whole (deflate expands at most 1032×: 4 MB at
+worst), larger data at most to the declared size plus one byte, zlib growing its buffer as
+data actually comes; so a few bytes claiming a 10⁵×10⁵ image cost no more memory than they
+hold, and a decompression bomb stops at its declared size.
 """
 import struct
 import zlib
