@@ -40,6 +40,8 @@ from minidl import (batchNormalizationLayer, classificationLayer, convolution2dL
                     fullyConnectedLayer, imageDatastore, imageInputLayer, maxPooling2dLayer, reluLayer,
                     softmaxLayer, trainingOptions, trainNetwork)
 
+from minidl.training.data_source import reader_threads  # noqa: E402
+
 from _report import cpu_name, load_average, write_section  # noqa: E402
 
 SECTION = "benchmarks/datastore.py"
@@ -159,6 +161,9 @@ def main():
         f"| folder, read in the training thread | {serial:.3f} | {serial_ratio:.2f} |",
         f"| folder, DispatchInBackground=true | {background:.3f} | {background_ratio:.2f} |",
         "",
+        *(["No CPU is left free by training here, so DispatchInBackground starts no reader thread "
+           "(docs/streaming.md): both folder rows run the same code, and their difference is the "
+           "machine's noise.", ""] if reader_threads() == 0 else []),
         "| folder | peak RSS (MB) | RSS before training (MB) | peak allocated while training (MB, tracemalloc) |",
         "|---|---|---|---|",
         f"| {'1,000' if args.quick else '10,000'} PNG files | {small:.0f} | {small_before:.0f} | {small_traced:.1f} |",
