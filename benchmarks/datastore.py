@@ -10,6 +10,9 @@ array, and peak memory while training from a large folder.
   (``minidl.digits(0)``, pixel for pixel what the files hold), from the folder read in the
   training thread, and from the folder with ``DispatchInBackground=True``. An OutputFcn
   stamps the end of each epoch; epoch 1 is a warm-up, the time is the median of the others.
+  Three rounds (one with --quick), each timing the array, the folder and the folder in the
+  background back to back, in an order that rotates; the ratios are the medians of the
+  rounds' paired ratios.
 - Peak memory: the peak resident set size (ru_maxrss) of a fresh process that trains one
   epoch from a folder of 10,000 and of 60,000 PNG files (the 60,000 are the 10,000 hard-linked
   six times under other names, so every file is a separate path read and decoded), with the
@@ -36,6 +39,8 @@ import minidl  # noqa: E402
 from minidl import (batchNormalizationLayer, classificationLayer, convolution2dLayer,  # noqa: E402
                     fullyConnectedLayer, imageDatastore, imageInputLayer, maxPooling2dLayer, reluLayer,
                     softmaxLayer, trainingOptions, trainNetwork)
+
+from minidl.training.data_source import reader_threads  # noqa: E402
 
 from _report import cpu_name, load_average, write_section  # noqa: E402
 
@@ -125,9 +130,20 @@ def main():
     if args.quick:
         imds = minidl.subset(imds, np.arange(1, 10001, 10))
         X, Y = X[..., ::10], Y[::10]
-    array = np.median(epoch_times((X, Y), epochs, count=count))
-    serial = np.median(epoch_times(imds, epochs, count=count))
-    background = np.median(epoch_times(imds, epochs, True, count=count))
+    # Paired: each round times the three ways back to back, so that a change of the machine's
+    # load between rounds moves the array's time and the folder's together; the order rotates
+    # from round to round, so that no way is always the first or the last.
+    rounds = 1 if args.quick else 3
+    ways = {"array": lambda: epoch_times((X, Y), epochs, count=count),
+            "serial": lambda: epoch_times(imds, epochs, count=count),
+            "background": lambda: epoch_times(imds, epochs, True, count=count)}
+    runs = {name: [] for name in ways}
+    for r in range(rounds):
+        for name in list(ways)[r % 3:] + list(ways)[:r % 3]:
+            runs[name].append(np.median(ways[name]()))
+    array, serial, background = (np.median(runs[name]) for name in ("array", "serial", "background"))
+    serial_ratio, background_ratio = (np.median(np.divide(runs[name], runs["array"]))
+                                      for name in ("serial", "background"))
     small, small_before, small_traced = peak_memory(base, args.quick)
     large, large_before, large_traced = peak_memory(folder_of(60000, base), args.quick)
     n = "1,000" if args.quick else "10,000"
@@ -135,14 +151,19 @@ def main():
         "## Training from a folder of PNG files (imageDatastore)",
         "",
         f"MATLAB's example CNN, MiniBatchSize 128, one epoch of {n} 28×28 digit images; "
-        f"{os.cpu_count()} CPUs ({cpu_name()}), load average before the run {load_average()}.",
+        f"{os.cpu_count()} CPUs ({cpu_name()}), load average before the run {load_average()}. "
+        f"{rounds} round(s), each timing the three ways back to back (the order rotating); the table gives "
+        f"the median epoch and the median of the rounds' ratios.",
         "",
         "| data | s per epoch | × array |",
         "|---|---|---|",
         f"| in-memory array | {array:.3f} | 1.00 |",
-        f"| folder, read in the training thread | {serial:.3f} | {serial / array:.2f} |",
-        f"| folder, DispatchInBackground=true | {background:.3f} | {background / array:.2f} |",
+        f"| folder, read in the training thread | {serial:.3f} | {serial_ratio:.2f} |",
+        f"| folder, DispatchInBackground=true | {background:.3f} | {background_ratio:.2f} |",
         "",
+        *(["No CPU is left free by training here, so DispatchInBackground starts no reader thread "
+           "(docs/streaming.md): both folder rows run the same code, and their difference is the "
+           "machine's noise.", ""] if reader_threads() == 0 else []),
         "| folder | peak RSS (MB) | RSS before training (MB) | peak allocated while training (MB, tracemalloc) |",
         "|---|---|---|---|",
         f"| {'1,000' if args.quick else '10,000'} PNG files | {small:.0f} | {small_before:.0f} | {small_traced:.1f} |",
@@ -150,7 +171,7 @@ def main():
         "",
         f"Peak memory ratio (6× the files): **{large / small:.2f}×** in RSS, **{large_traced / small_traced:.2f}×** "
         f"in what training allocates (target < 2×); epoch from the folder "
-        f"with DispatchInBackground: **{background / array:.2f}×** the array's (target ≤ 1.3×).",
+        f"with DispatchInBackground: **{background_ratio:.2f}×** the array's (target ≤ 1.3×).",
     ]
     write_section(args.output, SECTION, lines)
     print("\n".join(lines))

@@ -15,8 +15,8 @@ import numpy as np
 from ..options import choice, flag, integer, name_value_pairs, received
 from ..struct import Struct
 from .datastore import Datastore, with_info
-from .image_files import (DEFAULT_EXTENSIONS, ImageReadError, check_unchanged, decode, deleted, extensions,
-                          file_signatures, find_files, open_unchanged)
+from .image_files import (DEFAULT_EXTENSIONS, ImageReadError, check_unchanged, deleted, extensions, file_signatures,
+                          find_files, read_images)
 from .labels import Categorical, _values, categorical
 
 _RULES = ("error", "skipfile")
@@ -98,32 +98,49 @@ class ImageDatastore(Datastore):
 
     def _image(self, i):
         """The image of file i (0-based), as stored; ImageReadError if it cannot be read."""
-        path = self._files[i]
+        [image] = self._images([i])
+        if isinstance(image, ImageReadError):
+            raise image
+        return image
+
+    def _images(self, indices):
+        """The images of the files at ``indices``, as stored, each an array or the
+        ImageReadError that says why it cannot be read. A ReadFcn is called one file at a
+        time as they are taken, so never on the files after one that stops the read."""
         if self._read_fcn is None:
-            return decode("imageDatastore", path, open_unchanged("imageDatastore", path, self._sizes[i],
-                                                                self._mtimes[i]))
+            return read_images("imageDatastore", [self._files[i] for i in indices], self._sizes[indices],
+                               self._mtimes[indices])
+        return (self._user_image(i) for i in indices)
+
+    def _user_image(self, i):
+        path = self._files[i]
         try:
             check_unchanged("imageDatastore", path, os.stat(path), self._sizes[i], self._mtimes[i])
         except FileNotFoundError:
-            raise deleted("imageDatastore", path) from None
+            return deleted("imageDatastore", path)
+        except ImageReadError as error:
+            return error
         try:
             return self._read_fcn(path)
         except Exception as error:      # the user's reader: any failure is this file's
-            raise ImageReadError(f"imageDatastore: ReadFcn failed on {path!r} ({type(error).__name__}: "
-                                 f"{error}).") from error
+            failure = ImageReadError(f"imageDatastore: ReadFcn failed on {path!r} ({type(error).__name__}: "
+                                     f"{error}).")
+            failure.__cause__ = error
+            return failure
 
     def _readable(self, indices):
         """[(index, image)] of the files that can be read; unreadable ones raise, or under
         'skipfile' are left out with a warning (once per file)."""
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         images = []
-        for i in indices:
-            try:
-                images.append((i, self._image(i)))
-            except ImageReadError as error:
-                if self._rule == "error":
-                    raise ImageReadError(f"{error} (To skip unreadable files with a warning instead, set "
-                                         f"ReadFailureRule='skipfile'.)") from None
-                self._skip(self._files[i], error)
+        for i, image in zip(indices.tolist(), self._images(indices)):
+            if not isinstance(image, ImageReadError):
+                images.append((i, image))
+            elif self._rule == "error":
+                raise ImageReadError(f"{image} (To skip unreadable files with a warning instead, set "
+                                     f"ReadFailureRule='skipfile'.)") from image.__cause__
+            else:
+                self._skip(self._files[i], image)
         return images
 
     def _skip(self, path, error):
@@ -150,12 +167,16 @@ class ImageDatastore(Datastore):
         if reference is None:
             reference = self._shared["reference"] = (self._files[images[0][0]], _numeric(self._files[images[0][0]],
                                                                                      images[0][1]).shape)
-        X = np.empty(reference[1] + (len(images),), dtype=np.float32)
-        for k, (i, image) in enumerate(images):
-            image = _numeric(self._files[i], image)
-            if image.shape != reference[1]:
-                raise ValueError(_size_message(self._files[i], image.shape, reference))
-            X[..., k] = image
+        arrays = [image for _, image in images]
+        if not all(type(image) is np.ndarray and image.shape == reference[1] and image.dtype.kind in "biuf"
+                   for image in arrays):        # rare: say which file differs and how
+            arrays = [_numeric(self._files[i], image) for i, image in images]
+            for (i, _), image in zip(images, arrays):
+                if image.shape != reference[1]:
+                    raise ValueError(_size_message(self._files[i], image.shape, reference))
+        # One copy for the mini-batch, converting to float32, observation-major: the H×W×C×N
+        # result is a view, which the training's N×C×H×W layout reads without another copy.
+        X = np.stack(arrays, out=np.empty((len(arrays),) + reference[1], np.float32)).transpose(1, 2, 3, 0)
         taken = np.array([i for i, _ in images], dtype=np.int64)
         return X, (self._labels[taken] if self.labeled() else None), taken
 

@@ -6,13 +6,16 @@ modification time are checked against the recorded ones, so a file deleted, trun
 rewritten after the datastore was made is an error naming it, never a silently different
 image. Pillow is imported only here, on first decode, so ``import minidl`` never needs it.
 """
+import errno
 import glob
 import io
 import os
+import stat
 
 import numpy as np
 
 from ..options import received
+from . import png
 
 DEFAULT_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".pbm", ".pgm", ".png", ".pnm", ".ppm", ".tif", ".tiff")
 
@@ -130,16 +133,34 @@ def deleted(owner, path):
                           f"datastore again, or remove the file from it with subset.")
 
 
+_READ_ONLY = os.O_RDONLY | getattr(os, "O_BINARY", 0)      # O_BINARY: Windows
+
+
 def open_unchanged(owner, path, size, mtime):
-    """The bytes of ``path``, read from one handle whose size and time match the record."""
+    """The bytes of ``path``, read from one descriptor whose size and time match the record
+    (os-level calls: a buffered file object costs more than reading a small image)."""
     try:
-        with open(path, "rb") as file:
-            check_unchanged(owner, path, os.fstat(file.fileno()), size, mtime)
-            data = file.read()
+        descriptor = os.open(path, _READ_ONLY)
     except FileNotFoundError:
         raise deleted(owner, path) from None
     except OSError as error:
         raise ImageReadError(f"{owner}: cannot read {path!r}: {error.strerror or error}.") from None
+    try:
+        status = os.fstat(descriptor)
+        if stat.S_ISDIR(status.st_mode):        # open() refuses a folder; os.open does not
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        check_unchanged(owner, path, status, size, mtime)
+        data = os.read(descriptor, size)
+        while len(data) < size:         # a short read (a network file system, a signal): go on
+            more = os.read(descriptor, size - len(data))
+            if not more:
+                raise ImageReadError(f"{owner}: {path!r} ended after {len(data)} of its {size} bytes while "
+                                     f"being read. Make the datastore again to read the files as they are now.")
+            data += more
+    except OSError as error:
+        raise ImageReadError(f"{owner}: cannot read {path!r}: {error.strerror or error}.") from None
+    finally:
+        os.close(descriptor)
     if not data:
         raise ImageReadError(f"{owner}: {path!r} is empty (0 bytes); it is not an image.")
     return data
@@ -153,7 +174,7 @@ _CONVERT = {"P": "RGB", "PA": "RGB", "RGBA": "RGB", "RGBa": "RGB", "LA": "L", "L
 
 def decode(owner, path, data):
     """The image in ``data`` as an H×W×C array of its stored type (uint8, uint16, bool, ...):
-    MATLAB's imread values, with a channel axis also for grayscale (H×W×1)."""
+    MATLAB's imread values, with a channel axis also for grayscale (H×W×1). Pillow decodes it."""
     Image = pillow(owner)
     try:
         with Image.open(io.BytesIO(data)) as image:
@@ -163,8 +184,43 @@ def decode(owner, path, data):
     except Exception as error:      # Pillow raises many types for a bad file
         reason = ("not in an image format Pillow knows" if type(error).__name__ == "UnidentifiedImageError"
                   else f"{type(error).__name__}: {error}")
-        raise ImageReadError(f"{owner}: {path!r} is not a readable image ({reason}); remove or replace the "
-                             f"file.") from None
+        raise unreadable(owner, path, reason) from None
     if array.dtype.byteorder == ">":
         array = array.astype(array.dtype.newbyteorder("="))
     return array[:, :, None] if array.ndim == 2 else array
+
+
+def unreadable(owner, path, reason):
+    return ImageReadError(f"{owner}: {path!r} is not a readable image ({reason}); remove or replace the file.")
+
+
+_GROUP = 512       # files decoded together: a mini-batch or more
+
+
+def read_images(owner, paths, sizes, mtimes):
+    """The images of the files ``paths`` (as :func:`decode` gives them), each checked against
+    its recorded size and modification time; an unreadable file's entry is the
+    ImageReadError saying why. Common PNG files take the fast path (minidl/data/png.py,
+    one kernel call for each group of files), the other files Pillow."""
+    if len(paths) > _GROUP:     # readall of a large folder: the transient buffers stay small
+        return [image for start in range(0, len(paths), _GROUP)
+                for image in read_images(owner, paths[start:start + _GROUP], sizes[start:start + _GROUP],
+                                         mtimes[start:start + _GROUP])]
+    results, fast, found = [None] * len(paths), [], []
+    limit = pillow(owner).MAX_IMAGE_PIXELS     # over it Pillow warns or refuses, as it does today
+    for k, (path, size, mtime) in enumerate(zip(paths, np.asarray(sizes).tolist(), np.asarray(mtimes).tolist())):
+        try:
+            data = open_unchanged(owner, path, size, mtime)
+            layout = png.parse(data, limit)
+            if layout is None:
+                results[k] = decode(owner, path, data)
+            else:
+                fast.append(k)
+                found.append(layout)
+        except ImageReadError as error:
+            results[k] = error
+        except png.PngError as error:
+            results[k] = unreadable(owner, path, f"PNG: {error}")
+    for k, image in zip(fast, png.decode(found)):
+        results[k] = unreadable(owner, paths[k], f"PNG: {image}") if isinstance(image, png.PngError) else image
+    return results

@@ -17,9 +17,11 @@ size. The trainer's order is a permutation of indices: files on disk are never r
 
 With ``DispatchInBackground=True`` a pool of background threads reads the next
 ``PREFETCH`` mini-batches of a datastore while the current one trains (a bounded queue:
-at most ``PREFETCH`` read-ahead batches exist at once). The workers only call the
-datastore (Pillow decoding, NumPy); the network's parallel Numba kernels run on the main
-thread alone. Mini-batches come back in the trainer's order whatever worker read them, so
+at most ``PREFETCH`` read-ahead batches exist at once), one thread per CPU that training's
+own threads leave free (:func:`reader_threads`; with none free, reading stays in the
+training thread, which is faster there). The workers only call the datastore (file reads,
+zlib, the nogil PNG kernel, Pillow, NumPy); the network's parallel Numba kernels run on the
+main thread alone. Mini-batches come back in the trainer's order whatever worker read them, so
 results are bit-identical with and without background reading. A worker's exception (a bad
 file) is raised again in the main thread, with the datastore's message naming the file.
 
@@ -36,29 +38,44 @@ import collections
 import concurrent.futures
 import contextlib
 import inspect
+import os
 import time
 
 import numpy as np
 
 from ..data.datastore import Datastore
 from ..graph.inference import DatastoreView
+from ..threads import maxNumCompThreads
 
 PREFETCH = 3          # mini-batches read ahead with DispatchInBackground
-WORKERS = 2           # background reader threads (measured: benchmarks/datastore.py)
+WORKERS = 2           # background reader threads at most (see reader_threads)
 
 
 def is_datastore(value):
     return isinstance(value, Datastore)
 
 
+def reader_threads():
+    """How many background reader threads DispatchInBackground starts: the CPUs the process
+    may run on that training's own threads (``maxNumCompThreads``) leave free, at most
+    WORKERS. None free: 0, and the mini-batches are read in the training thread, because a
+    reader thread on a core the parallel kernels use stalls them (measured in
+    benchmarks/datastore.py and docs/streaming.md: 1.49× the array's epoch with two reader
+    threads on 2 CPUs, 1.31× reading in the training thread)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(WORKERS, cpus - maxNumCompThreads()))
+
+
 @contextlib.contextmanager
 def background_workers(enabled):
-    """A pool of reader threads while training runs (None when not ``enabled``); on the way
-    out, read-ahead batches not started yet are cancelled and the running ones awaited."""
-    if not enabled:
+    """A pool of reader threads while training runs (None when not ``enabled`` or no CPU is
+    free for them, see :func:`reader_threads`); on the way out, read-ahead batches not
+    started yet are cancelled and the running ones awaited."""
+    threads = reader_threads() if enabled else 0
+    if not threads:
         yield None
         return
-    pool = concurrent.futures.ThreadPoolExecutor(WORKERS, thread_name_prefix="minidl-reader")
+    pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="minidl-reader")
     try:
         yield pool
     finally:
@@ -152,14 +169,15 @@ class DatastoreSource:
         else:
             raise ValueError(f"{self.owner}: the {type(self.ds).__name__} returned {X.shape[0]} of {len(indices)} "
                              f"observations and no responses to match them.")
-        finite = np.isfinite(X).reshape(len(indices), -1).all(axis=1)
-        if not finite.all():
-            bad = indices[~finite][:3]
-            files = getattr(self.ds, "Files", None)
-            where = (", ".join(repr(files[i]) for i in bad) if files is not None and len(files) == self.count
-                     else "observations " + ", ".join(str(i + 1) for i in bad))
-            raise ValueError(f"{self.owner}: NaN or Inf values in {where} of the datastore; remove or replace "
-                             f"them (or fix the ReadFcn) before training.")
+        if not np.isfinite(X.sum()):     # one cheap pass; Inf or NaN when a value is (or on overflow)
+            finite = np.isfinite(X).reshape(X.shape[0], -1).all(axis=1)
+            if not finite.all():
+                bad = indices[~finite][:3]
+                files = getattr(self.ds, "Files", None)
+                where = (", ".join(repr(files[i]) for i in bad) if files is not None and len(files) == self.count
+                         else "observations " + ", ".join(str(i + 1) for i in bad))
+                raise ValueError(f"{self.owner}: NaN or Inf values in {where} of the datastore; remove or replace "
+                                 f"them (or fix the ReadFcn) before training.")
         return X, T
 
     def reader(self, parts, pool=None, seeds=None):

@@ -84,7 +84,8 @@ def trainingOptions(solverName, *pairs, **options):
     ValidationFrequency 50, Verbose true, VerboseFrequency 50,
     BatchNormalizationStatistics 'population'. ``ValidationData`` is a tuple ``(X, Y)`` or a
     datastore. ``DispatchInBackground`` (default false) reads datastores on background threads
-    while training computes (docs/streaming.md).
+    while training computes, one per CPU training's own threads leave free (none free: in
+    the training thread; docs/streaming.md).
 
     Example::
 

@@ -14,7 +14,10 @@ import pytest
 
 import minidl
 from minidl.data.datastore import Datastore
+from minidl.training import data_source
 from minidl.training.progress import bar_postfix, format_accuracy
+
+FREE_CPUS = data_source.reader_threads      # the policy; conftest.py's two_reader_threads replaces it
 
 
 class MemoryStore(Datastore):
@@ -238,3 +241,16 @@ def test_random_reads_do_not_depend_on_background_workers_and_resume_exactly(tmp
     resumed = minidl.trainNetwork(NoisyStore(X, Y), layers(), options(DispatchInBackground=True, **common),
                                   ResumeFrom=str(middle))
     assert_same_network(full, resumed)
+
+
+@pytest.mark.parametrize("cpus, compute, expected", [(2, 2, 0), (2, 1, 1), (4, 2, 2), (8, 2, 2), (1, 1, 0)])
+def test_reader_threads_are_the_cpus_training_leaves_free(monkeypatch, cpus, compute, expected):
+    monkeypatch.setattr(data_source, "reader_threads", FREE_CPUS)
+    monkeypatch.setattr(data_source.os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
+    monkeypatch.setattr(data_source, "maxNumCompThreads", lambda: compute)
+    assert data_source.reader_threads() == expected
+    with data_source.background_workers(True) as pool:
+        assert (pool is None) == (expected == 0)
+        assert pool is None or pool._max_workers == expected
+    with data_source.background_workers(False) as pool:
+        assert pool is None
