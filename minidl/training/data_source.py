@@ -172,13 +172,19 @@ class DatastoreSource:
         if not np.isfinite(X.sum()):     # one cheap pass; Inf or NaN when a value is (or on overflow)
             finite = np.isfinite(X).reshape(X.shape[0], -1).all(axis=1)
             if not finite.all():
-                bad = indices[~finite][:3]
-                files = getattr(self.ds, "Files", None)
-                where = (", ".join(repr(files[i]) for i in bad) if files is not None and len(files) == self.count
-                         else "observations " + ", ".join(str(i + 1) for i in bad))
-                raise ValueError(f"{self.owner}: NaN or Inf values in {where} of the datastore; remove or replace "
-                                 f"them (or fix the ReadFcn) before training.")
+                raise ValueError(f"{self.owner}: NaN or Inf values in {self._where(indices, finite)} of the "
+                                 f"datastore; remove or replace them (or fix the ReadFcn) before training.")
         return X, T
+
+    def _where(self, indices, finite):
+        """The observations with NaN or Inf, by file name where the datastore has files."""
+        if len(finite) != len(indices):     # files were skipped: which indices were read is not known
+            return f"{np.count_nonzero(~finite)} of the {len(finite)} observations read for one mini-batch"
+        bad = indices[~finite][:3]
+        files = getattr(self.ds, "Files", None)
+        if files is not None and len(files) == self.count:
+            return ", ".join(repr(files[i]) for i in bad)
+        return "observations " + ", ".join(str(i + 1) for i in bad)
 
     def reader(self, parts, pool=None, seeds=None):
         return Reader(self.batch, parts, pool, seeds)

@@ -196,3 +196,21 @@ def test_hostile_png_bytes_give_an_image_or_a_clear_error(tmp_path_factory, nois
         assert "'x.png' is not a readable image" in str(error)
     else:
         assert image.ndim == 3 and image.shape[:2] == (3, width)
+
+
+def test_nan_next_to_a_skipped_file_is_a_clear_error(tmp_path, write_image):
+    from minidl.training.data_source import DatastoreSource
+    imds = _folder(tmp_path, write_image, [(3, 3)] * 4)
+
+    def reader(name):
+        if name.endswith("1.png"):
+            raise OSError("device not ready")
+        return np.full((3, 3), np.nan if name.endswith("2.png") else 1.0)
+    lenient = imageDatastore(tmp_path / "a", ReadFcn=reader, ReadFailureRule="skipfile", Labels=list("abcd"))
+    from minidl import imageInputLayer
+    source = DatastoreSource(lenient, np.arange(4), lambda Y, owner: np.arange(len(Y)),
+                             imageInputLayer([3, 3, 1], Normalization="none"), "trainNetwork")
+    with pytest.warns(UserWarning, match="device not ready"), \
+            pytest.raises(ValueError, match=r"trainNetwork: NaN or Inf values in 1 of the 3 observations read "
+                                            r"for one mini-batch of the datastore"):
+        source.batch(slice(0, 4))
