@@ -42,17 +42,19 @@ class ParallelEngine:
             raise ValueError(f"{trainer.owner}: WorkerLoad must give one share per worker of the parallel pool "
                              f"({count}); received {len(load)} values.")
         self.load = np.asarray(load, np.float64) / np.sum(load)
-        if getattr(trainer.options, "Probe", None) is not None:
-            raise ValueError(f"{trainer.owner}: a trainingProbe records what one process computes; it is not "
-                             f"available with ExecutionEnvironment 'parallel'. Probe a run with 'auto'.")
         self.synchronized = trainer.options.SynchronizeBatchNormalization
         self.message = f"Training on parallel pool with {count} workers."
+
+    def layout(self):
+        """Where training computes, as checkpoints record it (training/checkpoint.py)."""
+        return {"workers": self.pool.NumWorkers, "worker_load": self.load.tolist(), "synchronized": self.synchronized}
 
     def start(self, source):
         """Arrays go into the object store once; a datastore source goes to every worker, which
         reads its share of each mini-batch itself (``_observations(indices)``)."""
         ray = self.ray
         self.targets = source.targets
+        self.source = source
         data = (source.X, source.targets) if isinstance(source, ArraySource) else (source, None)
         self.setup = [uuid.uuid4().hex, ray.put(self.net), *map(ray.put, data)]
 
@@ -62,6 +64,13 @@ class ParallelEngine:
         and targets."""
         indices = reader.skip()
         return (indices, reader.seeds[reader.taken - 1]), self.targets[indices]
+
+    def whole_batch(self, batch):
+        """The whole mini-batch's predictors, read on the driver: the training probe measures
+        one forward and backward of it with the iteration's weights, on the driver's replica
+        (docs/parallel.md)."""
+        indices, seed = batch
+        return self.source.batch(indices, seed)[0]
 
     def shares(self, count):
         """Bounds of each worker's share of ``count`` observations: ⌊N·Σ_{v≤w} load_v⌉."""
