@@ -25,6 +25,7 @@ import numpy as np
 
 from ..kernels.batchnorm import chan_merge
 from ..training.data_source import ArraySource
+from .flat import Layout, weighted_sum
 from .pool import _ray, gcp
 
 INLINE_BYTES = 90_000   # Ray's max_direct_call_object_size is 100 kB; the dict's pickle adds some
@@ -45,7 +46,7 @@ class ParallelEngine:
         self.synchronized = trainer.options.SynchronizeBatchNormalization
         self.message = f"Training on parallel pool with {count} workers."
 
-    def layout(self):
+    def execution(self):
         """Where training computes, as checkpoints record it (training/checkpoint.py)."""
         return {"workers": self.pool.NumWorkers, "worker_load": self.load.tolist(), "synchronized": self.synchronized}
 
@@ -56,7 +57,8 @@ class ParallelEngine:
         self.targets = source.targets
         self.source = source
         data = (source.X, source.targets) if isinstance(source, ArraySource) else (source, None)
-        self.setup = [uuid.uuid4().hex, ray.put(self.net), *map(ray.put, data)]
+        self.layout = Layout({key: value for key, value in self.net.values().items() if value is not None})
+        self.setup = [uuid.uuid4().hex, *map(ray.put, (self.net, *data, self.layout))]
 
     # ---- one iteration ----------------------------------------------------------------------
     def batch(self, reader):
@@ -79,7 +81,7 @@ class ParallelEngine:
         return list(zip(np.concatenate([[0], ends[:-1]]), ends))
 
     def forward_loss(self, batch, T):
-        (indices, seed), values = batch, self.shared(self.net.values())
+        (indices, seed), values = batch, self.shared(self.layout.pack(self.net.values()))
         jobs = [(w, (self.setup, values, indices[a:b], None if seed is None else (*seed, w)))
                 for w, (a, b) in enumerate(self.shares(len(indices))) if b > a]
         weights = [len(args[2]) / len(indices) for _, args in jobs]
@@ -91,8 +93,10 @@ class ParallelEngine:
         if not np.isfinite(loss):
             return loss, None, None
         scores = np.concatenate([result[1] for result in results])
-        gradients = [{name: _weighted_sum([r[2][layer][name] for r in results], weights) for name in layer_grads}
-                     for layer, layer_grads in enumerate(results[0][2])]
+        layout = results[0][2][0]
+        gradients = [{} for _ in self.net.layer_names()]
+        for (layer, name), gradient in layout.unpack(weighted_sum([r[2][1] for r in results], weights)).items():
+            gradients[layer][name] = gradient
         if not self.synchronized:
             statistics = merge([result[3] for result in results])
         return loss, scores, (gradients, statistics)
@@ -128,7 +132,7 @@ class ParallelEngine:
             if kind == "statistics":
                 reply = totals[name] = merge([[(name, value)] for _, _, value in messages])[name]
             else:
-                reply = tuple(_weighted_sum([value[k] for _, _, value in messages], weights) for k in range(2))
+                reply = tuple(weighted_sum([value[k] for _, _, value in messages], weights) for k in range(2))
             messages = self.call("exchange", [(w, (reply,)) for w in workers])
         return [value for _, _, value in messages], totals
 
@@ -164,7 +168,8 @@ class ParallelEngine:
         """The learnables and state as every worker receives them: inside the call when small
         (Ray sends arguments under 100 kB with the call, sparing a trip to the object store),
         else put into the object store once for all workers."""
-        size = sum(value.nbytes for value in values.values() if isinstance(value, np.ndarray))
+        size = values.nbytes if isinstance(values, np.ndarray) else sum(
+            value.nbytes for value in values.values() if isinstance(value, np.ndarray))
         return values if size < INLINE_BYTES else self.ray.put(values)
 
     def stateful_layers(self):
@@ -230,13 +235,6 @@ def merge(partials):
                                 f"it with ExecutionEnvironment 'cpu'.")
             totals[name] = total if name not in totals else chan_merge(*totals[name], *total)
     return totals
-
-
-def _weighted_sum(arrays, weights):
-    total = np.zeros(arrays[0].shape, np.float64)
-    for array, weight in zip(arrays, weights):
-        total += weight * array
-    return total.astype(arrays[0].dtype)
 
 
 def _set(layer, values):

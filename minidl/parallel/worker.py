@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from ..threads import computing, maxNumCompThreads
+from .flat import Layout
 
 QUIET = dict(over="ignore", invalid="ignore")   # non-finite results are reported by the driver
 
@@ -25,7 +26,7 @@ class Worker:
 
     def __init__(self, threads):
         maxNumCompThreads(threads)
-        self.token, self.net, self.read = None, None, None
+        self.token, self.net, self.read, self.layout = None, None, None, None
         self.seconds = []      # time each compute call spent computing, for benchmarks/parallel.py
         self.sync = Exchange()
 
@@ -38,12 +39,13 @@ class Worker:
         return os.getpid()
 
     def _load(self, setup, ray):
-        """``setup`` is ``[token, network, X, T]`` (references inside a list, so that Ray does not
-        fetch them at every call), with X a datastore source (training/data_source.py) and T None
-        for datastores; a new token means a new training."""
+        """``setup`` is ``[token, network, X, T, layout]`` (references inside a list, so that Ray
+        does not fetch them at every call), with X a datastore source (training/data_source.py)
+        and T None for datastores, and the layout of the flat learnables and state of each call
+        (flat.py); a new token means a new training."""
         token, *references = setup
         if token != self.token:
-            self.net, X, T = ray.get(references)
+            self.net, X, T, self.layout = ray.get(references)
             self.read = X.batch if T is None else lambda indices, seed: (X[indices], T[indices])
             self.token = token
         return self.net
@@ -60,7 +62,7 @@ class Worker:
     def _prepare(self, setup, values, synchronizer):
         import ray
         net = self._load(setup, ray)
-        net.set_values(values)
+        net.set_values(self.layout.unpack(values) if isinstance(values, np.ndarray) else values)
         for step, _, _ in net.plan("train").steps:
             for layer in step.layers:
                 if hasattr(layer, "synchronizer"):
@@ -72,7 +74,11 @@ class Worker:
             loss, scores, trace = net.forward_loss(*self.read(indices, seed))
             if not math.isfinite(loss):
                 return loss, None, None, None
-            return loss, np.array(scores), net.backward(trace), partial_statistics(net, trace[0]) if statistics else None
+            gradients = {(index, name): gradient for index, layer in enumerate(net.backward(trace))
+                         for name, gradient in layer.items()}
+            layout = Layout(gradients)
+            return (loss, np.array(scores), (layout, layout.pack(gradients)),
+                    partial_statistics(net, trace[0]) if statistics else None)
 
     # ---- synchronized batch normalization: one computation, paused at every batch-norm layer
     def compute_synchronized(self, setup, values, indices, seed=None):

@@ -36,7 +36,7 @@ def write(trainer, s, solver):
              "best_iteration": s.best_iteration, "patience": s.patience, "rng": trainer.rng.bit_generator.state,
              "mini_batch_size": options.MiniBatchSize, "statistics": options.BatchNormalizationStatistics,
              "has_best_layers": trainer.best_layers is not None, "read_seed": trainer.read_seed,
-             "execution": trainer.engine.layout()}
+             "execution": trainer.engine.execution()}
     if trainer.best_layers is not None:
         state["best_layers"] = layers_to_archive(trainer.best_layers, arrays, prefix="best.L")
     try:
@@ -143,7 +143,7 @@ def restore(trainer, s, solver, state, arrays):
                          f"they hold {scalars!r}. {DAMAGED}")
     for key in scalars:
         _integer(scalars, key, 0, iteration)
-    _compare_execution(state.get("execution"), trainer.engine.layout())
+    _compare_execution(state.get("execution"), trainer.engine.execution())
     generator = _generator_state(trainer.rng, _field(state, "rng"))
     read_seed = _read_seed(state)
     best_layers = _best_layers(state, arrays, trainer.net)

@@ -17,7 +17,7 @@ class LocalEngine:
         pass
 
     @staticmethod
-    def layout():
+    def execution():
         """Where training computes, as checkpoints record it (training/checkpoint.py)."""
         return {"workers": None, "worker_load": None, "synchronized": False}
 
