@@ -120,8 +120,8 @@ def main():
              f"`benchmarks/parallel.py` (forward + loss + backward of a share of the residual network, 1 thread, "
              f"the share's images indexed out of the data as a pool worker does) in 2 independent processes: "
              f"one alone, or both at once. Median of {ITERATIONS} iterations after {WARMUP} warm-up ones, the best "
-             f"of {REPEATS} alternated rounds (every round: {', '.join(f'{r}' for r in map(len, results.values()))} "
-             f"measurements).", "",
+             f"of {REPEATS} alternated rounds (a share of 128 images alone is measured twice per round: as the "
+             f"whole of MiniBatchSize 128 and as half of 256).", "",
              "| MiniBatchSize N | 1 process, N images (ms) | 1 process, N/2 images (ms) | "
              "2 processes at once, N/2 images each (ms, slower one) | slowdown of a process when both compute | "
              "**ceiling of the 2-worker speed-up** |",

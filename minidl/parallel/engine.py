@@ -27,6 +27,7 @@ from ..kernels.batchnorm import chan_merge
 from ..training.data_source import ArraySource
 from .flat import Layout, weighted_sum
 from .pool import _ray, gcp
+from .worker import NotLoaded
 
 INLINE_BYTES = 90_000   # Ray's max_direct_call_object_size is 100 kB; the dict's pickle adds some
 RETRIES = 5   # deaths of one worker during one call before training gives up
@@ -58,7 +59,9 @@ class ParallelEngine:
         self.source = source
         data = (source.X, source.targets) if isinstance(source, ArraySource) else (source, None)
         self.layout = Layout({key: value for key, value in self.net.values().items() if value is not None})
-        self.setup = [uuid.uuid4().hex, *map(ray.put, (self.net, *data, self.layout))]
+        self.token = uuid.uuid4().hex
+        self.setup = [self.token, *map(ray.put, (self.net, *data, self.layout))]
+        self.call("load", [(w, (self.setup,)) for w in range(self.pool.NumWorkers)])
 
     # ---- one iteration ----------------------------------------------------------------------
     def batch(self, reader):
@@ -82,7 +85,7 @@ class ParallelEngine:
 
     def forward_loss(self, batch, T):
         (indices, seed), values = batch, self.shared(self.layout.pack(self.net.values()))
-        jobs = [(w, (self.setup, values, indices[a:b], None if seed is None else (*seed, w)))
+        jobs = [(w, (self.token, values, indices[a:b], None if seed is None else (*seed, w)))
                 for w, (a, b) in enumerate(self.shares(len(indices))) if b > a]
         weights = [len(args[2]) / len(indices) for _, args in jobs]
         if self.synchronized:
@@ -156,7 +159,7 @@ class ParallelEngine:
             parts = [part for _, part in zip(range(workers), batches)]
             if not parts:
                 break
-            results = self.call("statistics", [(w, (self.setup, values, order[part], seed))
+            results = self.call("statistics", [(w, (self.token, values, order[part], seed))
                                                for w, (part, seed) in enumerate(parts)])
             totals = merge(results if totals is None else [totals] + results)
             totals = list(totals.items())
@@ -206,7 +209,14 @@ class ParallelEngine:
                         time.sleep(0.5)
                         references[k] = getattr(workers[w], method).remote(*args)
                     except ray.exceptions.RayTaskError as error:
-                        raise error.as_instanceof_cause() from None
+                        cause = error.as_instanceof_cause()
+                        if isinstance(cause, NotLoaded) and method == "exchange":
+                            raise _WorkerLost(w) from error
+                        if not isinstance(cause, NotLoaded) or deaths > RETRIES:
+                            raise cause from None
+                        deaths += 1       # a restarted worker holds no training: load it, then call again
+                        workers[w].load.remote(self.setup)
+                        references[k] = getattr(workers[w], method).remote(*args)
         except BaseException:
             for reference in references[len(results):]:
                 try:

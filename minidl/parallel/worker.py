@@ -2,10 +2,11 @@
 computes, for the indices it is sent, the loss, the scores, the gradients and the
 batch-normalization partial statistics (count, mean, M2 per channel) of its share.
 
-A worker holds nothing the driver cannot send again: the network and the data arrive as
-object-store references (``setup``, loaded once per training and cached), the learnables
-and state with every call. A worker that Ray restarts after a crash therefore recomputes
-exactly what the dead one would have returned.
+A worker holds nothing the driver cannot send again: the network and the data arrive once
+per training as object-store references (``load``), the learnables and state with every
+call. A worker that Ray restarts after a crash answers the next call with ``NotLoaded``; the
+driver sends ``load`` again, then the call, and the worker recomputes exactly what the dead
+one would have returned.
 """
 import math
 import os
@@ -38,30 +39,33 @@ class Worker:
     def ready(self):
         return os.getpid()
 
-    def _load(self, setup, ray):
-        """``setup`` is ``[token, network, X, T, layout]`` (references inside a list, so that Ray
+    def load(self, setup):
+        """Receive a training: ``setup`` is ``[token, network, X, T, layout]`` (references inside a list, so that Ray
         does not fetch them at every call), with X a datastore source (training/data_source.py)
         and T None for datastores, and the layout of the flat learnables and state of each call
-        (flat.py); a new token means a new training."""
+        (flat.py). Sent once per training, and again to a restarted worker, so that the calls of
+        each iteration carry no object references (each would cost Ray's borrowing protocol)."""
+        import ray
         token, *references = setup
-        if token != self.token:
-            self.net, X, T, self.layout = ray.get(references)
-            self.read = X.batch if T is None else lambda indices, seed: (X[indices], T[indices])
-            self.token = token
-        return self.net
+        self.net, X, T, self.layout = ray.get(references)
+        self.read = X.batch if T is None else lambda indices, seed: (X[indices], T[indices])
+        self.token = token
+        return token
 
-    def compute(self, setup, values, indices, seed=None):
+    def compute(self, token, values, indices, seed=None):
         """(loss, scores, gradients per layer, partial statistics) of observations ``indices``
         (``seed``: of a random datastore's reads)."""
-        net = self._prepare(setup, values, None)
+        net = self._prepare(token, values, None)
         start = time.perf_counter()
         result = self._compute(net, indices, seed, True)
         self.seconds.append(time.perf_counter() - start)
         return result
 
-    def _prepare(self, setup, values, synchronizer):
-        import ray
-        net = self._load(setup, ray)
+    def _prepare(self, token, values, synchronizer):
+        if token != self.token:
+            raise NotLoaded(f"parallel training: worker {os.getpid()} holds training {self.token} but was sent a "
+                            f"call of training {token} (a worker restarted by Ray holds none); load it first.")
+        net = self.net
         net.set_values(self.layout.unpack(values) if isinstance(values, np.ndarray) else values)
         for step, _, _ in net.plan("train").steps:
             for layer in step.layers:
@@ -81,11 +85,11 @@ class Worker:
                     partial_statistics(net, trace[0]) if statistics else None)
 
     # ---- synchronized batch normalization: one computation, paused at every batch-norm layer
-    def compute_synchronized(self, setup, values, indices, seed=None):
+    def compute_synchronized(self, token, values, indices, seed=None):
         """Start ``compute`` with synchronized batch normalization; returns its first message
         (see :class:`Exchange`), the following ones come from :meth:`exchange`."""
         self.sync.abort()          # a computation left waiting by an interrupted iteration
-        net = self._prepare(setup, values, self.sync)
+        net = self._prepare(token, values, self.sync)
         return self.sync.start(lambda: self._compute(net, indices, seed, False))
 
     def exchange(self, reply):
@@ -95,9 +99,9 @@ class Worker:
     def abort(self):
         self.sync.abort()
 
-    def statistics(self, setup, values, indices, seed=None):
+    def statistics(self, token, values, indices, seed=None):
         """Partial statistics of one training-mode forward over ``indices`` ('population' pass)."""
-        net = self._prepare(setup, values, None)
+        net = self._prepare(token, values, None)
         with computing(), np.errstate(**QUIET):
             _, memories = net.plan("train").run(self.read(indices, seed)[0], train=True)
             return partial_statistics(net, memories)
@@ -112,6 +116,10 @@ def partial_statistics(net, memories):
     return [(layer.Name, layer.population_total(None, memory))
             for (step, _, _), step_memory in zip(net.plan("train").steps, memories)
             for layer, memory in step.state_memories(step_memory)]
+
+
+class NotLoaded(RuntimeError):
+    """A call of a training the worker has not received (``load``): a worker Ray restarted."""
 
 
 class _Aborted(Exception):
@@ -158,8 +166,8 @@ class Exchange:
 
     def reply(self, value):
         if self.thread is None or not self.thread.is_alive():
-            raise RuntimeError("parallel training: a synchronized batch-normalization reply reached a worker "
-                               "that is not computing (restarted?).")
+            raise NotLoaded("parallel training: a synchronized batch-normalization reply reached a worker that "
+                            "is not computing (restarted by Ray?).")
         self.replies.put(value)
         return self._next()
 
