@@ -14,7 +14,12 @@ One iteration, with N the global ``MiniBatchSize`` and n_w worker w's share
   shares are merged with Chan's formula (kernels.batchnorm.chan_merge), so the 'moving'
   update sees the statistics of the whole mini-batch;
 - the 'population' pass sends whole mini-batches to the workers (one each per round) and
-  merges their statistics in mini-batch order: the result equals the single-process one.
+  merges their statistics in mini-batch order: the result equals the single-process one;
+- with ``SynchronizeBatchNormalization`` the workers stop at every batch-norm layer for the
+  whole mini-batch's statistics (forward) and gradient sums (backward): see
+  :meth:`ParallelEngine.synchronized_compute`;
+- a datastore is read by the workers, each its own share (``DatastoreSource.batch``), and
+  the learnables and gradients travel as one flat array each way (flat.py).
 """
 import math
 import time
