@@ -37,7 +37,7 @@ SECTION = "benchmarks/parallel.py"
 BATCHES, WARMUP, TIMED, REPEATS = (128, 256), 6, 30, 2
 
 
-def train(X, Y, batch, environment, pool=None, load=None):
+def train(X, Y, batch, environment, pool=None, load=None, synchronized=False):
     """Median seconds per iteration, and with a pool the median of the slowest worker's
     computing per iteration. Medians: the machine is shared, and a preempted iteration
     should not count."""
@@ -45,7 +45,7 @@ def train(X, Y, batch, environment, pool=None, load=None):
 
     def tick(record):
         if record["State"] == "iteration":
-            if pool is not None and record["Iteration"] in (WARMUP, WARMUP + TIMED):
+            if pool is not None and not synchronized and record["Iteration"] in (WARMUP, WARMUP + TIMED):
                 compute.append(ray.get([w.compute_seconds.remote() for w in pool.workers]))
             stamps.append(time.perf_counter())
         return record["State"] == "iteration" and record["Iteration"] >= WARMUP + TIMED
@@ -53,7 +53,8 @@ def train(X, Y, batch, environment, pool=None, load=None):
     minidl.rng(0)
     options = minidl.trainingOptions("sgdm", MaxEpochs=100, MiniBatchSize=batch, Shuffle="every-epoch",
                                      BatchNormalizationStatistics="moving", Verbose=False, WorkerLoad=load,
-                                     ExecutionEnvironment=environment, OutputFcn=tick)
+                                     ExecutionEnvironment=environment, OutputFcn=tick,
+                                     SynchronizeBatchNormalization=synchronized)
     minidl.trainNetwork(X, Y, minidl_network("residual"), options)
     per_iteration = np.diff(stamps[WARMUP - 1:WARMUP + TIMED])
     if not compute:
@@ -70,8 +71,8 @@ def message_bytes(X, Y):
     net, _ = minidl.trainNetwork(X, Y, minidl_network("residual"), options)
     learnables = sum(np.asarray(getattr(layer, name)).nbytes for layer in net.Layers for name in layer.learnables)
     state = sum(np.asarray(getattr(layer, name)).nbytes for layer in net.Layers for name in layer.state_names)
-    statistics = sum(3 * 8 * np.asarray(layer.TrainedMean).size for layer in net.Layers if layer.state_names)
-    return learnables, state, statistics
+    channels = [np.asarray(layer.TrainedMean).size for layer in net.Layers if layer.state_names]
+    return learnables, state, 3 * 8 * sum(channels), channels
 
 
 def main():
@@ -84,17 +85,18 @@ def main():
     minidl.maxNumCompThreads(1)
     ray.init(**local_cluster(2))
     pool = minidl.parpool(2, Threads=1)
-    single, rows = {}, {}
+    single, rows, synchronized_notes = {}, {}, []
     for _ in range(REPEATS):     # alternated, so that a slow spell of the machine hits all alike
         for batch in BATCHES:
             single.setdefault(batch, []).append(train(X, Y, batch, "cpu")[0])
-            for workers, load in ((1, [1, 0]), (2, [1, 1])):
-                rows.setdefault((workers, batch), []).append(train(X, Y, batch, "parallel", pool, load))
+            for workers, load, synchronized in ((1, [1, 0], False), (2, [1, 1], False), (2, [1, 1], True)):
+                rows.setdefault((workers, batch, synchronized), []).append(
+                    train(X, Y, batch, "parallel", pool, load, synchronized))
     pool.delete()
     ray.shutdown()
     single = {batch: min(times) for batch, times in single.items()}
     rows = {key: min(results) for key, results in rows.items()}
-    learnables, state, statistics = message_bytes(X, Y)
+    learnables, state, statistics, channels = message_bytes(X, Y)
     lines = ["## Parallel training (Ray workers)", "",
              f"`benchmarks/parallel.py`, {datetime.date.today()}, {cpu_name()}, {os.cpu_count()} logical CPUs, "
              f"load average before the run {load_average()}. Residual network of `benchmarks/network.py`, "
@@ -104,22 +106,31 @@ def main():
              f"WorkerLoad [1, 0] (the second worker gets no share and is not called). Every worker and the single process "
              f"compute with 1 thread. *Workers computing* is the slowest worker's forward + backward; "
              f"*other* is the rest of the iteration (Ray calls, object store, merging gradients and "
-             f"statistics, solver step on the driver).", "",
+             f"statistics, solver step on the driver). *Synchronized BN*: `SynchronizeBatchNormalization=True`, "
+             f"two more round trips per batch-norm layer per iteration (its cost is the difference to the row above "
+             f"it).", "",
              "| MiniBatchSize | configuration | ms / iteration | images / s | speed-up vs 1 worker | "
              "workers computing (ms) | other (ms) |",
              "|---|---|---|---|---|---|---|"]
     for batch in BATCHES:
-        base = rows[1, batch][0]
+        base = rows[1, batch, False][0]
         lines.append(f"| {batch} | single process, 1 thread | {1e3 * single[batch]:.1f} | {batch / single[batch]:.0f} | "
                      f"{base / single[batch]:.2f} | – | – |")
-        for workers in (1, 2):
-            seconds, compute = rows[workers, batch]
-            lines.append(f"| {batch} | {workers} worker{'s' if workers > 1 else ''} × 1 thread | {1e3 * seconds:.1f} | "
-                         f"{batch / seconds:.0f} | {base / seconds:.2f} | {1e3 * compute:.1f} | "
-                         f"{1e3 * (seconds - compute):.1f} |")
+        for workers, synchronized in ((1, False), (2, False), (2, True)):
+            seconds, compute = rows[workers, batch, synchronized]
+            lines.append(f"| {batch} | {workers} worker{'s' if workers > 1 else ''} × 1 thread"
+                         f"{', synchronized BN' if synchronized else ''} | {1e3 * seconds:.1f} | "
+                         f"{batch / seconds:.0f} | {base / seconds:.2f} | "
+                         + ("– | – |" if synchronized else f"{1e3 * compute:.1f} | {1e3 * (seconds - compute):.1f} |"))
+        extra = rows[2, batch, True][0] - rows[2, batch, False][0]
+        synchronized_notes.append(f"MiniBatchSize {batch}: {1e3 * extra:+.1f} ms per iteration "
+                                  f"({extra / rows[2, batch, False][0]:+.0%})")
     lines += ["", f"Bytes per iteration and worker: learnables {learnables:,} + batch-norm state {state:,} sent; "
                   f"gradients {learnables:,} + partial statistics {statistics:,} (count, mean, M2 per channel) "
-                  f"returned, plus the share's indices and scores.", ""]
+                  f"returned, plus the share's indices and scores. Synchronized batch normalization adds "
+                  f"{2 * len(channels)} round trips ({len(channels)} batch-norm layers, forward and backward) carrying "
+                  f"{5 * 8 * sum(channels):,} bytes each way per worker (3 + 2 float64 per channel) and costs "
+                  f"{'; '.join(synchronized_notes)}.", ""]
     write_section(args.output, SECTION, lines)
     print("\n".join(lines))
 

@@ -111,12 +111,13 @@ def _forward_nchw(x, N, C, HW, scale, offset, eps, relu, y, G):
 
 
 @kernel()
-def _backward_from_sums(u, w, dy, x, N, C, HW, mean, var, scale, offset, eps, relu, dx):
+def _backward_from_sums(u, w, M, dy, x, N, C, HW, mean, var, scale, offset, eps, relu, dx):
     """The backward's second pass, from the per-channel sums u = sum(g') and
-    w = sum(g'*(x - mean)), M = N*HW: with a = scale/sqrt(var + eps) (as in the forward),
-    dscale = w/sqrt(var + eps), doffset = u, and dx = a*g' + k0 + k1*(x - mean) for
-    k0 = -a*u/M, k1 = -a*w/(M*(var + eps)). Returns (dscale, doffset)."""
-    M = N * HW
+    w = sum(g'*(x - mean)) over M values per channel (M = N*HW, or the whole mini-batch's
+    count and sums for synchronized batch normalization): with a = scale/sqrt(var + eps)
+    (as in the forward), dscale = w/sqrt(var + eps), doffset = u, and
+    dx = a*g' + k0 + k1*(x - mean) for k0 = -a*u/M, k1 = -a*w/(M*(var + eps)).
+    Returns (dscale, doffset)."""
     a = np.empty(C)
     dscale = np.empty(C)
     k0 = np.empty(C)
@@ -132,11 +133,17 @@ def _backward_from_sums(u, w, dy, x, N, C, HW, mean, var, scale, offset, eps, re
 
 
 @kernel()
-def _backward_nchw(dy, x, N, C, HW, mean, var, scale, offset, eps, relu, dx, G):
+def _scales(C, scale, var, eps):
     a = np.empty(C)
     for c in range(C):
         a[c] = scale[c] / np.sqrt(var[c] + eps)
-    s1, s2, _, _ = _chunk_sums(x, dy, N, C, HW, G, mean, a, offset, relu, True)
+    return a
+
+
+@kernel()
+def _gradient_sums_nchw(dy, x, N, C, HW, mean, var, scale, offset, eps, relu, G):
+    """The backward's first pass: per channel u = sum(g'), w = sum(g'*(x - mean))."""
+    s1, s2, _, _ = _chunk_sums(x, dy, N, C, HW, G, mean, _scales(C, scale, var, eps), offset, relu, True)
     K = s1.size // C
     u = np.zeros(C)
     w = np.zeros(C)
@@ -144,7 +151,13 @@ def _backward_nchw(dy, x, N, C, HW, mean, var, scale, offset, eps, relu, dx, G):
         for k in range(c * K, c * K + K):       # chunk order
             u[c] += s1[k]
             w[c] += s2[k]
-    return _backward_from_sums(u, w, dy, x, N, C, HW, mean, var, scale, offset, eps, relu, dx)
+    return u, w
+
+
+@kernel()
+def _backward_nchw(dy, x, N, C, HW, mean, var, scale, offset, eps, relu, dx, G):
+    u, w = _gradient_sums_nchw(dy, x, N, C, HW, mean, var, scale, offset, eps, relu, G)
+    return _backward_from_sums(u, w, N * HW, dy, x, N, C, HW, mean, var, scale, offset, eps, relu, dx)
 
 
 # ---------------------------------------------------------------- NC kernels
@@ -205,12 +218,11 @@ def _forward_nc(x, N, C, scale, offset, eps, relu, y):
 
 
 @kernel(parallel=True)
-def _backward_nc(dy, x, N, C, mean, var, scale, offset, eps, relu, dx):
+def _gradient_sums_nc(dy, x, N, C, mean, var, scale, offset, eps, relu):
+    """The backward's first pass for features: u = sum(g'), w = sum(g'*(x - mean))."""
     R = max(1, BLOCK // C)
     K = (N + R - 1) // R
-    a = np.empty(C)
-    for c in range(C):
-        a[c] = scale[c] / np.sqrt(var[c] + eps)
+    a = _scales(C, scale, var, eps)
     s1 = np.empty((K, C))
     s2 = np.empty((K, C))
     for k in prange(K):
@@ -224,4 +236,10 @@ def _backward_nc(dy, x, N, C, mean, var, scale, offset, eps, relu, dx):
         for c in range(C):
             u[c] += s1[k, c]
             w[c] += s2[k, c]
-    return _backward_from_sums(u, w, dy, x, N, C, 1, mean, var, scale, offset, eps, relu, dx)
+    return u, w
+
+
+@kernel()
+def _backward_nc(dy, x, N, C, mean, var, scale, offset, eps, relu, dx):
+    u, w = _gradient_sums_nc(dy, x, N, C, mean, var, scale, offset, eps, relu)
+    return _backward_from_sums(u, w, N, dy, x, N, C, 1, mean, var, scale, offset, eps, relu, dx)

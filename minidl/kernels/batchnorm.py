@@ -58,8 +58,8 @@ import numpy as np
 from numba import get_num_threads
 
 from . import _bn_lanes as lanes
-from ._bn_layouts import (_affine_nchw, _backward_nc, _backward_nchw, _forward_nc, _forward_nchw,
-                          _moments_nc, _moments_nchw)
+from ._bn_layouts import (_affine_nchw, _backward_from_sums, _backward_nc, _backward_nchw, _forward_nc,
+                          _forward_nchw, _gradient_sums_nc, _gradient_sums_nchw, _moments_nc, _moments_nchw)
 from ._jit import output
 
 SPAN = 2048       # target lanes per task for short runs (schedule only)
@@ -130,6 +130,53 @@ def bn_backward(dy, x, mean, var, scale, offset, epsilon, relu=False, out=None):
         dscale, doffset = _backward_nc(dy.reshape(-1), x.reshape(-1), N, C, mean, var,
                                        scale, offset, eps, relu, dx.reshape(-1))
     return dx, dscale, doffset
+
+
+def _layout(x):
+    """(N, C, HW) of images or features (features: HW = 1)."""
+    return (*x.shape[:2], _hw(x)) if x.ndim == 4 else (*x.shape, 1)
+
+
+def bn_apply(x, mean, var, scale, offset, epsilon, relu=False, out=None):
+    """The normalization of bn_forward_train with given statistics (synchronized batch
+    normalization: the mean and biased variance of the whole mini-batch across processes):
+    y = a*(x - mean) + offset, a = scale/sqrt(var + epsilon), then ReLU if relu; the same
+    arithmetic as bn_forward_train, so bn_apply(x, *bn_forward_train(x, ...)[1:], ...)
+    reproduces its y bit for bit."""
+    mean, var = _vec(mean), _vec(var)
+    scale, offset, eps = _vec(scale), _vec(offset), float(epsilon)
+    y = output(out, x)
+    N, C, HW = _layout(x)
+    _affine_nchw(x.reshape(-1), N, C, HW, scale / np.sqrt(var + eps), mean, offset, bool(relu), y.reshape(-1))
+    return y
+
+
+def bn_gradient_sums(dy, x, mean, var, scale, offset, epsilon, relu=False):
+    """The backward's per-channel sums over this array, float64 length C:
+    (sum(g), sum(g*(x - mean))) with g as in bn_backward (in the same chunk order)."""
+    mean, var = _vec(mean), _vec(var)
+    scale, offset, eps, relu = _vec(scale), _vec(offset), float(epsilon), bool(relu)
+    dy = np.ascontiguousarray(dy, dtype=x.dtype)
+    N, C, HW = _layout(x)
+    if x.ndim == 4:
+        return _gradient_sums_nchw(dy.reshape(-1), x.reshape(-1), N, C, HW, mean, var, scale, offset, eps, relu,
+                                   _group(N, C, HW))
+    return _gradient_sums_nc(dy.reshape(-1), x.reshape(-1), N, C, mean, var, scale, offset, eps, relu)
+
+
+def bn_backward_from_sums(dy, x, mean, var, scale, offset, epsilon, sums, count, relu=False, out=None):
+    """dx of bn_backward from given sums ``(u, w)`` = (sum(g), sum(g*(x - mean))) over
+    ``count`` values per channel: dx = a*(g - u/count - (x - mean)*w/(count*(var + epsilon))).
+    With this array's own sums and count it is bn_backward's dx bit for bit; synchronized
+    batch normalization passes the sums of the whole mini-batch (see minidl/parallel)."""
+    mean, var = _vec(mean), _vec(var)
+    scale, offset, eps, relu = _vec(scale), _vec(offset), float(epsilon), bool(relu)
+    dy = np.ascontiguousarray(dy, dtype=x.dtype)
+    dx = output(out, x)
+    N, C, HW = _layout(x)
+    _backward_from_sums(_vec(sums[0]), _vec(sums[1]), count, dy.reshape(-1), x.reshape(-1), N, C, HW, mean, var,
+                        scale, offset, eps, relu, dx.reshape(-1))
+    return dx
 
 
 def bn_inference(x, a, b, relu=False, out=None):

@@ -137,8 +137,15 @@ class BatchNormalizationLayer(_ChannelAffine):
         a, b = self.inference_affine()
         return kernels.bn_inference(X, a, b, relu, out=buffer(work, "Z", X.shape, X.dtype))
 
+    # Synchronized batch normalization (minidl.parallel): an object whose ``statistics(layer,
+    # count, mean, M2)`` returns the whole mini-batch's (count, mean, M2) and whose
+    # ``gradient_sums(layer, u, w)`` the whole mini-batch's backward sums; None: this process alone.
+    synchronizer = None
+
     def _forward(self, X, work, relu):
         count = X.size // X.shape[1]
+        if self.synchronizer is not None:
+            return self._forward_synchronized(X, work, relu)
         if count < 2:
             raise ValueError(f"{self.Name}: batch normalization in training needs at least 2 values per "
                              f"channel, but this batch has {count} (N={X.shape[0]}, spatial size "
@@ -148,7 +155,27 @@ class BatchNormalizationLayer(_ChannelAffine):
                                                 self.Epsilon, relu, out=buffer(work, "Z", X.shape, X.dtype))
         return Z, BatchNormMemory(X=X, mean=mean, var=var, count=count)
 
+    def _forward_synchronized(self, X, work, relu):
+        """Normalize with the statistics of the whole mini-batch, merged across processes."""
+        count, mean, m2 = self.synchronizer.statistics(self, *kernels.bn_stats(X))
+        var = m2 / count
+        Z = kernels.bn_apply(X, mean, var, self._vector("Scale"), self._vector("Offset"), self.Epsilon, relu,
+                             out=buffer(work, "Z", X.shape, X.dtype))
+        return Z, BatchNormMemory(X=X, mean=mean, var=var, count=count)
+
+    def _backward_synchronized(self, dLdZ, memory, work, relu):
+        """dX from the whole mini-batch's sums Σg, Σg·(x − μ_B) (in this process's loss scale);
+        dScale and dOffset from this process's own sums (the driver sums them across processes)."""
+        args = (memory.X, memory.mean, memory.var, self._vector("Scale"), self._vector("Offset"), self.Epsilon)
+        sums = kernels.bn_gradient_sums(dLdZ, *args, relu)
+        total = self.synchronizer.gradient_sums(self, *sums)
+        dX = kernels.bn_backward_from_sums(dLdZ, *args, total, memory.X.size // memory.X.shape[1], relu,
+                                           out=buffer(work, "dX", dLdZ.shape, dLdZ.dtype))
+        return dX, self._affine_grads(sums[1] * (1 / np.sqrt(memory.var + self.Epsilon)), sums[0], dLdZ.dtype)
+
     def _backward(self, dLdZ, memory, work, relu):
+        if self.synchronizer is not None:
+            return self._backward_synchronized(dLdZ, memory, work, relu)
         dX, dscale, doffset = kernels.bn_backward(dLdZ, memory.X, memory.mean, memory.var,
                                                   self._vector("Scale"), self._vector("Offset"),
                                                   self.Epsilon, relu,

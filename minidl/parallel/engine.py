@@ -14,8 +14,14 @@ One iteration, with N the global ``MiniBatchSize`` and n_w worker w's share
   shares are merged with Chan's formula (kernels.batchnorm.chan_merge), so the 'moving'
   update sees the statistics of the whole mini-batch;
 - the 'population' pass sends whole mini-batches to the workers (one each per round) and
-  merges their statistics in mini-batch order: the result equals the single-process one.
+  merges their statistics in mini-batch order: the result equals the single-process one;
+- with ``SynchronizeBatchNormalization`` the workers stop at every batch-norm layer for the
+  whole mini-batch's statistics (forward) and gradient sums (backward): see
+  :meth:`ParallelEngine.synchronized_compute`;
+- a datastore is read by the workers, each its own share (``DatastoreSource.batch``), and
+  the learnables and gradients travel as one flat array each way (flat.py).
 """
+import math
 import time
 import uuid
 from types import SimpleNamespace
@@ -24,7 +30,9 @@ import numpy as np
 
 from ..kernels.batchnorm import chan_merge
 from ..training.data_source import ArraySource
+from .flat import Layout, weighted_sum
 from .pool import _ray, gcp
+from .worker import NotLoaded
 
 INLINE_BYTES = 90_000   # Ray's max_direct_call_object_size is 100 kB; the dict's pickle adds some
 RETRIES = 5   # deaths of one worker during one call before training gives up
@@ -41,25 +49,38 @@ class ParallelEngine:
             raise ValueError(f"{trainer.owner}: WorkerLoad must give one share per worker of the parallel pool "
                              f"({count}); received {len(load)} values.")
         self.load = np.asarray(load, np.float64) / np.sum(load)
-        if getattr(trainer.options, "Probe", None) is not None:
-            raise ValueError(f"{trainer.owner}: a trainingProbe records what one process computes; it is not "
-                             f"available with ExecutionEnvironment 'parallel'. Probe a run with 'auto'.")
+        self.synchronized = trainer.options.SynchronizeBatchNormalization
         self.message = f"Training on parallel pool with {count} workers."
 
+    def execution(self):
+        """Where training computes, as checkpoints record it (training/checkpoint.py)."""
+        return {"workers": self.pool.NumWorkers, "worker_load": self.load.tolist(), "synchronized": self.synchronized}
+
     def start(self, source):
-        if not isinstance(source, ArraySource):
-            raise ValueError(f"{self.owner}: ExecutionEnvironment 'parallel' trains from in-memory arrays; a "
-                             f"datastore is not supported in parallel mode yet. Read it into arrays (readall), "
-                             f"or train with ExecutionEnvironment 'auto'.")
+        """Arrays go into the object store once; a datastore source goes to every worker, which
+        reads its share of each mini-batch itself (``_observations(indices)``)."""
         ray = self.ray
         self.targets = source.targets
-        self.setup = [uuid.uuid4().hex, ray.put(self.net), ray.put(source.X), ray.put(source.targets)]
+        self.source = source
+        data = (source.X, source.targets) if isinstance(source, ArraySource) else (source, None)
+        self.layout = Layout({key: value for key, value in self.net.values().items() if value is not None})
+        self.token = uuid.uuid4().hex
+        self.setup = [self.token, *map(ray.put, (self.net, *data, self.layout))]
+        self.call("load", [(w, (self.setup,)) for w in range(self.pool.NumWorkers)])
 
     # ---- one iteration ----------------------------------------------------------------------
     def batch(self, reader):
-        """The next mini-batch's indices (the workers hold the data) and targets."""
+        """The next mini-batch's (indices, seed of its random reads) (the workers read the data)
+        and targets."""
         indices = reader.skip()
-        return indices, self.targets[indices]
+        return (indices, reader.seeds[reader.taken - 1]), self.targets[indices]
+
+    def whole_batch(self, batch):
+        """The whole mini-batch's predictors, read on the driver: the training probe measures
+        one forward and backward of it with the iteration's weights, on the driver's replica
+        (docs/parallel.md)."""
+        indices, seed = batch
+        return self.source.batch(indices, seed)[0]
 
     def shares(self, count):
         """Bounds of each worker's share of ``count`` observations: ⌊N·Σ_{v≤w} load_v⌉."""
@@ -67,18 +88,61 @@ class ParallelEngine:
         ends[-1] = count
         return list(zip(np.concatenate([[0], ends[:-1]]), ends))
 
-    def forward_loss(self, indices, T):
-        values = self.shared(self.net.values())
-        jobs = [(w, (self.setup, values, indices[a:b])) for w, (a, b) in enumerate(self.shares(len(indices))) if b > a]
-        results = self.call("compute", jobs)
+    def forward_loss(self, batch, T):
+        (indices, seed), values = batch, self.shared(self.layout.pack(self.net.values()))
+        jobs = [(w, (self.token, values, indices[a:b], None if seed is None else (*seed, w)))
+                for w, (a, b) in enumerate(self.shares(len(indices))) if b > a]
         weights = [len(args[2]) / len(indices) for _, args in jobs]
+        if self.synchronized:
+            results, statistics = self.synchronized_compute(jobs, weights)
+        else:
+            results = self.call("compute", jobs)
         loss = float(sum(weight * float(result[0]) for weight, result in zip(weights, results)))
         if not np.isfinite(loss):
             return loss, None, None
         scores = np.concatenate([result[1] for result in results])
-        gradients = [{name: _weighted_sum([r[2][layer][name] for r in results], weights) for name in layer_grads}
-                     for layer, layer_grads in enumerate(results[0][2])]
-        return loss, scores, (gradients, merge([result[3] for result in results]))
+        layout = results[0][2][0]
+        gradients = [{} for _ in self.net.layer_names()]
+        for (layer, name), gradient in layout.unpack(weighted_sum([r[2][1] for r in results], weights)).items():
+            gradients[layer][name] = gradient
+        if not self.synchronized:
+            statistics = merge([result[3] for result in results])
+        return loss, scores, (gradients, statistics)
+
+    def synchronized_compute(self, jobs, weights):
+        """Synchronized batch normalization: the workers' computations stop at every batch-norm
+        layer (worker.Exchange); forward, the driver merges their (count, mean, M2) with Chan's
+        formula in worker order and sends every worker the whole mini-batch's; backward, it
+        sends ``Σ_w (n_w/N)·(Σg, Σg·(x − μ))_w``, the sums of the mini-batch's mean loss. Two
+        round trips per batch-norm layer. A worker that dies restarts the iteration on all.
+        Returns (each worker's result, {layer name: (count, mean, M2)} of the mini-batch)."""
+        for attempt in range(RETRIES + 1):
+            try:
+                return self._exchanges(jobs, weights)
+            except _WorkerLost as lost:
+                if attempt == RETRIES:
+                    raise RuntimeError(f"parallel training: worker {lost.worker + 1} of the pool died {RETRIES + 1} "
+                                       f"times during one iteration with synchronized batch normalization; "
+                                       f"training stops. Check the Ray cluster (ray status).") from lost.__cause__
+
+    def _exchanges(self, jobs, weights):
+        messages, totals = self.call("compute_synchronized", jobs), {}
+        workers = [w for w, _ in jobs]
+        while any(kind != "done" for kind, _, _ in messages):
+            if any(kind == "done" for kind, _, _ in messages):   # a non-finite loss: no backward there
+                self.call("abort", [(w, ()) for w, (kind, _, _) in zip(workers, messages) if kind != "done"])
+                return [value if kind == "done" else (math.nan, None, None, None)
+                        for kind, _, value in messages], totals
+            kind, name, _ = messages[0]
+            if any(message[:2] != (kind, name) for message in messages):
+                raise RuntimeError(f"parallel training: the workers disagree on the batch-normalization layer to "
+                                   f"synchronize ({[message[:2] for message in messages]}).")
+            if kind == "statistics":
+                reply = totals[name] = merge([[(name, value)] for _, _, value in messages])[name]
+            else:
+                reply = tuple(weighted_sum([value[k] for _, _, value in messages], weights) for k in range(2))
+            messages = self.call("exchange", [(w, (reply,)) for w in workers])
+        return [value for _, _, value in messages], totals
 
     @staticmethod
     def gradients(trace):
@@ -95,12 +159,13 @@ class ParallelEngine:
         """'population': whole mini-batches on the workers, one per worker per round, their
         statistics merged in mini-batch order."""
         values, workers = self.shared(self.net.values()), self.pool.NumWorkers
-        totals, batches = None, iter(batches)
+        totals, batches = None, iter(zip(batches, reader.seeds))
         while True:
             parts = [part for _, part in zip(range(workers), batches)]
             if not parts:
                 break
-            results = self.call("statistics", [(w, (self.setup, values, order[part])) for w, part in enumerate(parts)])
+            results = self.call("statistics", [(w, (self.token, values, order[part], seed))
+                                               for w, (part, seed) in enumerate(parts)])
             totals = merge(results if totals is None else [totals] + results)
             totals = list(totals.items())
         layers = self.stateful_layers()
@@ -111,7 +176,8 @@ class ParallelEngine:
         """The learnables and state as every worker receives them: inside the call when small
         (Ray sends arguments under 100 kB with the call, sparing a trip to the object store),
         else put into the object store once for all workers."""
-        size = sum(value.nbytes for value in values.values() if isinstance(value, np.ndarray))
+        size = values.nbytes if isinstance(values, np.ndarray) else sum(
+            value.nbytes for value in values.values() if isinstance(value, np.ndarray))
         return values if size < INLINE_BYTES else self.ray.put(values)
 
     def stateful_layers(self):
@@ -134,6 +200,8 @@ class ParallelEngine:
                         results.append(ray.get(references[k]))
                         break
                     except ray.exceptions.RayActorError as error:
+                        if method == "exchange":   # the worker's paused computation is gone
+                            raise _WorkerLost(w) from error
                         # ActorUnavailableError: Ray is restarting the worker (a process start and the
                         # imports, seconds on a busy machine); ActorDiedError and the like: it died.
                         restarting = isinstance(error, ray.exceptions.ActorUnavailableError)
@@ -146,7 +214,14 @@ class ParallelEngine:
                         time.sleep(0.5)
                         references[k] = getattr(workers[w], method).remote(*args)
                     except ray.exceptions.RayTaskError as error:
-                        raise error.as_instanceof_cause() from None
+                        cause = error.as_instanceof_cause()
+                        if isinstance(cause, NotLoaded) and method == "exchange":
+                            raise _WorkerLost(w) from error
+                        if not isinstance(cause, NotLoaded) or deaths > RETRIES:
+                            raise cause from None
+                        deaths += 1       # a restarted worker holds no training: load it, then call again
+                        workers[w].load.remote(self.setup)
+                        references[k] = getattr(workers[w], method).remote(*args)
         except BaseException:
             for reference in references[len(results):]:
                 try:
@@ -155,6 +230,12 @@ class ParallelEngine:
                     pass
             raise
         return results
+
+
+class _WorkerLost(Exception):
+    def __init__(self, worker):
+        super().__init__(worker)
+        self.worker = worker
 
 
 def merge(partials):
@@ -169,13 +250,6 @@ def merge(partials):
                                 f"it with ExecutionEnvironment 'cpu'.")
             totals[name] = total if name not in totals else chan_merge(*totals[name], *total)
     return totals
-
-
-def _weighted_sum(arrays, weights):
-    total = np.zeros(arrays[0].shape, np.float64)
-    for array, weight in zip(arrays, weights):
-        total += weight * array
-    return total.astype(arrays[0].dtype)
 
 
 def _set(layer, values):

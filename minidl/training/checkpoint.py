@@ -35,7 +35,8 @@ def write(trainer, s, solver):
              "iteration": s.iteration, "learn_rate": s.learn_rate, "best_loss": s.best_loss,
              "best_iteration": s.best_iteration, "patience": s.patience, "rng": trainer.rng.bit_generator.state,
              "mini_batch_size": options.MiniBatchSize, "statistics": options.BatchNormalizationStatistics,
-             "has_best_layers": trainer.best_layers is not None, "read_seed": trainer.read_seed}
+             "has_best_layers": trainer.best_layers is not None, "read_seed": trainer.read_seed,
+             "execution": trainer.engine.execution()}
     if trainer.best_layers is not None:
         state["best_layers"] = layers_to_archive(trainer.best_layers, arrays, prefix="best.L")
     try:
@@ -142,6 +143,7 @@ def restore(trainer, s, solver, state, arrays):
                          f"they hold {scalars!r}. {DAMAGED}")
     for key in scalars:
         _integer(scalars, key, 0, iteration)
+    _compare_execution(state.get("execution"), trainer.engine.execution())
     generator = _generator_state(trainer.rng, _field(state, "rng"))
     read_seed = _read_seed(state)
     best_layers = _best_layers(state, arrays, trainer.net)
@@ -153,6 +155,30 @@ def restore(trainer, s, solver, state, arrays):
     trainer.rng.bit_generator.state = generator
     trainer.read_seed = read_seed
     return best_layers
+
+
+def _compare_execution(saved, current):
+    """Resuming on another worker count, WorkerLoad or synchronization works (the training
+    state does not depend on them) but is not bit for bit the uninterrupted run: a warning
+    names both. Checkpoints written before minidl recorded it hold no 'execution'."""
+    if saved is None or saved == current:
+        return
+    if not isinstance(saved, dict) or set(saved) != set(current):
+        raise ValueError(f"{OWNER}: the checkpoint's 'execution' must be a record of {sorted(current)}; it holds "
+                         f"{saved!r}. {DAMAGED}")
+    warnings.warn(f"{OWNER}: the checkpoint was trained on {_execution_text(saved)} and training resumes on "
+                  f"{_execution_text(current)}. It continues correctly, but not bit for bit as the uninterrupted "
+                  f"run: each worker's share of the mini-batch (and so its batch-normalization statistics, unless "
+                  f"they are synchronized) differs. Resume on the checkpoint's pool for a bit-exact "
+                  f"continuation.", RuntimeWarning, stacklevel=5)
+
+
+def _execution_text(layout):
+    if layout["workers"] is None:
+        return "a single process"
+    load = ", ".join(f"{share:.3g}" for share in layout["worker_load"])
+    return (f"a parallel pool of {layout['workers']} worker{'s' if layout['workers'] != 1 else ''} (WorkerLoad "
+            f"[{load}], SynchronizeBatchNormalization {layout['synchronized']})")
 
 
 def _read_seed(state):

@@ -17,9 +17,19 @@ class LocalEngine:
         pass
 
     @staticmethod
+    def execution():
+        """Where training computes, as checkpoints record it (training/checkpoint.py)."""
+        return {"workers": None, "worker_load": None, "synchronized": False}
+
+    @staticmethod
     def batch(reader):
         """The next mini-batch (X, T) of the trainer's reader."""
         return reader.next()
+
+    @staticmethod
+    def whole_batch(X):
+        """The mini-batch's predictors, for the training probe."""
+        return X
 
     def forward_loss(self, X, T):
         return self.net.forward_loss(X, T)

@@ -277,7 +277,7 @@ class Trainer:
         """Forward, loss, backward, solver step, 'moving' state: (what became non-finite or
         None, loss, metric)."""
         net, engine = self.net, self.engine
-        probed = self.probe.measure(net, X, T, s.iteration + 1) if self.probe is not None else None
+        probed = self.probe.measure(net, X, T, s.iteration + 1, engine.whole_batch) if self.probe is not None else None
         loss, scores, trace = engine.forward_loss(X, T)
         if not math.isfinite(loss):
             return f"Training loss is {loss} at iteration {s.iteration + 1}", loss, None

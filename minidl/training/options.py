@@ -28,6 +28,9 @@ _COMMON = {
     "DispatchInBackground": False, "PreprocessingEnvironment": "serial",
     # ExecutionEnvironment 'parallel' (minidl.parallel): shares of the mini-batch per worker.
     "WorkerLoad": None,
+    # minidl (ExecutionEnvironment 'parallel'): batch normalization with the statistics of the
+    # whole mini-batch, synchronized across the workers (docs/parallel.md).
+    "SynchronizeBatchNormalization": False,
     # minidl: a trainingProbe records per-layer statistics during training (info.Probe).
     "Probe": None,
     # Accepted so that MATLAB code runs unchanged; they do not apply here (no sequences),
@@ -173,7 +176,7 @@ def _validated(v):
     if v["PreprocessingEnvironment"] == "parallel":
         raise OptionError("trainingOptions: PreprocessingEnvironment 'parallel' is not supported; use 'background' "
                           "(background threads read the datastore) or 'serial'.")
-    for name in ("Verbose", "ResetInputNormalization", "DispatchInBackground"):
+    for name in ("Verbose", "ResetInputNormalization", "DispatchInBackground", "SynchronizeBatchNormalization"):
         if not isinstance(v[name], (bool, np.bool_, int, float)) or v[name] not in (0, 1):
             raise OptionError(f"trainingOptions: {name} must be true or false (or 1 or 0); received {v[name]!r}.")
         v[name] = bool(v[name])
@@ -200,6 +203,11 @@ def _validated(v):
         raise OptionError(f"trainingOptions: ExecutionEnvironment {v['ExecutionEnvironment']!r} is not "
                           f"supported; minidl trains on the CPU. Use 'auto', 'cpu' or 'parallel' (a Ray pool).")
     v["WorkerLoad"] = _worker_load(v["WorkerLoad"])
+    if v["SynchronizeBatchNormalization"] and v["ExecutionEnvironment"] != "parallel":
+        raise OptionError(f"trainingOptions: SynchronizeBatchNormalization synchronizes batch statistics across the "
+                          f"workers of a parallel pool, so it needs ExecutionEnvironment 'parallel'; received "
+                          f"ExecutionEnvironment {v['ExecutionEnvironment']!r}. One process always normalizes "
+                          f"with the statistics of the whole mini-batch: drop the option.")
     if "Momentum" in v:
         v["Momentum"] = _number("Momentum", v["Momentum"], 0, 1)
     if "GradientDecayFactor" in v:

@@ -150,10 +150,13 @@ class ProbeRecorder:
                 previous = [index]
         return nodes
 
-    def measure(self, net, X, T, iteration):
-        """The statistics of this iteration (before the update), or None when not due."""
+    def measure(self, net, X, T, iteration, whole_batch=None):
+        """The statistics of this iteration (before the update), or None when not due.
+        ``whole_batch(X)``, if given, reads the mini-batch's predictors from what the engine
+        holds (in parallel mode: the indices the workers read)."""
         if not self.probe.due(iteration):
             return None
+        X = X if whole_batch is None else whole_batch(X)
         start = time.perf_counter()
         generator = _rng.generator()
         saved = generator.bit_generator.state, np.random.get_state()

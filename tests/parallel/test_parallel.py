@@ -82,7 +82,8 @@ def test_population_statistics_equal_the_single_process_ones(pool):
     options = minidl.trainingOptions("sgdm", ExecutionEnvironment="parallel")
     engine = ParallelEngine(SimpleNamespace(net=net, options=options, owner="test"))
     engine.start(ArraySource(Xi, T))
-    engine.commit_population_state(None, order, population_batches(90, 32))
+    batches = population_batches(90, 32)
+    engine.commit_population_state(SimpleNamespace(seeds=[None] * len(batches)), order, batches)
     for got, want in zip(weights(net), weights(reference)):
         np.testing.assert_allclose(got, want, rtol=1e-6)
     conv = np.float64(net.Layers[1].predict(Xi))
@@ -102,7 +103,7 @@ def test_moving_statistics_merge_the_shares_exactly(pool):
     engine = ParallelEngine(SimpleNamespace(net=net, options=options, owner="test"))
     engine.start(ArraySource(Xi, T))
     indices = np.arange(5, 53)
-    _, scores, (_, totals) = engine.forward_loss(indices, T[indices])
+    _, scores, (_, totals) = engine.forward_loss((indices, None), T[indices])
     assert scores.shape == (48, 2)
     count, mean, m2 = totals[net.Layers[2].Name]
     conv = np.float64(net.Layers[1].predict(Xi[indices]))
@@ -231,12 +232,3 @@ def test_a_pool_larger_than_the_cluster_is_refused_and_the_open_one_kept(pool):
     with pytest.raises(TypeError, match="parpool: Address must be a Ray cluster address string"):
         minidl.parpool(2, Address=6379)
     assert minidl.gcp("nocreate") is pool and len(ray.get([w.ready.remote() for w in pool.workers])) == 2
-
-
-def test_a_datastore_in_parallel_mode_is_refused_clearly(pool):
-    X, Y = images(16)
-    ds = minidl.combine(minidl.arrayDatastore(X, IterationDimension=4), minidl.arrayDatastore(Y))
-    options = minidl.trainingOptions("sgdm", ExecutionEnvironment="parallel", MaxEpochs=1, MiniBatchSize=8,
-                                     Verbose=False)
-    with pytest.raises(ValueError, match="trainNetwork: ExecutionEnvironment 'parallel' trains from in-memory"):
-        minidl.trainNetwork(ds, bn_layers(), options)
