@@ -29,13 +29,13 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from _common import QUICK, load_data, save, spread, train
+from _common import QUICK, cached, load_data, save, seeds, spread, train
 from minidl import (activations, batchNormalizationLayer, classificationLayer, classify,
                     fullyConnectedLayer, imageInputLayer, sigmoidLayer, softmaxLayer, trainingOptions)
 
 STEPS = int(os.environ.get("MINIDL_STEPS", 300 if QUICK else 50_000))
 EVAL_EVERY = 100 if QUICK else 250            # steps between two measurements
-SEEDS = (0, 1) if QUICK else (0, 1, 2)
+SEEDS = seeds((0, 1), (0, 1, 2, 3, 4))
 BATCH = 60
 LEARN_RATE = float(os.environ.get("MINIDL_LR", 0.5))
 WEIGHT_STD = 0.1
@@ -92,16 +92,20 @@ def main():
     XTrain, YTrain, XTest, YTest, source = load_data(quick_sizes=(5000, 500))   # quick: 500 test images
     data = (XTrain, YTrain, XTest, YTest)
     print(f"data: {source}; {STEPS} steps of {BATCH}, SGD lr {LEARN_RATE}, seeds {SEEDS}")
+    # Seed by seed, both networks (so that an interrupted run leaves pairs of finished runs)
+    runs = {(withBatchNorm, seed): cached(f"paper_{STEPS}_{LEARN_RATE}_{'bn' if withBatchNorm else 'plain'}_{seed}",
+                                          lambda: run(withBatchNorm, seed, data))
+            for seed in SEEDS for withBatchNorm in (False, True)}
     results = {}
     for withBatchNorm in (False, True):
         label = "with BN" if withBatchNorm else "without BN"
-        runs = [run(withBatchNorm, seed, data) for seed in SEEDS]
-        steps = runs[0][0]
-        accuracy = np.array([r[1] for r in runs])                       # seeds × T
+        runs_of = [runs[withBatchNorm, seed] for seed in SEEDS]
+        steps = runs_of[0][0]
+        accuracy = np.array([r[1] for r in runs_of])                    # seeds × T
         # Drift: how far each last-layer sigmoid's median input moves from the first
         # measurement to the end; the median of that over the 100 units, per seed.
-        drift = [np.median(np.abs(r[3][:, -1] - r[3][:, 0])) for r in runs]
-        results[label] = dict(steps=steps, accuracy=accuracy, runs=runs, drift=drift)
+        drift = [np.median(np.abs(r[3][:, -1] - r[3][:, 0])) for r in runs_of]
+        results[label] = dict(steps=steps, accuracy=accuracy, runs=runs_of, drift=drift)
         print(f"{label:10s} final test accuracy {accuracy[:, -1].mean():.4f} ± {accuracy[:, -1].std():.4f}; "
               f"median |Δ median input| of the 100 last-layer sigmoids {np.mean(drift):.3f}")
 
@@ -140,7 +144,7 @@ def main():
         numbers[key] = dict(
             final_accuracy=spread(acc[:, -1]),
             accuracy_at={int(s): spread(acc[:, i]) for i, s in enumerate(r["steps"])
-                         if s in (500, 1000, 2000, 5000, 10_000, 20_000, STEPS)},
+                         if s in (500, 1000, 2000, 2500, 5000, 10_000, 20_000, 30_000, 40_000, STEPS)},
             steps_to_90_percent=reach,
             median_abs_drift_of_median_input=spread(r["drift"]),
             tracked_unit_percentiles_first=[float(v) for v in r["runs"][0][2][:, 0]],
