@@ -12,11 +12,11 @@ The network: 784 → 3 × (fully connected 100, norm, ReLU) → 10, pixels in [0
 of: none, batchNormalizationLayer, groupNormalizationLayer(4) (4 groups of 25 units),
 layerNormalizationLayer. SGD with momentum 0.9 and the linear scaling rule (Goyal et al.
 2017): learning rate BASE_RATE × MiniBatchSize / 64, so that every batch size takes the same
-expected step per epoch; EPOCHS epochs over all 5,000 training digits at every batch size (a
+expected step per epoch; EPOCHS epochs over the first TRAIN_IMAGES training digits at every batch size (a
 smaller batch takes more, smaller steps). Batch norm's statistics: "population" (MATLAB's
 default). Per run:
   * the mini-batch accuracy training reports (training mode), mean over the last epoch;
-  * the accuracy on the same 5,000 training images in inference mode;
+  * the accuracy on the same training images in inference mode;
   * the test accuracy (5,000 test digits).
 "mini-batch − training set" is the train/inference discrepancy (the same images, two
 functions); "training set − test" is the ordinary generalization gap.
@@ -35,6 +35,7 @@ from minidl import batchNormalizationLayer, groupNormalizationLayer, layerNormal
 BATCH_SIZES = (8, 32) if QUICK else (2, 8, 32, 128)
 SEEDS = seeds((0, 1), (0, 1, 2))
 EPOCHS = 1 if QUICK else 3
+TRAIN_IMAGES = 240 if QUICK else 2500     # the first ones; every batch size sees them EPOCHS times
 BASE_RATE = 0.05                      # at a mini-batch of 64; scaled linearly with the batch size
 NORMS = {"no normalization": None, "batch norm": batchNormalizationLayer,
          "group norm (4 groups)": lambda: groupNormalizationLayer(4), "layer norm": layerNormalizationLayer}
@@ -58,14 +59,15 @@ def run(norm, batch, seed, data):
 
 def main():
     started = time.perf_counter()
-    XTrain, YTrain, XTest, YTest, source = load_data(quick_sizes=(240, 300))
+    XTrain, YTrain, XTest, YTest, source = load_data(quick_sizes=(TRAIN_IMAGES, 300))
+    XTrain, YTrain = XTrain[..., :TRAIN_IMAGES], YTrain[:TRAIN_IMAGES]
     data = (XTrain, YTrain, XTest, YTest)
     results = {}
     for name, norm in NORMS.items():
         rows = []
         for batch in BATCH_SIZES:
             miniBatch, trainSet, test = zip(*[
-                cached(f"batch_size_{EPOCHS}_{BASE_RATE}_{name}_{batch}_{seed}", lambda: run(norm, batch, seed, data))
+                cached(f"batch_size_{TRAIN_IMAGES}_{EPOCHS}_{BASE_RATE}_{name}_{batch}_{seed}", lambda: run(norm, batch, seed, data))
                 for seed in SEEDS])
             rows.append(dict(batch=batch, learn_rate=learn_rate(batch), minibatch_accuracy=spread(miniBatch),
                              train_accuracy=spread(trainSet), test_accuracy=spread(test),

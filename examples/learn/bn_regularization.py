@@ -89,6 +89,12 @@ def run(norm, seed, data):
     return accuracy(net, XTrain, YTrain), loss, accuracy(net, XTest, YTest)
 
 
+def short(name):
+    """A condition's name as a two-line tick label."""
+    return (name.replace("BN, ghost batches of ", "BN, ghost\nbatches of ").replace(" (statistics of all", "\n(all")
+            .replace("no normalization", "no\nnormalization").replace("layer norm", "layer\nnorm"))
+
+
 def main():
     started = time.perf_counter()
     XTrain, YTrain, XTest, YTest, source = load_data(quick_sizes=(TRAIN_IMAGES, 500))
@@ -110,7 +116,7 @@ def main():
         means = np.array([results[n][key]["mean"] for n in names])
         yerr = error_bars(means, [results[n][key]["min"] for n in names], [results[n][key]["max"] for n in names])
         ax.bar(range(len(names)), means, yerr=yerr, capsize=5, color=colors)
-        ax.set_xticks(range(len(names)), [n.replace(", ", ",\n").replace(" (", "\n(") for n in names], fontsize=8)
+        ax.set_xticks(range(len(names)), [short(n) for n in names], fontsize=8)
         ax.set_ylabel(label)
         ax.set_title(f"mean of {len(SEEDS)} seeds, bars min–max", fontsize=9)
     low = min(results[n]["test_accuracy"]["min"] for n in names)
