@@ -8,6 +8,7 @@ quoted in docs/learn/).
 import json
 import os
 import pathlib
+import pickle
 import sys
 import time
 import warnings
@@ -20,11 +21,39 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")  # no display needed: the figures go to PNG files
 import numpy as np  # noqa: E402
 
-from minidl import digitTest4DArrayData, digitTrain4DArrayData, rng, trainNetwork  # noqa: E402
+from minidl import (classificationLayer, classify, digitTest4DArrayData, digitTrain4DArrayData,  # noqa: E402
+                    fullyConnectedLayer, imageInputLayer, reluLayer, rng, softmaxLayer, trainNetwork)
 
 QUICK = os.environ.get("MINIDL_QUICK") == "1" or "--quick" in sys.argv
 FIGURES = pathlib.Path(os.environ.get("MINIDL_FIGURES_DIR") or (
     ROOT / "docs" / "figures" if not QUICK else pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / "minidl_figures"))
+
+
+CACHE = os.environ.get("MINIDL_CACHE")     # a folder: keep each run's result, reuse it on a rerun
+
+
+def seeds(quick, full):
+    """The seeds of an experiment; MINIDL_SEEDS="0,1,2" overrides them (e.g. to assemble the
+    figure from the runs that finished)."""
+    chosen = os.environ.get("MINIDL_SEEDS")
+    return tuple(int(s) for s in chosen.split(",")) if chosen else (quick if QUICK else full)
+
+
+def cached(key, compute):
+    """compute(), or its result saved under MINIDL_CACHE by an earlier run with the same key (a
+    string naming the experiment, condition and seed). Long experiments run in several
+    processes, or are interrupted and resumed, without repeating finished runs."""
+    if not CACHE or QUICK:
+        return compute()
+    path = pathlib.Path(CACHE) / f"{key}.pickle"
+    if path.is_file():
+        return pickle.loads(path.read_bytes())
+    result = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".partial")
+    temporary.write_bytes(pickle.dumps(result))
+    temporary.replace(path)
+    return result
 
 
 def load_data(quick_sizes=(600, 500)):
@@ -53,6 +82,24 @@ def train(X, Y, layers, options, seed=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return trainNetwork(X, Y, layers, options)
+
+
+def mlp(norm):
+    """784 → 3 × (fully connected 100, norm(), ReLU) → 10 → softmax; norm None: none. Pixels
+    are used as they are ([0, 1] for the built-in digits)."""
+    layers = [imageInputLayer([28, 28, 1], Normalization="none")]
+    for _ in range(3):
+        layers.append(fullyConnectedLayer(100))
+        if norm is not None:
+            layers.append(norm())
+        layers.append(reluLayer())
+    return layers + [fullyConnectedLayer(10), softmaxLayer(), classificationLayer()]
+
+
+def accuracy(net, X, Y):
+    """The fraction of X that net classifies as Y."""
+    YPred, _ = classify(net, X)
+    return float(np.mean(YPred == Y))
 
 
 def spread(values):

@@ -24,18 +24,20 @@ Run: python examples/learn/bn_paper_mnist.py   (MINIDL_STEPS=N to shorten; MINID
 for the test suite's shrunken version). Writes docs/figures/bn_paper_mnist.{png,json}.
 """
 import os
+import pathlib
+import pickle
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from _common import QUICK, load_data, save, spread, train
+from _common import CACHE, QUICK, cached, load_data, save, seeds, spread, train
 from minidl import (activations, batchNormalizationLayer, classificationLayer, classify,
                     fullyConnectedLayer, imageInputLayer, sigmoidLayer, softmaxLayer, trainingOptions)
 
 STEPS = int(os.environ.get("MINIDL_STEPS", 300 if QUICK else 50_000))
 EVAL_EVERY = 100 if QUICK else 250            # steps between two measurements
-SEEDS = (0, 1) if QUICK else (0, 1, 2)
+SEEDS = seeds((0, 1), (0, 1, 2, 3, 4))
 BATCH = 60
 LEARN_RATE = float(os.environ.get("MINIDL_LR", 0.5))
 WEIGHT_STD = 0.1
@@ -60,10 +62,18 @@ def paper_network(withBatchNorm, generator):
 
 def run(withBatchNorm, seed, data):
     """Train one network; returns (steps, test accuracy, percentiles (3×T) of the tracked
-    sigmoid's input, per-unit medians (100×T) of the last hidden layer's sigmoid inputs)."""
+    sigmoid's input, per-unit medians (100×T) of the last hidden layer's sigmoid inputs).
+    With MINIDL_CACHE, the run's progress is saved after every measurement, so an interrupted
+    run resumes where it stopped and a shorter one (MINIDL_STEPS) reuses a longer one."""
     XTrain, YTrain, XTest, YTest = data
-    generator = np.random.default_rng(seed)
-    layers = paper_network(withBatchNorm, generator)
+    progress = pathlib.Path(CACHE or ".", f"paper_{LEARN_RATE}_{'bn' if withBatchNorm else 'plain'}_{seed}.progress")
+    if CACHE and not QUICK and progress.is_file():
+        state = pickle.loads(progress.read_bytes())
+    else:
+        generator = np.random.default_rng(seed)
+        state = dict(generator=generator, layers=paper_network(withBatchNorm, generator), done=0,
+                     steps=[], accuracy=[], percentiles=[], medians=[])
+    generator, layers, done = state["generator"], state["layers"], state["done"]
     sigmoidInput = "bn_3" if withBatchNorm else "fc_3"
     # SGD without momentum has no solver state, so training in chunks of EVAL_EVERY steps
     # (each continuing from the previous network's layers and moving statistics) is
@@ -71,8 +81,6 @@ def run(withBatchNorm, seed, data):
     options = trainingOptions("sgdm", Momentum=0, InitialLearnRate=LEARN_RATE, MaxEpochs=1,
                               MiniBatchSize=BATCH, Shuffle="never", Verbose=False,
                               BatchNormalizationStatistics="moving", L2Regularization=0)
-    steps, accuracy, percentiles, medians = [], [], [], []
-    done = 0
     while done < STEPS:
         chunk = min(EVAL_EVERY, STEPS - done)
         batchIndex = generator.integers(0, XTrain.shape[3], size=chunk * BATCH)
@@ -80,11 +88,17 @@ def run(withBatchNorm, seed, data):
         layers, done = net.Layers, done + chunk
         YPred, _ = classify(net, XTest)
         inputs = activations(net, XTest, sigmoidInput).reshape(-1, XTest.shape[3])   # 100 × N
-        steps.append(done)
-        accuracy.append(float(np.mean(YPred == YTest)))
-        percentiles.append(np.percentile(inputs[TRACKED_UNIT], [15, 50, 85]))
-        medians.append(np.median(inputs, axis=1))
-    return np.array(steps), np.array(accuracy), np.array(percentiles).T, np.array(medians).T
+        state["steps"].append(done)
+        state["accuracy"].append(float(np.mean(YPred == YTest)))
+        state["percentiles"].append(np.percentile(inputs[TRACKED_UNIT], [15, 50, 85]))
+        state["medians"].append(np.median(inputs, axis=1))
+        if CACHE and not QUICK:
+            state.update(generator=generator, layers=layers, done=done)
+            progress.with_suffix(".partial").write_bytes(pickle.dumps(state))
+            progress.with_suffix(".partial").replace(progress)
+    keep = np.array(state["steps"]) <= STEPS
+    return (np.array(state["steps"])[keep], np.array(state["accuracy"])[keep],
+            np.array(state["percentiles"])[keep].T, np.array(state["medians"])[keep].T)
 
 
 def main():
@@ -92,16 +106,20 @@ def main():
     XTrain, YTrain, XTest, YTest, source = load_data(quick_sizes=(5000, 500))   # quick: 500 test images
     data = (XTrain, YTrain, XTest, YTest)
     print(f"data: {source}; {STEPS} steps of {BATCH}, SGD lr {LEARN_RATE}, seeds {SEEDS}")
+    # Seed by seed, both networks (so that an interrupted run leaves pairs of finished runs)
+    runs = {(withBatchNorm, seed): cached(f"paper_{STEPS}_{LEARN_RATE}_{'bn' if withBatchNorm else 'plain'}_{seed}",
+                                          lambda: run(withBatchNorm, seed, data))
+            for seed in SEEDS for withBatchNorm in (False, True)}
     results = {}
     for withBatchNorm in (False, True):
         label = "with BN" if withBatchNorm else "without BN"
-        runs = [run(withBatchNorm, seed, data) for seed in SEEDS]
-        steps = runs[0][0]
-        accuracy = np.array([r[1] for r in runs])                       # seeds × T
+        runs_of = [runs[withBatchNorm, seed] for seed in SEEDS]
+        steps = runs_of[0][0]
+        accuracy = np.array([r[1] for r in runs_of])                    # seeds × T
         # Drift: how far each last-layer sigmoid's median input moves from the first
         # measurement to the end; the median of that over the 100 units, per seed.
-        drift = [np.median(np.abs(r[3][:, -1] - r[3][:, 0])) for r in runs]
-        results[label] = dict(steps=steps, accuracy=accuracy, runs=runs, drift=drift)
+        drift = [np.median(np.abs(r[3][:, -1] - r[3][:, 0])) for r in runs_of]
+        results[label] = dict(steps=steps, accuracy=accuracy, runs=runs_of, drift=drift)
         print(f"{label:10s} final test accuracy {accuracy[:, -1].mean():.4f} ± {accuracy[:, -1].std():.4f}; "
               f"median |Δ median input| of the 100 last-layer sigmoids {np.mean(drift):.3f}")
 
@@ -140,7 +158,7 @@ def main():
         numbers[key] = dict(
             final_accuracy=spread(acc[:, -1]),
             accuracy_at={int(s): spread(acc[:, i]) for i, s in enumerate(r["steps"])
-                         if s in (500, 1000, 2000, 5000, 10_000, 20_000, STEPS)},
+                         if s in (500, 1000, 2000, 2500, 5000, 10_000, 20_000, 30_000, 40_000, STEPS)},
             steps_to_90_percent=reach,
             median_abs_drift_of_median_input=spread(r["drift"]),
             tracked_unit_percentiles_first=[float(v) for v in r["runs"][0][2][:, 0]],
