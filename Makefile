@@ -1,7 +1,8 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11+:
 #   make demo   trains MATLAB's digit-classification example and prints its accuracy
 #   make test   runs the whole test suite
-# make bench runs the whole-network benchmark, then the kernel ones; both write docs/benchmarks.md.
+# make bench runs the whole-network benchmark, the kernel, datastore and parallel ones; each writes its
+# section of docs/benchmarks.md.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -24,6 +25,8 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/network.py
 	$(PY) benchmarks/batchnorm.py
 	$(PY) benchmarks/datastore.py
+	$(PY) benchmarks/parallel_ceiling.py
+	$(PY) benchmarks/parallel.py
 
 docs: $(VENV)/.installed
 	$(VENV)/bin/mkdocs build --strict
