@@ -128,12 +128,13 @@ class ImageDatastore(Datastore):
             failure.__cause__ = error
             return failure
 
-    def _readable(self, indices):
-        """[(index, image)] of the files that can be read; unreadable ones raise, or under
+    def _readable(self, indices, images=None):
+        """[(index, image)] of the files that can be read (``images``: those files as
+        :meth:`_images` read them, if already read); unreadable ones raise, or under
         'skipfile' are left out with a warning (once per file)."""
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-        images = []
-        for i, image in zip(indices.tolist(), self._images(indices)):
+        read, images = images if images is not None else self._images(indices), []
+        for i, image in zip(indices.tolist(), read):
             if not isinstance(image, ImageReadError):
                 images.append((i, image))
             elif self._rule == "error":
@@ -155,8 +156,16 @@ class ImageDatastore(Datastore):
         return self._observations_kept(indices)[:2]
 
     def _observations_kept(self, indices):
-        images = self._readable(np.asarray(indices, dtype=np.int64).reshape(-1))
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        images = self._images(indices)
         reference = self._shared["reference"]
+        if isinstance(images, np.ndarray) and len(images):     # common PNG files of one size, all read
+            if reference is None:
+                reference = self._shared["reference"] = (self._files[indices[0]], images.shape[1:])
+            if images.shape[1:] == reference[1]:
+                return (images.astype(np.float32).transpose(1, 2, 3, 0),
+                        self._labels[indices] if self.labeled() else None, indices)
+        images = self._readable(indices, images)
         if not images:
             if reference is None and len(indices):
                 raise ImageReadError(f"imageDatastore: none of the {len(indices)} file(s) asked for can be read "

@@ -201,26 +201,30 @@ def read_images(owner, paths, sizes, mtimes):
     """The images of the files ``paths`` (as :func:`decode` gives them), each checked against
     its recorded size and modification time; an unreadable file's entry is the
     ImageReadError saying why. Common PNG files take the fast path (minidl/data/png.py,
-    one kernel call for each group of files), the other files Pillow."""
+    one kernel call for each group of files), the other files Pillow. A group of common PNG
+    files of one size comes back as one N×H×W×C array (its items are the images)."""
     if len(paths) > _GROUP:     # readall of a large folder: the transient buffers stay small
         return [image for start in range(0, len(paths), _GROUP)
                 for image in read_images(owner, paths[start:start + _GROUP], sizes[start:start + _GROUP],
                                          mtimes[start:start + _GROUP])]
-    results, fast, found = [None] * len(paths), [], []
-    limit = pillow(owner).MAX_IMAGE_PIXELS     # over it Pillow warns or refuses, as it does today
+    results, datas, opened = [None] * len(paths), [], []
     for k, (path, size, mtime) in enumerate(zip(paths, np.asarray(sizes).tolist(), np.asarray(mtimes).tolist())):
         try:
-            data = open_unchanged(owner, path, size, mtime)
-            layout = png.parse(data, limit)
-            if layout is None:
-                results[k] = decode(owner, path, data)
-            else:
-                fast.append(k)
-                found.append(layout)
+            datas.append(open_unchanged(owner, path, size, mtime))
+            opened.append(k)
         except ImageReadError as error:
             results[k] = error
-        except png.PngError as error:
-            results[k] = unreadable(owner, path, f"PNG: {error}")
-    for k, image in zip(fast, png.decode(found)):
-        results[k] = unreadable(owner, paths[k], f"PNG: {image}") if isinstance(image, png.PngError) else image
+    images = png.read(datas, pillow(owner).MAX_IMAGE_PIXELS)   # over Pillow's limit: Pillow warns or refuses
+    if isinstance(images, np.ndarray) and len(opened) == len(paths):
+        return images
+    for k, data, image in zip(opened, datas, images):
+        if image is None:
+            try:
+                results[k] = decode(owner, paths[k], data)
+            except ImageReadError as error:
+                results[k] = error
+        elif isinstance(image, png.PngError):
+            results[k] = unreadable(owner, paths[k], f"PNG: {image}")
+        else:
+            results[k] = image
     return results

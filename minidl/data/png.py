@@ -1,6 +1,8 @@
 """A fast reader for the common PNG files (8-bit grayscale, gray+alpha, RGB, RGBA or
-palette, not interlaced): the chunks walked in Python, the image data inflated with zlib
-and the row filters of a whole mini-batch undone in one Numba call
+palette, not interlaced): the chunks of a mini-batch's files walked in one Numba call
+(minidl/kernels/png_chunks.py; :func:`parse`, in Python, for the files it does not vouch
+for, which also says what is wrong with a broken one), the image data inflated with zlib
+and the row filters of the whole mini-batch undone in one Numba call
 (minidl/kernels/png_unfilter.py). Everything else (16-bit or 1/2/4-bit samples,
 interlacing, unknown critical chunks, images over Pillow's MAX_IMAGE_PIXELS) is left to
 Pillow, which is also the reference the fast path is tested against.
@@ -22,6 +24,7 @@ import zlib
 
 import numpy as np
 
+from ..kernels.png_chunks import READY, scan
 from ..kernels.png_unfilter import unfilter
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -31,6 +34,7 @@ _HEADER = struct.Struct(">IIBBBBB")
 _BYTES_PER_PIXEL = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}    # 8-bit samples, by colour type
 _KEPT = {0: 1, 2: 3, 4: 1, 6: 3}                     # channels kept (alpha dropped); palette: 3
 _LIMIT = 2 ** 31 - 1                                 # the PNG specification's largest length
+_SCREENED = np.isin(np.arange(256), [0, 2, 4, 6]).astype(np.uint8)   # colour types the chunk scan reads
 
 
 class PngError(ValueError):
@@ -104,8 +108,12 @@ def _fast(header, max_pixels):
 
 def inflate(png):
     """The filtered rows of ``png`` (bytes): exactly height·(1 + stride) of them."""
-    expected = png.height * (1 + png.stride)
     compressed = png.compressed[0] if len(png.compressed) == 1 else b"".join(png.compressed)
+    return _inflate(compressed, png.height, png.width, png.stride)
+
+
+def _inflate(compressed, height, width, stride):
+    expected = height * (1 + stride)
     if len(compressed) <= _SMALL:       # deflate expands at most 1032×: a few MB at worst
         try:
             rows = zlib.decompress(compressed)
@@ -115,7 +123,7 @@ def inflate(png):
         rows = _inflate_bounded(compressed, expected)
     if len(rows) < expected:
         raise PngError(f"its image data ends after {len(rows)} of the {expected} bytes its declared "
-                       f"{png.width}×{png.height} size needs")
+                       f"{width}×{height} size needs")
     return rows[:expected] if len(rows) > expected else rows    # extra data is ignored, as libpng does
 
 
@@ -164,3 +172,50 @@ def decode(pngs):
         else:                   # alpha dropped: a contiguous array, as Pillow's
             results[k] = np.ascontiguousarray(out[first:first + size].reshape(shape)[:, :, :_KEPT[png.colour]])
     return results
+
+
+def read(datas, max_pixels=None):
+    """The images in the files' bytes ``datas`` (a list): per file an H×W×C uint8 array, the
+    PngError that stops it, or None for a file the fast path leaves to Pillow. One kernel
+    walks the chunks of every file (minidl/kernels/png_chunks.py); the files it cannot
+    vouch for go through :func:`parse`. A mini-batch of common files (one size, one colour
+    type, no error) comes back as one N×H×W×C array, whose items are the images."""
+    files = np.frombuffer(b"".join(datas), np.uint8)
+    starts = np.zeros(len(datas) + 1, np.int64)
+    np.cumsum([len(data) for data in datas], out=starts[1:])
+    found = scan(files, starts, _SCREENED, max_pixels)
+    if len(datas) and (found[:, 0] == READY).all() and (found[:, 1:4] == found[0, 1:4]).all():
+        try:
+            return _read_alike(files, found)
+        except PngError:
+            pass            # the file-by-file path below says which file and why
+    results, pngs, fast = [None] * len(datas), [], []
+    for k, (data, (kind, width, height, colour, start, length)) in enumerate(zip(datas, found.tolist())):
+        try:
+            layout = (Png(height, width, colour, None, [files[start:start + length]]) if kind == READY
+                      else parse(data, max_pixels))
+        except PngError as error:
+            results[k] = error
+            continue
+        if layout is not None:
+            pngs.append(layout)
+            fast.append(k)
+    for k, image in zip(fast, decode(pngs)):
+        results[k] = image
+    return results
+
+
+def _read_alike(files, found):
+    """N×H×W×C uint8 images of files of one size and colour type (rows of ``found``)."""
+    width, height, colour = found[0, 1:4].tolist()
+    bpp = _BYTES_PER_PIXEL[colour]
+    stride, count = width * bpp, len(found)
+    raw = np.frombuffer(b"".join([_inflate(files[start:start + length], height, width, stride)
+                                  for start, length in found[:, 4:6].tolist()]), np.uint8)
+    out = np.empty((count, height, width, bpp), np.uint8)
+    every = np.ones(count, np.int64)
+    bad_rows = unfilter(raw, np.arange(count, dtype=np.int64) * height * (1 + stride), every * height,
+                        every * stride, every * bpp, out.reshape(-1), np.arange(count, dtype=np.int64) * height * stride)
+    if (bad_rows >= 0).any():
+        raise PngError("a bad filter type")
+    return out if _KEPT[colour] == bpp else np.ascontiguousarray(out[..., :_KEPT[colour]])

@@ -1,5 +1,8 @@
-"""Plain NumPy twin of png_unfilter.py, written for clarity: one image at a time, one row
-at a time, in int64 reduced modulo 256."""
+"""Plain NumPy twins of png_unfilter.py (one image at a time, one row at a time, in int64
+reduced modulo 256) and png_chunks.py (the chunks walked with struct and zlib's CRC-32)."""
+import struct
+import zlib
+
 import numpy as np
 
 
@@ -32,3 +35,45 @@ def unfilter(raw, starts, heights, strides, bpps, out, out_starts):
 def _paeth(a, b, c):
     p = a + b - c
     return (a, b, c)[int(np.argmin([abs(p - a), abs(p - b), abs(p - c)]))]   # ties: the first
+
+
+def scan(files, starts, colours, max_pixels):
+    """See minidl/kernels/png_chunks.py: (kind, width, height, colour, IDAT start, IDAT length)
+    per file, kind 0 (READY) or 1 (ASK)."""
+    found = np.zeros((len(starts) - 1, 6), np.int64)
+    found[:, 0] = 1
+    for n in range(len(starts) - 1):
+        data = bytes(files[starts[n]:starts[n + 1]])
+        result = _walk(data, colours, max_pixels)
+        if result is not None:
+            found[n] = (0, *result[:3], starts[n] + result[3], result[4])
+    return found
+
+
+def _walk(data, colours, max_pixels):
+    if not data.startswith(b"\x89PNG\r\n\x1a\n") or data[8:16] != struct.pack(">I", 13) + b"IHDR":
+        return None
+    position, image = 8, None
+    while position + 12 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, position)
+        end = position + 12 + length
+        if length > 2 ** 31 - 1 or end > len(data):
+            return None
+        if kind[0] & 32:            # ancillary: skipped unread
+            position = end
+            continue
+        if zlib.crc32(data[position + 4:end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
+            return None
+        if position == 8:           # IHDR
+            width, height, depth, colour, compression, filtering, interlace = struct.unpack_from(">IIBBBBB", data, 16)
+            if (width == 0 or height == 0 or depth != 8 or not colours[colour] or compression or filtering
+                    or interlace or (max_pixels is not None and width * height > max_pixels)):
+                return None
+        elif kind == b"IDAT" and image is None:
+            image = (position + 8, length)
+        elif kind == b"IEND" and image is not None:
+            return (width, height, colour) + image
+        else:
+            return None
+        position = end
+    return None

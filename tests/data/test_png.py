@@ -1,5 +1,6 @@
-"""The fast PNG path (minidl/data/png.py, minidl/kernels/png_unfilter.py): the unfilter
-kernel against its NumPy twin (compiled and with NUMBA_DISABLE_JIT=1), decoded images
+"""The fast PNG path (minidl/data/png.py, minidl/kernels/png_unfilter.py and png_chunks.py):
+the unfilter and chunk-scan kernels against their twins (compiled and with
+NUMBA_DISABLE_JIT=1), decoded images
 against Pillow's on files Pillow writes and on files written here row filter by row filter,
 and hostile files: each a clear error naming the file, or skipped under 'skipfile'."""
 import io
@@ -17,6 +18,7 @@ from minidl import imageDatastore, readimage
 from minidl.data import png
 from minidl.data.image_files import decode, read_images
 from minidl.kernels import reference_png
+from minidl.kernels.png_chunks import READY, scan
 from minidl.kernels.png_unfilter import unfilter
 
 Image = pytest.importorskip("PIL.Image")
@@ -124,8 +126,9 @@ def test_unfilter_twin_inverts_the_filters_written_here():
 _NO_JIT = textwrap.dedent("""
     import numba
     assert numba.config.DISABLE_JIT
-    from tests.data.test_png import compare_kernel_with_twin
+    from tests.data.test_png import compare_kernel_with_twin, compare_scan_with_twin
     compare_kernel_with_twin(2)
+    compare_scan_with_twin(3)
     print("ok")
 """)
 
@@ -332,3 +335,79 @@ def test_images_are_c_contiguous_as_pillows_are(colour):
     pixels = np.random.default_rng(colour).integers(0, 256, (4, 5, CHANNELS[colour])).astype(np.uint8)
     palette = np.arange(768).reshape(256, 3) % 256 if colour == 3 else None
     assert fast_image(png_file(pixels, colour, palette=palette)).flags.c_contiguous
+
+
+# ---------------------------------------------------------------- the chunk scan and batches
+def scan_cases(seed):
+    """Files the scan must vouch for or leave to png.parse: each colour type, split image
+    data, ancillary chunks, a PLTE in a gray image, bytes after IEND, every hostile file,
+    and damaged copies of good ones (a byte flipped, cut short) and garbage."""
+    rng = np.random.default_rng(seed)
+    text = chunk(b"tEXt", b"Comment\x00hi")
+    files = [GOOD, GOOD + b"trailing", png_file(np.zeros((2, 3, 1), np.uint8), 0, extra=text),
+             png_file(np.ones((2, 3, 1), np.uint8), 0, palette=np.zeros((4, 3))),
+             png_file(np.ones((5, 2, 1), np.uint8), 0, pieces=2), png.SIGNATURE, b""]
+    files += [png_file(rng.integers(0, 256, (3, 5, CHANNELS[c])).astype(np.uint8), c,
+                       palette=np.arange(30).reshape(10, 3) if c == 3 else None) for c in CHANNELS]
+    files += [content for content, _ in HOSTILE.values()]
+    for _ in range(60):
+        good = files[int(rng.integers(0, 3))]
+        files += [_flip(good, int(rng.integers(0, len(good)))), good[:int(rng.integers(0, len(good)))]]
+    files += [rng.integers(0, 256, int(rng.integers(0, 80))).astype(np.uint8).tobytes() for _ in range(10)]
+    return files
+
+
+def compare_scan_with_twin(seed):
+    files = scan_cases(seed)
+    joined = np.frombuffer(b"".join(files), np.uint8)
+    starts = np.concatenate(([0], np.cumsum([len(f) for f in files]))).astype(np.int64)
+    colours = png._SCREENED
+    for limit in (None, 14, 10 ** 6):
+        found = scan(joined, starts, colours, limit)
+        np.testing.assert_array_equal(found, reference_png.scan(joined, starts, colours, limit))
+    return files, found
+
+
+def test_chunk_scan_equals_its_twin_and_vouches_only_for_what_parse_reads_whole():
+    files, found = compare_scan_with_twin(4)
+    assert found[:, 0].tolist().count(READY) > 8        # the good files and copies damaged only where unread
+    assert found[0].tolist() == [READY, 4, 3, 0, GOOD.index(b"IDAT") + 4, len(GOOD) - GOOD.index(b"IDAT") - 4 - 16]
+    offset = 0
+    for data, (kind, width, height, colour, start, length) in zip(files, found.tolist()):
+        if kind == READY:
+            layout = png.parse(data)
+            assert (layout.width, layout.height, layout.colour, layout.palette) == (width, height, colour, None)
+            assert [bytes(body) for body in layout.compressed] == [data[start - offset:start - offset + length]]
+        offset += len(data)
+    assert found[[k for k, f in enumerate(files) if f in [c for c, _ in HOSTILE.values()]], 0].tolist().count(
+        READY) == 3          # corrupt zlib, bad filter type, short data: found inflating (the huge one is over 10⁶)
+
+
+def test_alike_files_come_as_one_array_and_a_broken_one_only_fails_itself(tmp_path):
+    rng = np.random.default_rng(6)
+    for colour in (0, 6):
+        pixels = [rng.integers(0, 256, (4, 3, CHANNELS[colour])).astype(np.uint8) for _ in range(5)]
+        paths = [str(tmp_path / f"{colour}-{k}.png") for k in range(5)]
+        for path, image in zip(paths, pixels):
+            Path(path).write_bytes(png_file(image, colour))
+        from minidl.data.image_files import file_signatures
+        batch = read_images("test", paths, *file_signatures(paths))
+        assert isinstance(batch, np.ndarray) and batch.shape == (5, 4, 3, 1 if colour == 0 else 3)
+        assert batch.flags.c_contiguous
+        for got, path in zip(batch, paths):
+            np.testing.assert_array_equal(got, pillow_image(Path(path).read_bytes()))
+    content = Path(paths[3]).read_bytes()
+    Path(paths[3]).write_bytes(_flip(content, len(content) - 14))       # the IDAT chunk's CRC
+    mixed = read_images("test", paths, *file_signatures(paths))
+    assert isinstance(mixed, list) and "bad CRC in its 'IDAT' chunk" in str(mixed[3]) and paths[3] in str(mixed[3])
+    for k in (0, 1, 2, 4):
+        np.testing.assert_array_equal(mixed[k], batch[k])
+    rows = bytearray(filtered_rows(np.zeros((4, 3, 4), np.uint8), [0] * 4))
+    rows[2 * 13] = 9                                                    # row 3's filter type
+    Path(paths[1]).write_bytes(_idat(zlib.compress(bytes(rows)), 3, 4, colour=6))   # alike the others
+    Path(paths[3]).write_bytes(content)                                 # good again
+    assert png.read([Path(p).read_bytes() for p in paths[:3]])[1].args[0] == "row 3 has filter type 9, which PNG does not have (0–4)"
+    mixed = read_images("test", paths, *file_signatures(paths))
+    assert isinstance(mixed, list) and "row 3 has filter type 9" in str(mixed[1])
+    for k in (0, 2, 3, 4):
+        np.testing.assert_array_equal(mixed[k], batch[k])
