@@ -43,6 +43,31 @@ def test_a_synchronized_run_is_deterministic_and_survives_a_killed_worker(pool):
         np.testing.assert_array_equal(x, y)
 
 
+def test_a_worker_killed_while_paused_at_a_batch_norm_exchange_gives_the_same_result(pool, monkeypatch):
+    """The kill lands between two exchanges of one iteration (its computation paused at a
+    batch-norm layer, its partner waiting too): the iteration starts again on both workers."""
+    import ray
+    from minidl.parallel.engine import ParallelEngine
+    first, info = train(bn_layers(), SynchronizeBatchNormalization=True, BatchNormalizationStatistics="moving")
+    original, exchanges, killed = ParallelEngine.call, [], []
+
+    def call(self, method, jobs):
+        if method == "exchange":
+            exchanges.append(method)
+            if len(exchanges) == 7:     # 4 exchanges per iteration (2 layers, forward and back): iteration 2's third
+                ray.kill(pool.workers[1], no_restart=False)
+                killed.append(len(exchanges))
+        return original(self, method, jobs)
+
+    monkeypatch.setattr(ParallelEngine, "call", call)
+    again, info_again = train(bn_layers(), SynchronizeBatchNormalization=True, BatchNormalizationStatistics="moving")
+    assert killed == [7] and len(exchanges) > 4 * len(info.TrainingLoss)      # the iteration ran again
+    np.testing.assert_array_equal(info_again.TrainingLoss, info.TrainingLoss)
+    for x, y in zip(weights(again), weights(first)):
+        np.testing.assert_array_equal(x, y)
+    assert ray.get([w.ready.remote() for w in pool.workers])
+
+
 def test_synchronization_outside_parallel_mode_is_refused():
     with pytest.raises(OptionError, match="SynchronizeBatchNormalization .* needs ExecutionEnvironment 'parallel'; "
                                           "received ExecutionEnvironment 'cpu'"):
