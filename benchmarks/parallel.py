@@ -34,7 +34,7 @@ from _report import cpu_name, load_average, write_section  # noqa: E402
 from network import load_data, minidl_network  # noqa: E402
 
 SECTION = "benchmarks/parallel.py"
-BATCHES, WARMUP, TIMED, REPEATS = (128, 256), 6, 30, 2
+BATCHES, WARMUP, TIMED, REPEATS = (128, 256), 6, 30, 2     # BATCHES[1] = 2 × BATCHES[0]
 
 
 def train(X, Y, batch, environment, pool=None, load=None, synchronized=False):
@@ -125,6 +125,15 @@ def main():
         extra = rows[2, batch, True][0] - rows[2, batch, False][0]
         synchronized_notes.append(f"MiniBatchSize {batch}: {1e3 * extra:+.1f} ms per iteration "
                                   f"({extra / rows[2, batch, False][0]:+.0%})")
+    one, two = rows[1, BATCHES[0], False][0], rows[2, 2 * BATCHES[0], False][0]
+    lines += ["", f"Scaling as MATLAB advises (docs/parallel.md: `MiniBatchSize` grows with the number of workers, "
+                  f"{BATCHES[0]} images per worker): 1 worker at MiniBatchSize {BATCHES[0]} "
+                  f"{BATCHES[0] / one:.0f} images/s, 2 workers at {2 * BATCHES[0]} {2 * BATCHES[0] / two:.0f} images/s: "
+                  f"**{2 * one / two:.2f}×** (target ≥ 1.6×). "
+                  f"At a fixed global MiniBatchSize (the rows above) each worker's share halves while Ray's "
+                  f"round trip per iteration stays: **{rows[1, BATCHES[0], False][0] / rows[2, BATCHES[0], False][0]:.2f}×** "
+                  f"at {BATCHES[0]}, **{rows[1, BATCHES[1], False][0] / rows[2, BATCHES[1], False][0]:.2f}×** at "
+                  f"{BATCHES[1]}."]
     lines += ["", f"Bytes per iteration and worker: learnables {learnables:,} + batch-norm state {state:,} sent; "
                   f"gradients {learnables:,} + partial statistics {statistics:,} (count, mean, M2 per channel) "
                   f"returned, plus the share's indices and scores. Synchronized batch normalization adds "

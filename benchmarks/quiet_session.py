@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """/usr/local/bin/quiet for a command that starts a Ray cluster: runs the command while every
-other python process on the machine is paused (SIGSTOP), resuming them at the end, but never
+other python process on the machine (other Ray clusters' workers, named ``ray::...``, too) is
+paused (SIGSTOP), resuming them at the end, but never
 pauses a process of the command's own session. Ray's processes do not all stay descendants
 of the command (some are re-parented), so they are recognised by an environment marker that
 they inherit from the command instead of by the process tree.
@@ -35,7 +36,7 @@ def others(me):
                 command = cmdline.read().split(b"\0")[0]
         except OSError:
             continue
-        if b"python" in command and not ours(entry):
+        if (b"python" in command or command.startswith(b"ray::")) and not ours(entry):    # ray::: others' Ray workers
             found.append(int(entry))
     return found
 
