@@ -30,7 +30,7 @@ import numpy as np
 
 from ..kernels.batchnorm import chan_merge
 from ..training.data_source import ArraySource
-from .flat import Layout, weighted_sum
+from .flat import Layout, unpack_statistics, weighted_sum
 from .pool import _ray, gcp
 from .worker import NotLoaded
 
@@ -96,7 +96,7 @@ class ParallelEngine:
         if self.synchronized:
             results, statistics = self.synchronized_compute(jobs, weights)
         else:
-            results = self.call("compute", jobs)
+            results = self.call("compute", [(w, (args,)) for w, args in jobs])
         loss = float(sum(weight * float(result[0]) for weight, result in zip(weights, results)))
         if not np.isfinite(loss):
             return loss, None, None
@@ -106,7 +106,7 @@ class ParallelEngine:
         for (layer, name), gradient in layout.unpack(weighted_sum([r[2][1] for r in results], weights)).items():
             gradients[layer][name] = gradient
         if not self.synchronized:
-            statistics = merge([result[3] for result in results])
+            statistics = merge([unpack_statistics(result[3]) for result in results])
         return loss, scores, (gradients, statistics)
 
     def synchronized_compute(self, jobs, weights):

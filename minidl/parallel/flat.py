@@ -1,5 +1,5 @@
 """Many arrays as one flat array per message: the learnables and state the driver sends each
-iteration, and the gradients each worker returns.
+iteration, and the gradients and batch-norm statistics each worker returns.
 
 Ray serializes every NumPy array of a message on its own (metadata, buffer, a copy on the way
 in), a cost per array that the ~40 small arrays of a network pay twice per worker per
@@ -37,6 +37,25 @@ class Layout:
             arrays[key] = flat[start:end].reshape(shape).astype(dtype, copy=False)
             start = end
         return arrays
+
+
+def pack_statistics(partials):
+    """``[(layer name, (count, mean, M2))]`` as (Layout, one float64 array); anything else
+    (a layer keeping other state) as given, for the driver's merge to refuse by name."""
+    if not all(isinstance(total, tuple) and len(total) == 3 for _, total in partials):
+        return partials
+    arrays = {(name, k): np.asarray(value) for name, total in partials for k, value in enumerate(total)}
+    layout = Layout(arrays)
+    return layout, layout.pack(arrays)
+
+
+def unpack_statistics(packed):
+    """The ``[(layer name, (count, mean, M2))]`` of :func:`pack_statistics`."""
+    if not (isinstance(packed, tuple) and len(packed) == 2 and isinstance(packed[0], Layout)):
+        return packed
+    arrays = packed[0].unpack(packed[1])
+    names = list(dict.fromkeys(name for name, _ in arrays))
+    return [(name, tuple(arrays[name, k] for k in range(3))) for name in names]
 
 
 def weighted_sum(arrays, weights):
