@@ -34,7 +34,7 @@ from _report import cpu_name, load_average, write_section  # noqa: E402
 from network import load_data, minidl_network  # noqa: E402
 
 SECTION = "benchmarks/parallel.py"
-BATCHES, WARMUP, TIMED, REPEATS = (128, 256), 6, 30, 2     # BATCHES[1] = 2 × BATCHES[0]
+BATCHES, WARMUP, TIMED, REPEATS = (128, 256), 6, 30, 3     # BATCHES[1] = 2 × BATCHES[0]
 
 
 def train(X, Y, batch, environment, pool=None, load=None, synchronized=False):
@@ -94,15 +94,24 @@ def main():
                     train(X, Y, batch, "parallel", pool, load, synchronized))
     pool.delete()
     ray.shutdown()
-    single = {batch: min(times) for batch, times in single.items()}
-    rows = {key: min(results) for key, results in rows.items()}
+    # Each round times every configuration back to back: a ratio is taken within a round, the
+    # table gives medians over the rounds (times and ratios each).
+    speedups = {(workers, batch, synchronized): [base[0] / run[0] for base, run in zip(rows[1, batch, False], runs)]
+                for (workers, batch, synchronized), runs in rows.items()}
+    single_ratio = {batch: float(np.median([base[0] / t for base, t in zip(rows[1, batch, False], times)]))
+                    for batch, times in single.items()}
+    advised = [2 * one[0] / two[0] for one, two in zip(rows[1, BATCHES[0], False], rows[2, BATCHES[1], False])]
+    single = {batch: float(np.median(times)) for batch, times in single.items()}
+    rows = {key: tuple(None if values[0] is None else float(np.median(values)) for values in zip(*results))
+            for key, results in rows.items()}
     learnables, state, statistics, channels = message_bytes(X, Y)
     lines = ["## Parallel training (Ray workers)", "",
              f"`benchmarks/parallel.py`, {datetime.date.today()}, {cpu_name()}, {os.cpu_count()} logical CPUs, "
              f"load average before the run {load_average()}. Residual network of `benchmarks/network.py`, "
              f"MiniBatchSize 128 and 256 (the global mini-batch, split equally), sgdm, 'moving' statistics; "
-             f"{TIMED} timed iterations after {WARMUP} warm-up ones; the median iteration of each run, "
-             f"the best of {REPEATS} alternated runs. The 1-worker runs use the same 2-worker pool with "
+             f"{TIMED} timed iterations after {WARMUP} warm-up ones; the median iteration of each run; "
+             f"{REPEATS} rounds, each running every configuration back to back, the table giving the median over the "
+             f"rounds of the times and of the speed-ups taken within a round. The 1-worker runs use the same 2-worker pool with "
              f"WorkerLoad [1, 0] (the second worker gets no share and is not called). Every worker and the single process "
              f"compute with 1 thread. *Workers computing* is the slowest worker's forward + backward; "
              f"*other* is the rest of the iteration (Ray calls, object store, merging gradients and "
@@ -113,27 +122,27 @@ def main():
              "workers computing (ms) | other (ms) |",
              "|---|---|---|---|---|---|---|"]
     for batch in BATCHES:
-        base = rows[1, batch, False][0]
         lines.append(f"| {batch} | single process, 1 thread | {1e3 * single[batch]:.1f} | {batch / single[batch]:.0f} | "
-                     f"{base / single[batch]:.2f} | – | – |")
+                     f"{single_ratio[batch]:.2f} | – | – |")
         for workers, synchronized in ((1, False), (2, False), (2, True)):
             seconds, compute = rows[workers, batch, synchronized]
             lines.append(f"| {batch} | {workers} worker{'s' if workers > 1 else ''} × 1 thread"
                          f"{', synchronized BN' if synchronized else ''} | {1e3 * seconds:.1f} | "
-                         f"{batch / seconds:.0f} | {base / seconds:.2f} | "
+                         f"{batch / seconds:.0f} | {np.median(speedups[workers, batch, synchronized]):.2f} | "
                          + ("– | – |" if synchronized else f"{1e3 * compute:.1f} | {1e3 * (seconds - compute):.1f} |"))
         extra = rows[2, batch, True][0] - rows[2, batch, False][0]
         synchronized_notes.append(f"MiniBatchSize {batch}: {1e3 * extra:+.1f} ms per iteration "
                                   f"({extra / rows[2, batch, False][0]:+.0%})")
-    one, two = rows[1, BATCHES[0], False][0], rows[2, 2 * BATCHES[0], False][0]
+    one, two = rows[1, BATCHES[0], False][0], rows[2, BATCHES[1], False][0]
     lines += ["", f"Scaling as MATLAB advises (docs/parallel.md: `MiniBatchSize` grows with the number of workers, "
                   f"{BATCHES[0]} images per worker): 1 worker at MiniBatchSize {BATCHES[0]} "
-                  f"{BATCHES[0] / one:.0f} images/s, 2 workers at {2 * BATCHES[0]} {2 * BATCHES[0] / two:.0f} images/s: "
-                  f"**{2 * one / two:.2f}×** (target ≥ 1.6×). "
+                  f"{BATCHES[0] / one:.0f} images/s, 2 workers at {BATCHES[1]} {BATCHES[1] / two:.0f} images/s: "
+                  f"**{np.median(advised):.2f}×** (target ≥ 1.6×; rounds {', '.join(f'{r:.2f}' for r in advised)}). "
                   f"At a fixed global MiniBatchSize (the rows above) each worker's share halves while Ray's "
-                  f"round trip per iteration stays: **{rows[1, BATCHES[0], False][0] / rows[2, BATCHES[0], False][0]:.2f}×** "
-                  f"at {BATCHES[0]}, **{rows[1, BATCHES[1], False][0] / rows[2, BATCHES[1], False][0]:.2f}×** at "
-                  f"{BATCHES[1]}."]
+                  f"round trip per iteration stays: **{np.median(speedups[2, BATCHES[0], False]):.2f}×** at "
+                  f"{BATCHES[0]} (rounds {', '.join(f'{r:.2f}' for r in speedups[2, BATCHES[0], False])}), "
+                  f"**{np.median(speedups[2, BATCHES[1], False]):.2f}×** at {BATCHES[1]} (rounds "
+                  f"{', '.join(f'{r:.2f}' for r in speedups[2, BATCHES[1], False])})."]
     lines += ["", f"Bytes per iteration and worker: learnables {learnables:,} + batch-norm state {state:,} sent; "
                   f"gradients {learnables:,} + partial statistics {statistics:,} (count, mean, M2 per channel) "
                   f"returned, plus the share's indices and scores. Synchronized batch normalization adds "
