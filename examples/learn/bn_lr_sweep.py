@@ -15,24 +15,13 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from _common import QUICK, error_bars, load_data, save, spread, train
-from minidl import (batchNormalizationLayer, classificationLayer, classify, fullyConnectedLayer,
-                    imageInputLayer, reluLayer, softmaxLayer, trainingOptions)
+from _common import QUICK, accuracy, error_bars, load_data, mlp, save, spread, train
+from minidl import batchNormalizationLayer, trainingOptions
 
 RATES = (0.01, 0.3) if QUICK else (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 SEEDS = (0, 1) if QUICK else (0, 1, 2)
 EPOCHS = 1 if QUICK else 4
 BATCH = 64
-
-
-def mlp(withBatchNorm):
-    layers = [imageInputLayer([28, 28, 1], Normalization="none")]
-    for _ in range(3):
-        layers.append(fullyConnectedLayer(100))
-        if withBatchNorm:
-            layers.append(batchNormalizationLayer())
-        layers.append(reluLayer())
-    return layers + [fullyConnectedLayer(10), softmaxLayer(), classificationLayer()]
 
 
 def main():
@@ -47,11 +36,11 @@ def main():
             for seed in SEEDS:
                 options = trainingOptions("sgdm", InitialLearnRate=rate, MaxEpochs=EPOCHS, MiniBatchSize=BATCH,
                                           Shuffle="every-epoch", Verbose=False)
-                net, _ = train(XTrain, YTrain, mlp(withBatchNorm), options, seed=seed)
-                YPred, _ = classify(net, XTest)
+                net, _ = train(XTrain, YTrain, mlp(batchNormalizationLayer if withBatchNorm else None), options,
+                               seed=seed)
                 # A diverged run (NaN loss) stops early; its predictions are one class, so
                 # its accuracy is counted as it is (about chance), not dropped.
-                accuracies.append(float(np.mean(YPred == YTest)))
+                accuracies.append(accuracy(net, XTest, YTest))
             table.append(spread(accuracies))
             print(f"{label:10s} lr {rate:6g}: test accuracy {table[-1]['mean']:.4f} ± {table[-1]['std']:.4f}")
         results[label] = table
