@@ -164,7 +164,7 @@ class ImageDatastore(Datastore):
                 reference = self._shared["reference"] = (self._files[indices[0]], images.shape[1:])
             if images.shape[1:] == reference[1]:
                 return (images.astype(np.float32).transpose(1, 2, 3, 0),
-                        self._labels[indices] if self.labeled() else None, indices)
+                        self._labels[indices] if self.labeled() else None, indices.copy())
         images = self._readable(indices, images)
         if not images:
             if reference is None and len(indices):

@@ -33,7 +33,7 @@ _CRC = struct.Struct(">I")
 _HEADER = struct.Struct(">IIBBBBB")
 _BYTES_PER_PIXEL = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}    # 8-bit samples, by colour type
 _KEPT = {0: 1, 2: 3, 4: 1, 6: 3}                     # channels kept (alpha dropped); palette: 3
-_LIMIT = 2 ** 31 - 1                                 # the PNG specification's largest length
+_LIMIT = 2 ** 31 - 1                                 # the PNG specification's largest length, width, height
 _SCREENED = np.isin(np.arange(256), [0, 2, 4, 6]).astype(np.uint8)   # colour types the chunk scan reads
 
 
@@ -103,7 +103,7 @@ def _fast(header, max_pixels):
     if width == 0 or height == 0:
         raise PngError(f"its IHDR chunk declares a {width}×{height} image")
     return (depth == 8 and colour in _BYTES_PER_PIXEL and compression == filtering == interlace == 0
-            and (max_pixels is None or width * height <= max_pixels))
+            and max(width, height) <= _LIMIT and (max_pixels is None or width * height <= max_pixels))
 
 
 def inflate(png):

@@ -9,8 +9,9 @@ computed here from its 256-entry table). File n of ``files[starts[n]:starts[n + 
 (the start counted from the beginning of ``files``), kind being
 
 - ``READY``: the signature, a 13-byte IHDR first declaring an 8-bit, non-interlaced image
-  of a colour type in ``colours`` (a 0/1 table by colour type) of at most ``max_pixels``
-  pixels (-1: no limit), ancillary chunks (skipped unread, as libpng does), exactly one IDAT
+  of a colour type in ``colours`` (a 0/1 table by colour type), width and height at most
+  2³¹ − 1 (the specification's limit, so that their product cannot overflow), of at most
+  ``max_pixels`` pixels (-1: no limit), ancillary chunks (skipped unread, as libpng does), exactly one IDAT
   chunk, then IEND; every critical chunk's CRC right and every chunk inside the file;
 - ``ASK``: anything else (a palette, image data split over several IDAT chunks, another
   kind of PNG, a broken file): png.parse decides, so this screen never has to say why.
@@ -25,6 +26,7 @@ from ._jit import kernel
 
 READY, ASK = 0, 1
 FIELDS = 6
+_LARGEST = 2 ** 31 - 1      # the specification's largest width, height and chunk length
 
 
 def crc_table():
@@ -68,8 +70,8 @@ def _walk(files, start, end, colours, max_pixels, table, signature, found):
         return
     width, height = _word(files, at + 8), _word(files, at + 12)
     depth, colour = files[at + 16], files[at + 17]
-    if width == 0 or height == 0 or depth != 8 or colours[colour] == 0 or files[at + 18] != 0 \
-            or files[at + 19] != 0 or files[at + 20] != 0:
+    if width == 0 or height == 0 or width > _LARGEST or height > _LARGEST or depth != 8 or colours[colour] == 0 \
+            or files[at + 18] != 0 or files[at + 19] != 0 or files[at + 20] != 0:
         return
     if max_pixels >= 0 and width * height > max_pixels:
         return
@@ -77,7 +79,7 @@ def _walk(files, start, end, colours, max_pixels, table, signature, found):
     data_start, data_length = -1, -1
     while at + 12 <= end:
         length, kind = _word(files, at), _word(files, at + 4)
-        if length > 2147483647 or at + 12 + length > end:
+        if length > _LARGEST or at + 12 + length > end:
             return
         if not (kind >> 24) & 32:                       # critical: upper-case first letter
             if _crc(files, at + 4, at + 8 + length, table) != _word(files, at + 8 + length):
@@ -104,5 +106,6 @@ def scan(files, starts, colours, max_pixels):
     """``found`` (int64, one row of FIELDS per file; see the module docstring) of the files
     ``files[starts[n]:starts[n + 1]]`` (uint8 1-D, int64 of one more entry than files)."""
     found = np.zeros((len(starts) - 1, FIELDS), np.int64)
-    _scan(files, starts, colours, -1 if max_pixels is None else int(max_pixels), _TABLE, _SIGNATURE, found)
+    limit = -1 if max_pixels is None or max_pixels >= 2 ** 62 else int(max_pixels)   # ≥ any allowed W·H: none
+    _scan(files, starts, colours, limit, _TABLE, _SIGNATURE, found)
     return found

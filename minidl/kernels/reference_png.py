@@ -66,8 +66,9 @@ def _walk(data, colours, max_pixels):
             return None
         if position == 8:           # IHDR
             width, height, depth, colour, compression, filtering, interlace = struct.unpack_from(">IIBBBBB", data, 16)
-            if (width == 0 or height == 0 or depth != 8 or not colours[colour] or compression or filtering
-                    or interlace or (max_pixels is not None and width * height > max_pixels)):
+            if (width == 0 or height == 0 or max(width, height) > 2 ** 31 - 1 or depth != 8 or not colours[colour]
+                    or compression or filtering or interlace
+                    or (max_pixels is not None and width * height > max_pixels)):
                 return None
         elif kind == b"IDAT" and image is None:
             image = (position + 8, length)

@@ -96,7 +96,8 @@ class ParallelEngine:
         if self.synchronized:
             results, statistics = self.synchronized_compute(jobs, weights)
         else:
-            results = self.call("compute", [(w, (args,)) for w, args in jobs])
+            results = self.call("compute", [(w, (values, (token, part, seed)))
+                                            for w, (token, values, part, seed) in jobs])
         loss = float(sum(weight * float(result[0]) for weight, result in zip(weights, results)))
         if not np.isfinite(loss):
             return loss, None, None

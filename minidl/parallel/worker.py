@@ -52,12 +52,14 @@ class Worker:
         self.token = token
         return token
 
-    def compute(self, message):
+    def compute(self, values, message):
         """(loss, scores, (layout, flat gradients), packed partial statistics) of observations
-        ``indices`` (``seed``: of a random datastore's reads), ``message`` being (token, values,
-        indices, seed): one argument, as the reply is few arrays, because Ray serializes each
-        argument and each array on its own (1.6 ms of a 2-worker iteration went to that)."""
-        token, values, indices, seed = message
+        ``indices`` (``seed``: of a random datastore's reads), ``message`` being (token, indices,
+        seed): few arguments and few arrays in the reply, because Ray serializes each argument
+        and each array on its own (1.6 ms of a 2-worker iteration went to that). ``values``
+        stays an argument of its own: when it is an object-store reference, Ray fetches only
+        references passed as arguments, not ones inside a tuple."""
+        token, indices, seed = message
         net = self._prepare(token, values, None)
         start = time.perf_counter()
         result = self._compute(net, indices, seed, True)

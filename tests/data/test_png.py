@@ -220,6 +220,8 @@ def _idat(compressed, width, height, colour=0):
             chunk(b"IDAT", compressed) + chunk(b"IEND", b""))
 
 
+OVERFLOWING = _idat(zlib.compress(b"\xff" * 5000), 3 * 2 ** 30, 3 * 2 ** 30)
+
 HOSTILE = {
     "truncated in IDAT": (GOOD[:GOOD.index(b"IDAT") + 10], r"truncated: its 'IDAT' chunk at byte 33 declares"),
     "truncated before IEND": (GOOD[:-12], r"truncated: it ends at byte \d+, inside a chunk header"),
@@ -349,7 +351,7 @@ def scan_cases(seed):
              png_file(np.ones((5, 2, 1), np.uint8), 0, pieces=2), png.SIGNATURE, b""]
     files += [png_file(rng.integers(0, 256, (3, 5, CHANNELS[c])).astype(np.uint8), c,
                        palette=np.arange(30).reshape(10, 3) if c == 3 else None) for c in CHANNELS]
-    files += [content for content, _ in HOSTILE.values()]
+    files += [content for content, _ in HOSTILE.values()] + [OVERFLOWING]
     for _ in range(60):
         good = files[int(rng.integers(0, 3))]
         files += [_flip(good, int(rng.integers(0, len(good)))), good[:int(rng.integers(0, len(good)))]]
@@ -362,7 +364,7 @@ def compare_scan_with_twin(seed):
     joined = np.frombuffer(b"".join(files), np.uint8)
     starts = np.concatenate(([0], np.cumsum([len(f) for f in files]))).astype(np.int64)
     colours = png._SCREENED
-    for limit in (None, 14, 10 ** 6):
+    for limit in (None, float("inf"), 2 ** 70, 14, 10 ** 6):
         found = scan(joined, starts, colours, limit)
         np.testing.assert_array_equal(found, reference_png.scan(joined, starts, colours, limit))
     return files, found
@@ -381,6 +383,22 @@ def test_chunk_scan_equals_its_twin_and_vouches_only_for_what_parse_reads_whole(
         offset += len(data)
     assert found[[k for k, f in enumerate(files) if f in [c for c, _ in HOSTILE.values()]], 0].tolist().count(
         READY) == 3          # corrupt zlib, bad filter type, short data: found inflating (the huge one is over 10⁶)
+
+
+def test_a_size_whose_pixel_count_overflows_int64_is_pillows_to_refuse(tmp_path, monkeypatch):
+    """3·2³⁰ × 3·2³⁰ (over the specification's 2³¹ − 1): in int64 their product wraps to a
+    negative number, which would pass any pixel limit; the scan and parse leave it to Pillow."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "big.png").write_bytes(OVERFLOWING)
+    (tmp_path / "a" / "good.png").write_bytes(GOOD)
+    assert png.parse(OVERFLOWING, Image.MAX_IMAGE_PIXELS) is None and png.parse(OVERFLOWING) is None
+    for limit in (Image.MAX_IMAGE_PIXELS, None, float("inf")):     # no limit: Pillow refuses it on its own
+        monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limit)
+        skipping = imageDatastore(tmp_path / "a", ReadFailureRule="skipfile")
+        with pytest.warns(UserWarning, match="big.png' is not a readable image"):
+            images = skipping.readall()
+        assert len(images) == 1 and skipping.SkippedFiles == [str(tmp_path / "a" / "big.png")]
+        np.testing.assert_array_equal(images[0], pillow_image(GOOD))
 
 
 def test_alike_files_come_as_one_array_and_a_broken_one_only_fails_itself(tmp_path):

@@ -121,6 +121,20 @@ def test_a_parallel_run_is_deterministic(pool, statistics):
         np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.parametrize("synchronized", [False, True])
+def test_learnables_sent_through_the_object_store_train_as_sent_inline(pool, monkeypatch, synchronized):
+    """A network over INLINE_BYTES goes to the workers as one object-store reference per
+    iteration instead of inside the call: the same training, bit for bit."""
+    from minidl.parallel import engine
+    options = dict(BatchNormalizationStatistics="population", SynchronizeBatchNormalization=synchronized)
+    inline, info_inline = train(bn_layers(), **options)
+    monkeypatch.setattr(engine, "INLINE_BYTES", 0)
+    stored, info_stored = train(bn_layers(), **options)
+    np.testing.assert_array_equal(info_stored.TrainingLoss, info_inline.TrainingLoss)
+    for x, y in zip(weights(stored), weights(inline)):
+        np.testing.assert_array_equal(x, y)
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(pool):
     return train(bn_layers())
