@@ -18,7 +18,7 @@ demo: $(VENV)/.installed
 	$(PY) examples/simple_cnn_digits.py
 
 test: $(VENV)/.installed
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 bench: $(VENV)/.installed
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[bench]"
