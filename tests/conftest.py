@@ -4,8 +4,19 @@ A test file is the unit handed to a worker: its module-scoped fixtures are built
 its tests run in their written order, as in a plain ``python -m pytest tests/x.py``. The
 files of tests/parallel form one unit: they share one local Ray cluster (there may be only
 one on the machine) and the process-global pool of ``parpool``, so they run one after the
-other in one worker."""
+other in one worker.
+
+Before the workers start, tests/kernels/kernel_warmup.py fills Numba's kernel cache, one
+process per dtype at once, so that the workers do not both compile the same kernels."""
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 ONE_UNIT = ("tests/parallel/",)
 
@@ -37,3 +48,18 @@ def pytest_xdist_make_scheduler(config, log):
             return work_unit(nodeid)
 
     return ByWorkUnit(config, log)
+
+
+def pytest_configure(config):
+    """In the controller of a distributed run (not in its workers, not in a plain run):
+    the kernel warm-up. A failed warm-up is only a warning: the workers then compile what
+    they need, and the kernel tests report what is wrong."""
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        runs = [subprocess.Popen([sys.executable, str(ROOT / "tests" / "kernels" / "kernel_warmup.py"), dtype],
+                                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                for dtype in ("float32", "float64")]
+        for run in runs:
+            _, errors = run.communicate()
+            if run.returncode:
+                warnings.warn(f"kernel warm-up failed (the tests compile their own kernels):\n{errors[-2000:]}")
