@@ -26,8 +26,3 @@ def test_every_ray_test_file_is_in_one_unit_and_every_other_file_is_its_own():
     assert {conftest.work_unit(f"{name}::test_x") for name in ray_files} == {"tests/parallel/"}
     others = [name for name in files if name not in ray_files]
     assert [conftest.work_unit(f"{name}::test_x[a::b]") for name in others] == others
-
-
-def test_the_slow_first_files_exist():
-    conftest = _conftest()
-    assert all((TESTS.parent / name).is_file() for name in conftest.SLOW_FIRST)
