@@ -34,8 +34,10 @@ def test_committed_notebooks_are_the_built_ones():
 
 
 def _outputs(book):
-    return "\n".join(output.get("text", "") for cell in book.cells if cell.cell_type == "code"
-                     for output in cell.get("outputs", ()))
+    """The printed text of each code cell, cells joined by a newline. A cell's stream
+    outputs are joined as they were printed: a busy kernel may send one print in pieces."""
+    return "\n".join("".join(output.get("text", "") for output in cell.get("outputs", ()))
+                     for cell in book.cells if cell.cell_type == "code")
 
 
 @pytest.fixture(scope="module")
