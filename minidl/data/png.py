@@ -152,13 +152,8 @@ def decode(pngs):
         return results
     shapes = [(pngs[k].height, pngs[k].width, _BYTES_PER_PIXEL[pngs[k].colour]) for k, _ in rows]
     heights, widths, bpps = np.array(shapes, np.int64).T.copy()
-    strides = widths * bpps
-    sizes = heights * strides
-    starts = np.concatenate(([0], np.cumsum(sizes + heights)[:-1]))
-    out_starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    out = np.empty(int(sizes.sum()), np.uint8)
-    raw = np.frombuffer(b"".join(data for _, data in rows), np.uint8)
-    bad_rows = unfilter(raw, starts, heights, strides, bpps, out, out_starts)
+    raw, starts, out, out_starts, bad_rows = _unfilter_all([data for _, data in rows], heights, widths, bpps)
+    sizes = heights * widths * bpps
     for (k, _), shape, first, size, bad, start in zip(rows, shapes, out_starts.tolist(), sizes.tolist(),
                                                     bad_rows.tolist(), starts.tolist()):
         png = pngs[k]
@@ -167,10 +162,8 @@ def decode(pngs):
             results[k] = PngError(f"row {bad + 1} has filter type {kind}, which PNG does not have (0–4)")
         elif png.colour == 3:
             results[k] = png.palette[out[first:first + size].reshape(shape[:2])]
-        elif _KEPT[png.colour] == shape[2]:
-            results[k] = out[first:first + size].reshape(shape)
-        else:                   # alpha dropped: a contiguous array, as Pillow's
-            results[k] = np.ascontiguousarray(out[first:first + size].reshape(shape)[:, :, :_KEPT[png.colour]])
+        else:
+            results[k] = _without_alpha(out[first:first + size].reshape(shape), png.colour)
     return results
 
 
@@ -208,14 +201,29 @@ def read(datas, max_pixels=None):
 def _read_alike(files, found):
     """N×H×W×C uint8 images of files of one size and colour type (rows of ``found``)."""
     width, height, colour = found[0, 1:4].tolist()
-    bpp = _BYTES_PER_PIXEL[colour]
-    stride, count = width * bpp, len(found)
-    raw = np.frombuffer(b"".join([_inflate(files[start:start + length], height, width, stride)
-                                  for start, length in found[:, 4:6].tolist()]), np.uint8)
-    out = np.empty((count, height, width, bpp), np.uint8)
-    every = np.ones(count, np.int64)
-    bad_rows = unfilter(raw, np.arange(count, dtype=np.int64) * height * (1 + stride), every * height,
-                        every * stride, every * bpp, out.reshape(-1), np.arange(count, dtype=np.int64) * height * stride)
+    bpp, every = _BYTES_PER_PIXEL[colour], np.ones(len(found), np.int64)
+    rows = [_inflate(files[start:start + length], height, width, width * bpp)
+            for start, length in found[:, 4:6].tolist()]
+    _, _, out, _, bad_rows = _unfilter_all(rows, every * height, every * width, every * bpp)
     if (bad_rows >= 0).any():
         raise PngError("a bad filter type")
-    return out if _KEPT[colour] == bpp else np.ascontiguousarray(out[..., :_KEPT[colour]])
+    return _without_alpha(out.reshape(len(found), height, width, bpp), colour)
+
+
+def _unfilter_all(rows, heights, widths, bpps):
+    """One kernel call undoing the filters of images of the given sizes, ``rows`` being each
+    one's inflated bytes: (raw, starts, out, out_starts, bad_rows) as png_unfilter.py has them."""
+    strides = widths * bpps
+    sizes = heights * strides
+    starts = np.concatenate(([0], np.cumsum(sizes + heights)[:-1]))
+    out_starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    out = np.empty(int(sizes.sum()), np.uint8)
+    raw = np.frombuffer(b"".join(rows), np.uint8)
+    return raw, starts, out, out_starts, unfilter(raw, starts, heights, strides, bpps, out, out_starts)
+
+
+def _without_alpha(images, colour):
+    """The colour channels of ``images`` (…×C, of colour type ``colour``): alpha dropped into a
+    contiguous array, as Pillow's."""
+    kept = _KEPT[colour]
+    return images if kept == images.shape[-1] else np.ascontiguousarray(images[..., :kept])
