@@ -40,9 +40,14 @@ def _blas():
     return _controller
 
 
+def usable_cpus():
+    """The logical CPUs this process may run on (its affinity where the system says it)."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+
+
 def physical_cores():
     """Physical cores this process may run on (logical CPUs when the topology is unknown)."""
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    cpus = usable_cpus()
     cores = set()
     for cpu in cpus:
         base = f"/sys/devices/system/cpu/cpu{cpu}/topology/"

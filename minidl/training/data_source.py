@@ -38,14 +38,13 @@ import collections
 import concurrent.futures
 import contextlib
 import inspect
-import os
 import time
 
 import numpy as np
 
 from ..data.datastore import Datastore
 from ..graph.inference import DatastoreView
-from ..threads import maxNumCompThreads
+from ..threads import maxNumCompThreads, usable_cpus
 
 PREFETCH = 3          # mini-batches read ahead with DispatchInBackground
 WORKERS = 2           # background reader threads at most (see reader_threads)
@@ -62,8 +61,7 @@ def reader_threads():
     reader thread on a core the parallel kernels use stalls them (measured in
     benchmarks/datastore.py and docs/streaming.md: 1.49× the array's epoch with two reader
     threads on 2 CPUs, 1.31× reading in the training thread)."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(0, min(WORKERS, cpus - maxNumCompThreads()))
+    return max(0, min(WORKERS, len(usable_cpus()) - maxNumCompThreads()))
 
 
 @contextlib.contextmanager

@@ -246,7 +246,7 @@ def test_random_reads_do_not_depend_on_background_workers_and_resume_exactly(tmp
 @pytest.mark.parametrize("cpus, compute, expected", [(2, 2, 0), (2, 1, 1), (4, 2, 2), (8, 2, 2), (1, 1, 0)])
 def test_reader_threads_are_the_cpus_training_leaves_free(monkeypatch, cpus, compute, expected):
     monkeypatch.setattr(data_source, "reader_threads", FREE_CPUS)
-    monkeypatch.setattr(data_source.os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
     monkeypatch.setattr(data_source, "maxNumCompThreads", lambda: compute)
     assert data_source.reader_threads() == expected
     with data_source.background_workers(True) as pool:
